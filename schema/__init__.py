@@ -1,0 +1,1 @@
+"""Alembic migrations of the newsdedup database (installed as ``worker.schema``)."""

@@ -1,0 +1,110 @@
+"""Chrome removal. The fixtures reproduce the *shapes* of the chrome in shared/seeds
+(mastheads, language notices, captions, share counters, source footers, rails,
+disclaimers, comment forms) in our own words."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.clean import clean_fragment, clean_page
+from worker.clean.chrome import ChromeRules, chrome_lines, strip_chrome
+from worker.clean.extract import fragment_to_text, html_to_plain_text
+from worker.clean.learned import learnable_keys, line_key
+
+ARTICLE = [
+    "Harbour workers in Selden walked out on Monday over a dispute about night shifts.",
+    "The union said about 1,200 dockers joined the strike, halting the loading of ships.",
+    "Latest",  # a sub-heading inside the article is not chrome
+    "Port managers said talks would resume on Wednesday with a mediator present.",
+    "Photographs taken by a drone show dozens of container ships waiting offshore.",
+    "Copyright law was not part of the dispute, a union spokesperson added.",
+]
+
+CHROME_HEAD = [
+    "The Selden Gazette",
+    "Now you can see foreign-language news in English...",
+    "2026-11-20T06:15:00.000Z",
+    "Enlarge image",
+    "Photo: J. Carver / Gazette images / Wireworks",
+    "PHOTO JANE CARVER, WIREWORKS AGENCY",
+    "0",
+    "117",
+]
+CHROME_TAIL = [
+    "abc / WW / dpa / Reuters",
+    "Source: gazette",
+    "All news articles on 2026-11-20",
+    "You may like",
+    "World/Business 2026-11-21T09:43:02.774Z",
+    "Trends 24h",
+    "Latest",
+    "© Harbour Media 2021 - Privacy",
+    "The information on this site is from external sources that are not under our control.",
+    "The inclusion of any links does not necessarily imply a recommendation or endorse the views expressed within them.",
+    "source site",
+    "source site-17",
+    "Leave a Reply",
+    "LEAVE A REPLY",
+    "Your email address will not be published. Required fields are marked *",
+]
+
+
+def test_every_chrome_shape_removed_and_every_article_line_kept() -> None:
+    text = "\n".join(CHROME_HEAD + ARTICLE + CHROME_TAIL)
+    assert strip_chrome(text).split("\n") == ARTICLE
+    assert set(chrome_lines(text)) == set(CHROME_HEAD + CHROME_TAIL)
+
+
+@pytest.mark.parametrize("line", CHROME_HEAD[1:] + CHROME_TAIL[:3] + CHROME_TAIL[7:])
+def test_hard_chrome_lines_go_even_mid_text(line: str) -> None:
+    text = "\n".join([ARTICLE[0], line, ARTICLE[1]])
+    assert strip_chrome(text).split("\n") == ARTICLE[:2]
+
+
+def test_soft_lines_stay_inside_the_article() -> None:
+    text = "\n".join(["Storm warning", ARTICLE[0], "Latest", ARTICLE[1], "Trends 24h", ARTICLE[3]])
+    # no hard chrome at either edge: short headline and sub-headings stay
+    assert strip_chrome(text) == text
+
+
+def test_per_feed_patterns_and_learned_lines() -> None:
+    text = "\n".join(
+        [*ARTICLE[:2], "Read the full story at the Gazette", "Subscribe to our sea bulletin today!"]
+    )
+    rules = ChromeRules(
+        extra_patterns=(r"^read the full story",),
+        learned_keys=frozenset({line_key("Subscribe to our sea bulletin today")}),
+    )
+    assert strip_chrome(text, rules).split("\n") == ARTICLE[:2]
+
+
+def test_learnable_keys_only_short_lines() -> None:
+    keys = learnable_keys("Follow us on Social!\n" + ARTICLE[0], max_words=6)
+    assert keys == {"follow us on social"}
+
+
+def test_fragment_keeps_every_paragraph_and_inline_markup() -> None:
+    html = (
+        "".join(f"<p>{p}</p>" for p in ARTICLE[:2])
+        + "<p>A <b>bold</b> <a href='x'>link</a> here.</p>"
+    )
+    assert fragment_to_text(html).split("\n") == [*ARTICLE[:2], "A bold link here."]
+
+
+def test_plain_text_drops_scripts() -> None:
+    assert html_to_plain_text("<div>a<script>evil()</script></div><p>b</p>") == "a\nb"
+
+
+def test_clean_fragment_and_page() -> None:
+    html = "".join(f"<p>{p}</p>" for p in CHROME_HEAD + ARTICLE + CHROME_TAIL)
+    assert clean_fragment(html).split("\n") == ARTICLE
+    page = (
+        "<html><head><title>t</title></head><body><nav><a href='/'>Home</a> <a href='/w'>World</a></nav>"
+        "<article><h1>Dock strike</h1>"
+        + "".join(f"<p>{p}</p>" for p in ARTICLE[:2] + ARTICLE[3:])
+        + "<p>Leave a Reply</p></article><footer>© Harbour Media 2021 - Privacy</footer></body></html>"
+    )
+    text = clean_page(page)
+    for sentence in ARTICLE[:2] + ARTICLE[3:]:
+        assert sentence in text
+    assert "Leave a Reply" not in text and "Home" not in text

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from tests.fixtures.corpus import UNRELATED, WIRE
+from worker.dedup.canonical import ArticleFacts, choose_canonical
+from worker.dedup.decision import Candidate, MatchRule, best_match, similarity
+from worker.dedup.fingerprint import Fingerprint, fingerprint, shingles, tokens
+from worker.dedup.lsh import LshParams, band_keys
+
+RULE = MatchRule(jaccard_threshold=0.5, containment_threshold=0.7, min_shingles=20)
+
+
+def text(story: str, keep: int | None = None) -> str:
+    return "\n".join(WIRE[story][:keep])
+
+
+def test_tokens_and_shingles() -> None:
+    assert tokens("Hello, World! Élan 42") == ["hello", "world", "élan", "42"]
+    assert shingles(["a", "b", "c", "d"], 3) == {b"a b c", b"b c d"}
+    assert shingles(["a"], 3) == {b"a"}
+
+
+def test_signature_roundtrip_keeps_estimates() -> None:
+    fp = fingerprint(text("bridge"))
+    stored = Fingerprint.from_stored(
+        fp.to_bytes(),
+        shingle_count=fp.shingle_count,
+        content_hash=fp.content_hash,
+        scheme=fp.scheme,
+        seed=fp.seed,
+    )
+    assert np.array_equal(stored.hashvalues, fp.hashvalues) and stored.jaccard(fp) == 1.0
+
+
+def test_schemes_never_compare() -> None:
+    a = fingerprint(text("bridge"), shingle_size=3)
+    b = fingerprint(text("bridge"), shingle_size=4)
+    with pytest.raises(ValueError):
+        a.jaccard(b)
+    assert best_match(a, [Candidate(1, 1, b)], RULE) is None
+
+
+def test_trimmed_copy_has_low_jaccard_but_high_containment() -> None:
+    full, trimmed = fingerprint(text("bridge")), fingerprint(text("bridge", keep=3))
+    sim = similarity(full, trimmed)
+    assert sim.jaccard < RULE.jaccard_threshold
+    assert sim.containment >= RULE.containment_threshold
+    assert best_match(trimmed, [Candidate(7, 3, full)], RULE) is not None
+
+
+def test_unrelated_stories_do_not_match() -> None:
+    fps = {name: fingerprint(text(name)) for name in WIRE}
+    fps.update({name: fingerprint("\n".join(body)) for name, body in UNRELATED.items()})
+    names = sorted(fps)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert best_match(fps[a], [Candidate(1, 1, fps[b])], RULE) is None, (a, b)
+
+
+def test_best_match_prefers_most_similar_then_oldest() -> None:
+    target = fingerprint(text("vaccine"))
+    half = fingerprint(
+        text("vaccine", keep=4) + "\nAn unrelated closing line about the weather today in the city."
+    )
+    same = fingerprint(text("vaccine"))
+    match = best_match(
+        target, [Candidate(5, 50, half), Candidate(9, 90, same), Candidate(3, 30, same)], RULE
+    )
+    assert match is not None and (match.article_id, match.story_id) == (3, 30)
+
+
+def test_short_texts_only_match_exactly() -> None:
+    short = fingerprint("Storm closes coastal road")
+    assert best_match(short, [Candidate(1, 1, short)], RULE) is None
+
+
+def test_lsh_finds_similar_signatures_more_often_than_dissimilar() -> None:
+    params = LshParams.for_threshold(0.3, 128)
+    base = fingerprint(text("harvest"))
+    near = fingerprint(text("harvest", keep=5))
+    other = fingerprint(text("orchestra"))
+    keys = set(enumerate(band_keys(base.hashvalues, params)))
+    assert keys & set(enumerate(band_keys(near.hashvalues, params)))
+    assert not keys & set(enumerate(band_keys(other.hashvalues, params)))
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [("earliest", 1), ("priority", 2), ("longest", 3)],
+)
+def test_canonical_policies(policy: str, expected: int) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    facts = [
+        ArticleFacts(1, t0, priority=0, text_length=100),
+        ArticleFacts(2, t0 + timedelta(hours=1), priority=9, text_length=200),
+        ArticleFacts(3, t0 + timedelta(hours=2), priority=0, text_length=900),
+    ]
+    shuffled = facts[:]
+    random.Random(4).shuffle(shuffled)
+    assert choose_canonical(facts, policy) == choose_canonical(shuffled, policy) == expected

@@ -1,0 +1,154 @@
+"""Text-level chrome removal: lines that extraction leaves in but no reader counts as the
+article (comment forms, "source site" footers, share counters, photo credits, mastheads,
+disclaimers, "You may like" rails).
+
+Rules come in two strengths:
+
+* *hard* lines are chrome wherever they stand ("Leave a Reply", "Photo: ...", "source site",
+  a line that is only a share count);
+* *soft* lines (short navigation words such as "Latest", a masthead, a date stamp) are chrome
+  only inside a run of non-sentence lines at the head or the tail of the text that also holds a
+  hard line, so a sub-heading called "Latest" inside an article stays.
+
+    >>> strip_chrome("The Daily Sample\\nNow you can see non-English news...\\n"
+    ...              "Rain fell on the city all day.\\n0\\n23\\nLeave a Reply\\n"
+    ...              "Your email address will not be published. Required fields are marked *")
+    'Rain fell on the city all day.'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from worker.clean.learned import line_key
+
+_I = re.IGNORECASE
+
+# Whole-line patterns (matched with fullmatch against the stripped line).
+_HARD_LINE_PATTERNS = [
+    # comment forms
+    r"leave a (?:reply|comment)|(?:\d+ )?comments?|post (?:a )?comment|add (?:a )?comment",
+    r"(?:cancel reply|reply|log in to reply|join the conversation)",
+    r".*your email address will not be published\.?.*",
+    r"required fields are marked \*?",
+    r"save my name, email,? and website in this browser.*",
+    # source / provenance footers of aggregators
+    r"source site(?:-\d+)?|source ?: ?[\w.\- ]{1,40}|\(?via:? [\w.\- ]{1,40}\)?",
+    r"all (?:news |the )?(?:articles|stories|news|posts)(?: published| from)? on \d{4}-\d{2}-\d{2}",
+    r"(?:©|\(c\)|copyright\s*(?:©|\(c\)|\d{4})).{0,80}",
+    r".{0,40}all rights reserved\.?.{0,40}",
+    # share counters and buttons
+    r"[\d.,]{1,7}[km]?",
+    r"(?:share|tweet|email|print|pin|whatsapp|facebook|twitter|linkedin|reddit|telegram"
+    r"|copy link|share this(?: article| story)?|share on \w+)(?:\s*[|/·]\s*\w+)*",
+    # photo and image credits / controls
+    r"(?:photo|image|picture|foto|credit|photograph|illustration)s?\s*(?::|/|\||©).{0,200}",
+    r"(?:photo|photograph|picture|image)s? by [\w .,'/\-]{2,60}",
+    r"(?:photo|image)\s+[A-Z][A-Z .,'\-]{2,120}",  # "PHOTO JANE DOE, AGENCY"
+    r"enlarge (?:image|photo|picture)|(?:open|view) (?:gallery|image|photo)s?|zoom",
+    r".{1,100}/\s*(?:getty images|reuters|ap photo|afp|epa|imago images|shutterstock|dpa)\s*",
+    # agency initials credit: "wal / AFP / dpa / Reuters"
+    r"[A-Za-z.]{1,12}(?:\s*/\s*[A-Za-z.]{1,12}){1,6}",
+    # "non-English news" / language notices of aggregator mastheads
+    r"now you can (?:see|read|follow|get) .{0,60}(?:news|articles|stories|languages?)\b.{0,40}"
+    r"|(?:this|the) article is (?:also )?available in \w+.*",
+    # disclaimers of republishing sites
+    r".*information on this site is from external sources.*",
+    r".*inclusion of any links does not necessarily imply a recommendation.*",
+    r".*(?:is|are) not under our control\.?",
+    # a stray punctuation or bullet line
+    r"[\W_]{1,3}",
+    # date or time stamp alone on a line: 2022-01-06T21:01:48.220Z, 06.01.2022 21:01
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?|\d{1,2}[./]\d{1,2}[./]\d{2,4}"
+    r"(?: \d{1,2}:\d{2})?",
+]
+_SOFT_LINE_PATTERNS = [
+    r"you may (?:also )?like|trends? 24h|latest(?: news)?|trending(?: now)?|most (?:read|popular)"
+    r"|related(?: articles| stories| news| posts)?|read (?:more|also|next)|recommended(?: for you)?"
+    r"|more (?:from|on|stories|news).{0,40}|popular|top stories|editor'?s picks|advertisement"
+    r"|sponsored(?: content)?|subscribe(?: now)?|sign up|newsletter|follow us.{0,40}|tags?:?.{0,80}"
+    r"|privacy(?: policy)?|terms of (?:use|service)|cookie (?:policy|settings)|contact us|about us",
+    r"[\w ]{1,30}/[\w ]{1,30} \d{4}-\d{2}-\d{2}T[\d:.]+Z?",  # "News/Politics 2024-04-15T09:43Z"
+]
+_HARD = [re.compile(p, _I) for p in _HARD_LINE_PATTERNS]
+_SOFT = [re.compile(p, _I) for p in _SOFT_LINE_PATTERNS]
+_SENTENCE_END = re.compile(r"[.!?…:;\"”»)\]']$")
+# A short line without sentence punctuation at an edge of the text (masthead, rail title).
+_EDGE_MAX_WORDS = 5
+
+
+@dataclass(frozen=True)
+class ChromeRules:
+    """Per-feed additions to the built-in rules. Pure data: pass it to ``strip_chrome``."""
+
+    extra_patterns: tuple[str, ...] = ()
+    learned_keys: frozenset[str] = frozenset()
+
+    def compiled(self) -> list[re.Pattern[str]]:
+        return [re.compile(p, _I) for p in self.extra_patterns]
+
+
+def is_hard_chrome(line: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
+    stripped = line.strip()
+    if any(p.fullmatch(stripped) for p in _HARD):
+        return True
+    return any(p.search(stripped) for p in extra)
+
+
+def _is_soft(line: str) -> bool:
+    stripped = line.strip().rstrip(":")
+    if any(p.fullmatch(stripped) for p in _SOFT):
+        return True
+    words = stripped.split()
+    return len(words) <= _EDGE_MAX_WORDS and not _SENTENCE_END.search(stripped)
+
+
+def _edge_run(flags: list[tuple[bool, bool]], indices: Iterable[int]) -> list[int]:
+    """Indices of the leading run of chrome-or-soft lines, if the run holds a chrome line."""
+    run: list[int] = []
+    holds_hard = False
+    last_hard = -1
+    for i in indices:
+        hard, soft = flags[i]
+        if not (hard or soft):
+            break
+        run.append(i)
+        if hard:
+            holds_hard = True
+            last_hard = len(run)
+    # Soft lines beyond the last hard one may be the headline or a sub-heading: keep them.
+    return run[:last_hard] if holds_hard else []
+
+
+def strip_chrome(text: str, rules: ChromeRules | None = None) -> str:
+    """Remove chrome lines from ``text`` (one paragraph per line); article lines stay in order."""
+    rules = rules or ChromeRules()
+    extra = rules.compiled()
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    flags = [
+        (is_hard_chrome(line, extra) or line_key(line) in rules.learned_keys, _is_soft(line))
+        for line in lines
+    ]
+    drop = {i for i, (hard, _soft) in enumerate(flags) if hard}
+    drop.update(_edge_run(flags, range(len(lines))))
+    drop.update(_edge_run(flags, range(len(lines) - 1, -1, -1)))
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def chrome_lines(text: str, rules: ChromeRules | None = None) -> list[str]:
+    """The lines ``strip_chrome`` would remove (for reports and tests)."""
+    kept = strip_chrome(text, rules).split("\n")
+    remaining = list(kept)
+    removed = []
+    for line in (ln.strip() for ln in text.split("\n") if ln.strip()):
+        if remaining and remaining[0] == line:
+            remaining.pop(0)
+        else:
+            removed.append(line)
+    return removed
+
+
+def matches_any(line: str, patterns: Collection[re.Pattern[str]]) -> bool:
+    return any(p.search(line) for p in patterns)

@@ -1,0 +1,53 @@
+"""Command line: ``newsdedup [--config FILE] COMMAND``. Thin: parses arguments and calls
+the package. Each command group lives in its own module and registers its sub-parsers.
+
+Exit status: 0 success, 1 runtime failure, 2 configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from worker import __version__
+from worker.cli import app, queries
+from worker.errors import ConfigError, NewsdedupError
+
+Register = Callable[[argparse._SubParsersAction], None]
+# Each module adds its sub-commands; a sub-parser's ``handler`` default runs it.
+COMMAND_MODULES: list[Register] = [app.register, queries.register]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsdedup",
+        description="Poll news feeds, strip boilerplate, fold syndicated copies into stories.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsdedup {__version__}")
+    parser.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="config file (default: $NEWSDEDUP_CONFIG or ./newsdedup.toml)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for register in COMMAND_MODULES:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)  # one line per problem, each naming file and key
+        return 2
+    except NewsdedupError as exc:
+        print(f"newsdedup: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

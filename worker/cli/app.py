@@ -1,0 +1,90 @@
+"""``run``, ``check-config`` and ``db``: the daemon and its set-up."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from worker.config import Config, load_config
+from worker.ingest import Ingestor
+from worker.logs import setup_logging
+from worker.scheduler import run_daemon
+from worker.store.db import Database
+
+
+def open_database(config: Config, *, migrate: bool = True) -> Database:
+    db = Database(config.worker.database)
+    if migrate:
+        db.ensure_current()
+    return db
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    setup_logging(args.log_level or config.worker.log_level, config.worker.log_format)
+    db = open_database(config, migrate=not args.no_migrate)
+    ingestor = Ingestor(config, db)
+    if args.once:
+        ingestor.sync_feeds()
+        results = ingestor.poll_all()
+        ingestor.close()
+        failed = [name for name, r in results.items() if r.outcome == "error"]
+        totals = {
+            key: sum(getattr(r, key) for r in results.values())
+            for key in ("articles_new", "duplicates_exact", "duplicates_near", "articles_updated")
+        }
+        print(
+            f"polled {len(results)} feeds: {totals['articles_new']} new stories, "
+            f"{totals['duplicates_exact']} exact and {totals['duplicates_near']} near copies "
+            "folded, "
+            f"{totals['articles_updated']} updated, {len(failed)} failed"
+            + (f" ({', '.join(sorted(failed))})" if failed else ""),
+            file=sys.stderr,
+        )
+        return 0
+    return run_daemon(ingestor)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    enabled = sum(1 for f in config.feeds if f.enabled)
+    print(f"{config.source_path}: ok ({len(config.feeds)} feeds, {enabled} enabled)")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    db = Database(args.database or config.worker.database)
+    if args.db_command == "upgrade":
+        db.upgrade(args.revision)
+        print(f"database at revision {db.current_revision()}")
+    elif args.db_command == "downgrade":
+        db.downgrade(args.revision)
+        print(f"database at revision {db.current_revision()}")
+    else:
+        print(f"current {db.current_revision()} head {db.head_revision()}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run the daemon (or poll every feed once with --once)")
+    run.add_argument("--once", action="store_true", help="poll every enabled feed once and exit")
+    run.add_argument(
+        "--no-migrate", action="store_true", help="do not upgrade the database schema on start"
+    )
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    run.set_defaults(handler=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate the config file and exit")
+    check.set_defaults(handler=cmd_check_config)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("--database", help="SQLAlchemy URL (default: from the config)")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
+    db_sub.required = True
+    up = db_sub.add_parser("upgrade", help="create or upgrade the schema")
+    up.add_argument("revision", nargs="?", default="head")
+    down = db_sub.add_parser("downgrade", help="downgrade the schema to REVISION")
+    down.add_argument("revision")
+    db_sub.add_parser("current", help="show the schema revision")
+    db.set_defaults(handler=cmd_db)

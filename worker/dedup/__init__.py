@@ -1,0 +1,3 @@
+"""Finding copies: ``fingerprint`` (shingles -> MinHash), ``lsh`` (band keys for candidate
+lookup), ``decision`` (verify candidates: Jaccard or containment), ``canonical`` (which article
+of a story is *the* article). All pure; the store keeps signatures and band keys."""

@@ -1,0 +1,96 @@
+"""Fingerprints of clean text: word shingles, their exact count, a MinHash signature
+(datasketch, ``affine32`` scheme) and a content hash for exact copies.
+
+    >>> fp = fingerprint("The quick brown fox jumps over the lazy dog today")
+    >>> fp.shingle_count, fp.num_perm, fp.scheme
+    (8, 128, 'w3-crc32-affine32')
+    >>> other = fingerprint("THE quick brown fox -- jumps over the lazy dog today!")
+    >>> other.content_hash == fp.content_hash, fp.jaccard(other)
+    (True, 1.0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from datasketch import MinHash
+
+_TOKEN = re.compile(r"\w+")
+SCHEME_FAMILY = "crc32-affine32"
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased ``\\w+`` runs (Unicode)."""
+    return _TOKEN.findall(text.lower())
+
+
+def shingles(words: list[str], size: int) -> set[bytes]:
+    """Distinct word ``size``-grams as UTF-8 bytes; a text shorter than ``size`` is one shingle."""
+    if not words:
+        return set()
+    if len(words) < size:
+        return {" ".join(words).encode()}
+    return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
+
+
+def scheme_name(shingle_size: int) -> str:
+    """Identifies how a signature was made; signatures of different schemes never compare."""
+    return f"w{shingle_size}-{SCHEME_FAMILY}"
+
+
+@lru_cache(maxsize=8)
+def _template(num_perm: int, seed: int) -> MinHash:
+    # Building the permutations is the expensive part of MinHash(); share them.
+    return MinHash(num_perm=num_perm, seed=seed, hashfunc=zlib.crc32, scheme="affine32")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    hashvalues: np.ndarray  # uint32[num_perm]
+    shingle_count: int
+    content_hash: str  # sha1 of the token stream: equal for exact copies
+    scheme: str
+    seed: int
+
+    @property
+    def num_perm(self) -> int:
+        return int(self.hashvalues.shape[0])
+
+    def to_bytes(self) -> bytes:
+        return self.hashvalues.astype("<u4").tobytes()
+
+    @classmethod
+    def from_stored(
+        cls, data: bytes, *, shingle_count: int, content_hash: str, scheme: str, seed: int
+    ) -> Fingerprint:
+        values = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+        return cls(values, shingle_count, content_hash, scheme, seed)
+
+    def compatible(self, other: Fingerprint) -> bool:
+        return (self.scheme, self.seed, self.num_perm) == (other.scheme, other.seed, other.num_perm)
+
+    def jaccard(self, other: Fingerprint) -> float:
+        """MinHash estimate of the Jaccard similarity of the two shingle sets."""
+        if not self.compatible(other):
+            raise ValueError(f"cannot compare signatures of {self.scheme} and {other.scheme}")
+        if self.shingle_count == 0 or other.shingle_count == 0:
+            return 0.0
+        return float(np.count_nonzero(self.hashvalues == other.hashvalues)) / self.num_perm
+
+
+def fingerprint(
+    text: str, *, shingle_size: int = 3, num_perm: int = 128, seed: int = 1
+) -> Fingerprint:
+    words = tokens(text)
+    content_hash = hashlib.sha1(" ".join(words).encode()).hexdigest()
+    grams = shingles(words, shingle_size)
+    minhash = _template(num_perm, seed).copy()
+    if grams:
+        minhash.update_batch(list(grams))
+    values = np.asarray(minhash.hashvalues, dtype=np.uint32)
+    return Fingerprint(values, len(grams), content_hash, scheme_name(shingle_size), seed)

@@ -1,0 +1,1 @@
+"""Evaluation of dedup and extraction quality on labelled data."""

@@ -1,0 +1,324 @@
+"""One poll of one feed, wiring the stages: fetch -> parse -> clean -> fingerprint ->
+dedup -> store. Each entry is stored in its own transaction, so a crash or a stop loses at
+most the entry in flight and never leaves half an entry behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from worker import backoff
+from worker.clean import ChromeRules, strip_chrome
+from worker.clean.extract import fragment_to_text, page_to_text
+from worker.clean.learned import learnable_keys
+from worker.config import Config, FeedConfig, FullTextMode
+from worker.dedup.decision import MatchRule
+from worker.dedup.fingerprint import fingerprint
+from worker.dedup.lsh import LshParams
+from worker.errors import FeedError, HTTPStatusError, StoreError
+from worker.reader.fetcher import Fetcher, FetchLimits
+from worker.reader.parser import Entry, ParsedFeed, parse_feed
+from worker.store import articles as store
+from worker.store.db import Database
+from worker.store.feeds import PollOutcome, record_poll, sync_feeds, utcnow
+from worker.store.models import Feed
+
+log = logging.getLogger("newsdedup.ingest")
+
+# Chrome lives at the edges of a text: only these lines of each article are counted.
+_LEARN_HEAD, _LEARN_TAIL = 5, 10
+
+
+def dedup_policy(config: Config) -> store.DedupPolicy:
+    d = config.dedup
+    return store.DedupPolicy(
+        rule=MatchRule(d.jaccard_threshold, d.containment_threshold, d.min_shingles),
+        lsh=LshParams.for_threshold(d.lsh_threshold, d.num_perm),
+        canonical_policy=d.canonical_policy.value,
+        retention=timedelta(seconds=d.retention),
+    )
+
+
+def source_hash(entry: Entry) -> str:
+    """Hash of the entry as the feed gave it: unchanged entries are skipped before cleaning."""
+    basis = "\x1f".join([entry.title, entry.link, entry.content_html])
+    return hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def edge_keys(text: str, max_words: int) -> set[str]:
+    lines = text.split("\n")
+    edges = lines[:_LEARN_HEAD] + lines[max(_LEARN_HEAD, len(lines) - _LEARN_TAIL) :]
+    return learnable_keys("\n".join(edges), max_words=max_words)
+
+
+@dataclass
+class Ingestor:
+    """Polls feeds of one config into one database. Thread-safe: one instance serves
+    every scheduler job."""
+
+    config: Config
+    db: Database
+    fetcher: Fetcher | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        f = self.config.fetch
+        if self.fetcher is None:
+            self.fetcher = Fetcher(
+                FetchLimits(
+                    f.timeout, f.connect_timeout, f.max_bytes, f.max_redirects, f.user_agent
+                )
+            )
+        self.policy = dedup_policy(self.config)
+        self._feed_ids: dict[str, int] = {}
+        self._priorities: dict[int, int] = {}
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
+        self._sync_lock = threading.RLock()
+
+    # -- setup -------------------------------------------------------------------------
+    def sync_feeds(self) -> dict[str, int]:
+        with self._sync_lock, self.db.session() as session, session.begin():
+            self._feed_ids = sync_feeds(session, self.config.feeds)
+            self._priorities = store.feed_priorities(
+                session, {f.name: f.priority for f in self.config.feeds}
+            )
+        return self._feed_ids
+
+    def feed_id(self, name: str) -> int:
+        with self._sync_lock:
+            if name not in self._feed_ids:
+                self.sync_feeds()
+            return self._feed_ids[name]
+
+    # -- polling -----------------------------------------------------------------------
+    def poll_all(self, max_workers: int | None = None) -> dict[str, PollOutcome]:
+        feeds = [f for f in self.config.feeds if f.enabled]
+        workers = max(1, min(max_workers or self.config.fetch.max_concurrency, len(feeds) or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
+            results = list(pool.map(self.poll, [f.name for f in feeds]))
+        return {f.name: r for f, r in zip(feeds, results, strict=True)}
+
+    def poll(self, name: str) -> PollOutcome:
+        """Poll one feed now; never raises for a feed problem (it is recorded instead)."""
+        with self._running_lock:
+            if name in self._running:  # never two polls of one feed at once
+                return PollOutcome("skipped")
+            self._running.add(name)
+        try:
+            return self._poll(self.config.feed(name))
+        finally:
+            with self._running_lock:
+                self._running.discard(name)
+
+    def _poll(self, cfg: FeedConfig) -> PollOutcome:
+        started = utcnow()
+        t0 = time.monotonic()
+        feed_id = self.feed_id(cfg.name)
+        with self.db.session() as session:
+            feed = session.get(Feed, feed_id)
+            assert feed is not None
+            etag, last_modified = feed.etag, feed.last_modified
+            failures = feed.consecutive_failures or 0
+        retry_after = ttl = max_age = None
+        parsed: ParsedFeed | None = None
+        result_headers: dict[str, str] = {}
+        assert self.fetcher is not None
+        try:
+            result = self.fetcher.fetch(
+                cfg.url,
+                etag=etag,
+                last_modified=last_modified,
+                user_agent=cfg.user_agent,
+                trusted=True,
+                base_dir=self.config.base_dir,
+            )
+            result_headers = result.headers
+            max_age = backoff.cache_max_age(result.headers.get("cache-control"))
+            if result.not_modified:
+                outcome = PollOutcome("not_modified", http_status=304)
+            else:
+                parsed = parse_feed(result.content, url=result.url, headers=result.headers)
+                ttl = parsed.ttl_seconds
+                outcome = self._store_entries(cfg, feed_id, parsed)
+                outcome.http_status = result.status
+        except FeedError as exc:
+            retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+            outcome = PollOutcome("error", error_kind=exc.kind, error=str(exc))
+            if isinstance(exc, HTTPStatusError):
+                outcome.http_status = exc.status
+        except StoreError as exc:
+            outcome = PollOutcome("error", error_kind="database", error=str(exc))
+        failures = failures + 1 if outcome.outcome == "error" else 0
+        delay = backoff.next_delay(
+            cfg.interval,
+            failures=failures,
+            retry_after=retry_after,
+            ttl=ttl,
+            max_age=max_age,
+            max_backoff=self.config.worker.max_backoff,
+            jitter=self.config.worker.jitter,
+        )
+        try:
+            with self.db.session() as session, session.begin():
+                feed = session.get(Feed, feed_id)
+                assert feed is not None
+                record_poll(
+                    session,
+                    feed,
+                    outcome,
+                    started=started,
+                    next_poll_at=utcnow() + timedelta(seconds=delay),
+                    etag=result_headers.get("etag"),
+                    last_modified=result_headers.get("last-modified"),
+                    title=parsed.title if parsed else None,
+                )
+        except SQLAlchemyError as exc:
+            log.error("feed=%s cannot record poll: %s", cfg.name, exc)
+        changed = outcome.articles_new + outcome.duplicates_exact + outcome.duplicates_near
+        changed += outcome.articles_updated
+        # Quiet at steady state: a poll that changed nothing logs at DEBUG.
+        level = (
+            logging.WARNING
+            if outcome.outcome == "error"
+            else (logging.INFO if changed else logging.DEBUG)
+        )
+        log.log(
+            level,
+            "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d%s (%.2fs)",
+            cfg.name,
+            outcome.outcome,
+            outcome.articles_new,
+            outcome.duplicates_exact,
+            outcome.duplicates_near,
+            outcome.articles_updated,
+            outcome.entries_seen,
+            f" error={outcome.error_kind}: {outcome.error}" if outcome.error else "",
+            time.monotonic() - t0,
+        )
+        return outcome
+
+    def _store_entries(self, cfg: FeedConfig, feed_id: int, parsed: ParsedFeed) -> PollOutcome:
+        outcome = PollOutcome("ok", entries_seen=len(parsed.entries))
+        for entry in parsed.entries:
+            if self.stop.is_set():
+                outcome.outcome = "stopped"
+                outcome.entry_errors += 1  # keep the validators: the rest comes next time
+                break
+            try:
+                kind = self.ingest_entry(cfg, feed_id, entry)
+            except (OperationalError, StoreError) as exc:
+                raise StoreError(f"database error: {exc}") from exc
+            except SQLAlchemyError as exc:
+                outcome.entry_errors += 1
+                log.warning("feed=%s guid=%s not stored: %s", cfg.name, entry.guid, exc)
+                continue
+            if kind == "new":
+                outcome.articles_new += 1
+            elif kind in ("url", "content"):
+                outcome.duplicates_exact += 1
+            elif kind == "near":
+                outcome.duplicates_near += 1
+            elif kind == "updated":
+                outcome.articles_updated += 1
+        return outcome
+
+    def clean_entry(self, cfg: FeedConfig, entry: Entry, rules: ChromeRules) -> tuple[str, str]:
+        """``(extracted text, clean text)`` of an entry, fetching the article page when
+        the feed carries only a summary (``full_text``)."""
+        text = ""
+        want_page = cfg.full_text is FullTextMode.ALWAYS or (
+            cfg.full_text is FullTextMode.AUTO and not entry.has_full_content
+        )
+        if want_page and entry.link.lower().startswith(("http://", "https://")):
+            assert self.fetcher is not None
+            try:
+                page = self.fetcher.fetch(
+                    entry.link,
+                    user_agent=cfg.user_agent,
+                    trusted=cfg.allow_private_addresses,
+                    accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+                )
+                text = page_to_text(page.content, page.url)
+            except FeedError as exc:
+                log.info("feed=%s url=%s full text not fetched: %s", cfg.name, entry.link, exc)
+        if not text:
+            text = fragment_to_text(entry.content_html)
+        return text, strip_chrome(text, rules)
+
+    def ingest_entry(self, cfg: FeedConfig, feed_id: int, entry: Entry) -> str:
+        """Store one entry (its own transaction); returns how it was matched."""
+        digest = source_hash(entry)
+        with self.db.session() as session:
+            existing = store.find_existing(session, feed_id, entry.guid, entry.url or None)
+            if existing is not None and existing.source_hash == digest:
+                return "unchanged"
+            learned = (
+                store.learned_keys(session, feed_id, self.config.clean.learn_min_articles)
+                if self.config.clean.learn_lines
+                else frozenset()
+            )
+        rules = ChromeRules(
+            tuple(self.config.clean.extra_patterns) + tuple(cfg.boilerplate), learned
+        )
+        extracted, clean_text = self.clean_entry(cfg, entry, rules)
+        d = self.config.dedup
+        fp = fingerprint(clean_text, shingle_size=d.shingle_size, num_perm=d.num_perm, seed=d.seed)
+        draft = store.Draft(
+            feed_id=feed_id,
+            guid=entry.guid,
+            url=entry.link or None,
+            canonical_url=entry.url or None,
+            title=entry.title,
+            author=entry.author,
+            published_at=entry.published,
+            language=cfg.language,
+            content_html=entry.content_html,
+            clean_text=clean_text,
+            source_hash=digest,
+            fingerprint=fp,
+        )
+        for attempt in range(2):
+            try:
+                with (
+                    self.db.session() as session,
+                    session.begin(),
+                    self.db.dedup_lock(session),
+                ):
+                    existing = store.find_existing(session, feed_id, entry.guid, entry.url or None)
+                    result = store.store_draft(
+                        session, draft, self.policy, self._priorities, existing
+                    )
+                    if self.config.clean.learn_lines and result.kind not in (
+                        "unchanged",
+                        "updated",
+                    ):
+                        store.count_lines(
+                            session,
+                            feed_id,
+                            edge_keys(extracted, self.config.clean.learn_max_words),
+                        )
+                return result.kind
+            except IntegrityError:
+                # Another worker stored the same entry between our read and write: retry
+                # once, which finds it as existing.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.close()
+
+
+def enabled_feeds(config: Config) -> Iterable[FeedConfig]:
+    return (f for f in config.feeds if f.enabled)

@@ -1,0 +1,2 @@
+"""Reading feeds: fetch bytes (``fetcher``), parse entries (``parser``), canonical URLs
+(``urlcleaner``) and HTML sanitising (``sanitizer``)."""

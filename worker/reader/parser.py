@@ -1,0 +1,140 @@
+"""Parse feed bytes (RSS 0.9x/1.0/2.0, RDF, Atom) into ``Entry`` records with feedparser.
+
+>>> feed = parse_feed(b'''<rss version="2.0"><channel><title>T</title>
+... <item><title>Hello</title><link>http://ex.com/a?utm_source=rss</link>
+... <description>Hi there</description></item></channel></rss>''', url="http://ex.com/rss")
+>>> entry = feed.entries[0]
+>>> entry.title, entry.url, entry.guid
+('Hello', 'http://ex.com/a', 'http://ex.com/a')
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from worker.errors import ParseError
+from worker.reader.sanitizer import sanitize_html
+from worker.reader.urlcleaner import canonical_url
+
+_HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html)", re.I | re.S)
+_TAG = re.compile(r"<[^>]+>")
+# Feeds that carry the whole article tend to exceed this many characters of text; a
+# "summary" shorter than this is a teaser (full_text = "auto" then fetches the page).
+FULL_CONTENT_MIN_CHARS = 600
+
+
+@dataclass(frozen=True)
+class Entry:
+    guid: str
+    url: str  # canonical; "" when the entry has no usable link
+    link: str  # as given by the feed (resolved), for fetching
+    title: str
+    author: str | None
+    published: datetime | None
+    content_html: str  # sanitised; the fullest body the feed carries (content or summary)
+    has_full_content: bool
+
+
+@dataclass
+class ParsedFeed:
+    title: str
+    entries: list[Entry]
+    ttl_seconds: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _text_length(html: str) -> int:
+    return len(_TAG.sub("", html).strip())
+
+
+def _to_datetime(struct: Any) -> datetime | None:
+    if not struct:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(struct), tz=UTC)
+    except (OverflowError, ValueError, TypeError):
+        return None
+
+
+def _best_body(raw: Mapping[str, Any]) -> tuple[str, bool]:
+    contents = [c.get("value", "") for c in raw.get("content", []) or [] if c.get("value")]
+    summary = raw.get("summary", "") or ""
+    body = max(contents, key=_text_length) if contents else ""
+    if _text_length(summary) > _text_length(body):
+        body = summary
+    full = bool(contents) or _text_length(body) >= FULL_CONTENT_MIN_CHARS
+    return body, full and _text_length(body) > 0
+
+
+def _guid(raw: Mapping[str, Any], url: str, title: str, published: datetime | None) -> str:
+    guid = str(raw.get("id") or "").strip()
+    if guid:
+        return guid[:1000]
+    if url:
+        return url
+    # No id and no link: the entry's own text is its identity.
+    basis = "\x1f".join([title, published.isoformat() if published else "", raw.get("summary", "")])
+    return "sha1:" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def parse_feed(
+    content: bytes, *, url: str = "", headers: Mapping[str, str] | None = None
+) -> ParsedFeed:
+    """Parse ``content``; raises ``ParseError`` for something that is not a feed."""
+    if not content.strip():
+        raise ParseError(f"{url}: empty response body")
+    if _HTML_START.match(content[:2048]):
+        raise ParseError(f"{url}: got an HTML page, not a feed (check the feed URL)")
+    # No content-location: feedparser would "resolve" relative GUIDs into URLs, changing
+    # identities; links are resolved below instead.
+    response_headers = {k: v for k, v in (headers or {}).items() if k.lower() != "content-location"}
+    parsed = feedparser.parse(content, response_headers=response_headers, sanitize_html=True)
+    warnings = []
+    if parsed.get("bozo"):
+        warnings.append(f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}")
+    if not parsed.get("version") and not parsed.entries:
+        reason = warnings[0] if warnings else "no RSS, Atom or RDF root element"
+        raise ParseError(f"{url}: not a feed: {reason}")
+
+    entries: list[Entry] = []
+    for raw in parsed.entries:
+        link = str(raw.get("link") or "").strip()
+        if link and url:
+            link = urljoin(url, link)
+        canonical = canonical_url(link, base=url or None)
+        title = " ".join(str(raw.get("title") or "").split())
+        published = _to_datetime(raw.get("published_parsed") or raw.get("updated_parsed"))
+        body, full = _best_body(raw)
+        if not (title or body or canonical):
+            continue
+        entries.append(
+            Entry(
+                guid=_guid(raw, canonical, title, published),
+                url=canonical,
+                link=link,
+                title=title,
+                author=(str(raw.get("author")) if raw.get("author") else None),
+                published=published,
+                content_html=sanitize_html(body),
+                has_full_content=full,
+            )
+        )
+    ttl = None
+    ttl_raw = str(parsed.feed.get("ttl", "") or "").strip()
+    if ttl_raw.isdigit():
+        ttl = float(ttl_raw) * 60.0
+    return ParsedFeed(
+        title=str(parsed.feed.get("title") or ""),
+        entries=entries,
+        ttl_seconds=ttl,
+        warnings=warnings,
+    )

@@ -1,0 +1,132 @@
+"""Engine, sessions, migrations and the dedup lock.
+
+>>> db = Database("sqlite://")
+>>> db.upgrade()
+>>> db.current_revision() == db.head_revision()
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from worker.errors import StoreError
+
+# Key of the PostgreSQL advisory lock that serialises dedup decisions across workers.
+_DEDUP_LOCK_KEY = int.from_bytes(hashlib.sha1(b"newsdedup:dedup").digest()[:8], "big", signed=True)
+
+
+def _normalise_url(url: str) -> str:
+    # A bare postgresql:// URL would pick psycopg2; psycopg 3 is what we install.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    with contextlib.suppress(Exception):  # in-memory databases have no WAL
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    url = _normalise_url(url)
+    if url.startswith("sqlite"):
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """One database: its engine, a session factory, migrations and the dedup lock."""
+
+    def __init__(self, url: str) -> None:
+        self.url = _normalise_url(url)
+        self.engine = make_engine(self.url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._local_lock = threading.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> Session:
+        return self.sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- migrations --------------------------------------------------------------------
+    def _alembic_config(self) -> AlembicConfig:
+        cfg = AlembicConfig()
+        location = resources.files("worker.schema")
+        cfg.set_main_option("script_location", str(location))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        return cfg
+
+    def head_revision(self) -> str | None:
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def current_revision(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except OperationalError as exc:
+            raise StoreError(f"cannot connect to the database: {exc.orig}") from exc
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Create or upgrade the schema (idempotent; serialised across workers)."""
+        cfg = self._alembic_config()
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DEDUP_LOCK_KEY - 1}
+                    )
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"migration failed: {exc}") from exc
+
+    def downgrade(self, revision: str) -> None:
+        cfg = self._alembic_config()
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+
+    def ensure_current(self) -> None:
+        if self.current_revision() != self.head_revision():
+            self.upgrade()
+
+    # -- concurrency -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def dedup_lock(self, session: Session) -> Iterator[None]:
+        """Serialise find-candidates-then-write, so two copies of one story arriving at
+        the same moment cannot both start a story. In-process threads share a lock; on
+        PostgreSQL a transaction-scoped advisory lock covers every worker."""
+        with self._local_lock:
+            if self.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DEDUP_LOCK_KEY})
+            yield
