@@ -262,3 +262,36 @@ def test_cli_run_once_and_stories_json(
 
 def config_names(config) -> list[str]:  # type: ignore[no-untyped-def]
     return [f.name for f in config.feeds]
+
+
+def test_concurrent_copies_end_in_one_story(
+    db: Database, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """Eight feeds carry retitled copies of one story and are polled at the same moment;
+    they must end in one story (the dedup lock is held across each commit)."""
+    urls = {}
+    for i in range(8):
+        body = rss(
+            f"f{i}",
+            f"http://f{i}.example/",
+            [
+                {
+                    "title": f"Headline variant {i}",
+                    "link": f"http://f{i}.example/story",
+                    "guid": f"g{i}",
+                    "pubDate": f"Fri, 20 Nov 2026 08:0{i}:00 +0000",
+                    "content": content_html(WIRE["harvest"][: 4 + i % 4]),
+                }
+            ],
+        )
+        httpserver.expect_request(f"/f{i}").respond_with_data(body)
+        urls[f"f{i}"] = httpserver.url_for(f"/f{i}")
+    for _round in range(3):
+        with db.session() as s, s.begin():
+            for table in (LshBucket, Article, Story, PollLog, Feed):
+                s.query(table).delete()
+        ingestor = Ingestor(make_config(db.url, urls, tmp_path), db)
+        ingestor.poll_all(max_workers=8)
+        with db.session() as s:
+            assert s.scalar(select(func.count()).select_from(Article)) == 8
+            assert s.scalar(select(func.count()).select_from(Story)) == 1

@@ -289,11 +289,7 @@ class Ingestor:
         )
         for attempt in range(2):
             try:
-                with (
-                    self.db.session() as session,
-                    session.begin(),
-                    self.db.dedup_lock(session),
-                ):
+                with self.db.dedup_transaction() as session:
                     existing = store.find_existing(session, feed_id, entry.guid, entry.url or None)
                     result = store.store_draft(
                         session, draft, self.policy, self._priorities, existing

@@ -122,11 +122,15 @@ class Database:
 
     # -- concurrency -------------------------------------------------------------------
     @contextlib.contextmanager
-    def dedup_lock(self, session: Session) -> Iterator[None]:
-        """Serialise find-candidates-then-write, so two copies of one story arriving at
-        the same moment cannot both start a story. In-process threads share a lock; on
-        PostgreSQL a transaction-scoped advisory lock covers every worker."""
-        with self._local_lock:
+    def dedup_transaction(self) -> Iterator[Session]:
+        """A transaction in which find-candidates-then-write is serialised, so two copies
+        of one story arriving at the same moment cannot both start a story.
+
+        The lock is held until *after* the commit: released any earlier, the next writer
+        could look for candidates before this one's article is visible. In-process threads
+        share a lock; on PostgreSQL a transaction-scoped advisory lock covers every worker.
+        """
+        with self._local_lock, self.session() as session, session.begin():
             if self.dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DEDUP_LOCK_KEY})
-            yield
+            yield session
