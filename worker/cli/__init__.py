@@ -11,12 +11,17 @@ import sys
 from collections.abc import Callable, Sequence
 
 from worker import __version__
-from worker.cli import app, queries
+from worker.cli import app, bench, evaluate, queries
 from worker.errors import ConfigError, NewsdedupError
 
 Register = Callable[[argparse._SubParsersAction], None]
 # Each module adds its sub-commands; a sub-parser's ``handler`` default runs it.
-COMMAND_MODULES: list[Register] = [app.register, queries.register]
+COMMAND_MODULES: list[Register] = [
+    app.register,
+    queries.register,
+    evaluate.register,
+    bench.register,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Benchmarks: pipeline stages, poll rounds, the LSH index (``newsdedup bench``)."""

@@ -1,0 +1,34 @@
+"""``bench pipeline``, ``bench poll`` and ``bench index``: speed and memory, measured.
+
+The benchmarks live in ``worker.bench``; imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from worker.cli.evaluate import _run
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="benchmarks: pipeline stages, poll rounds, the index")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT")
+    bench_sub.required = True
+
+    pipeline = bench_sub.add_parser("pipeline", help="per-stage CPU time per article")
+    src = pipeline.add_mutually_exclusive_group(required=True)
+    src.add_argument("--pages", metavar="DIR", help="HTML pages (.htm, .html, .html.gz)")
+    src.add_argument("--texts", metavar="DIR", help="plain-text articles (.txt)")
+    pipeline.add_argument("--json", action="store_true")
+    pipeline.set_defaults(handler=_run("worker.bench.pipeline"))
+
+    poll = bench_sub.add_parser("poll", help="one poll round of many feeds on a loopback server")
+    poll.add_argument("--feeds", type=int, default=5000)
+    poll.add_argument("--json", action="store_true")
+    poll.set_defaults(handler=_run("worker.bench.poll"))
+
+    index = bench_sub.add_parser("index", help="LSH index: insert rate, lookup latency, size")
+    index.add_argument("--articles", type=int, default=100_000)
+    index.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: temp SQLite)")
+    index.add_argument("--json", action="store_true")
+    index.set_defaults(handler=_run("worker.bench.index"))

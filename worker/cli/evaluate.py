@@ -1,0 +1,43 @@
+"""``eval dedup`` and ``eval extract``: quality on labelled data, with the daemon's own code.
+
+The measuring code lives in ``worker.eval``; it is imported when the command runs, so the
+daemon does not load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+
+def _run(module: str) -> object:
+    def handler(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(module).main(args) or 0)
+
+    return handler
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser("eval", help="measure dedup and boilerplate removal on labelled data")
+    ev_sub = ev.add_subparsers(dest="eval_command", metavar="WHAT")
+    ev_sub.required = True
+
+    dedup = ev_sub.add_parser("dedup", help="near-duplicate clustering vs labels")
+    dedup.add_argument(
+        "--labels",
+        required=True,
+        metavar="FILE.tsv",
+        help="TSV with header path<TAB>cluster; paths relative to its folder",
+    )
+    dedup.add_argument(
+        "--distractors", metavar="DIR", help="every file below DIR is its own cluster"
+    )
+    dedup.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    dedup.set_defaults(handler=_run("worker.eval.dedup"))
+
+    extract = ev_sub.add_parser("extract", help="main-text extraction vs ground truth")
+    which = extract.add_mutually_exclusive_group(required=True)
+    which.add_argument("--aeb", metavar="DIR", help="article extraction benchmark folder")
+    which.add_argument("--wcxb", metavar="DIR", help="WCXB articles folder")
+    extract.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    extract.set_defaults(handler=_run("worker.eval.extraction"))
