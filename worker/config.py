@@ -139,9 +139,19 @@ class WorkerSettings(_Strict):
     database: str = "sqlite:///newsdedup.db"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
-    listen: str | None = None
+    listen: str | None = None  # "127.0.0.1:9464": serve /metrics and /healthz
+    pid_file: str | None = None  # written by `run`, read by `newsdedup reload`
     jitter: OptionalDuration = 30.0
     max_backoff: Duration = 6 * 3600.0
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        from worker.http import parse_listen  # the listener owns the format
+
+        if value is not None:
+            parse_listen(value)
+        return value
 
     @field_validator("database")
     @classmethod

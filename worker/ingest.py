@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from worker import backoff
+from worker import backoff, metric
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import fragment_to_text, page_to_text
 from worker.clean.learned import learnable_keys
@@ -25,6 +25,7 @@ from worker.dedup.decision import MatchRule
 from worker.dedup.fingerprint import fingerprint
 from worker.dedup.lsh import LshParams
 from worker.errors import FeedError, HTTPStatusError, StoreError
+from worker.logs import log_context
 from worker.reader.fetcher import Fetcher, FetchLimits
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
@@ -45,6 +46,13 @@ def dedup_policy(config: Config) -> store.DedupPolicy:
         lsh=LshParams.for_threshold(d.lsh_threshold, d.num_perm),
         canonical_policy=d.canonical_policy.value,
         retention=timedelta(seconds=d.retention),
+    )
+
+
+def fetcher_for(config: Config) -> Fetcher:
+    f = config.fetch
+    return Fetcher(
+        FetchLimits(f.timeout, f.connect_timeout, f.max_bytes, f.max_redirects, f.user_agent)
     )
 
 
@@ -71,13 +79,8 @@ class Ingestor:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        f = self.config.fetch
         if self.fetcher is None:
-            self.fetcher = Fetcher(
-                FetchLimits(
-                    f.timeout, f.connect_timeout, f.max_bytes, f.max_redirects, f.user_agent
-                )
-            )
+            self.fetcher = fetcher_for(self.config)
         self.policy = dedup_policy(self.config)
         self._feed_ids: dict[str, int] = {}
         self._priorities: dict[int, int] = {}
@@ -115,7 +118,10 @@ class Ingestor:
                 return PollOutcome("skipped")
             self._running.add(name)
         try:
-            return self._poll(self.config.feed(name))
+            with log_context(feed=name):
+                outcome = self._poll(self.config.feed(name))
+            metric.record_poll(outcome)
+            return outcome
         finally:
             with self._running_lock:
                 self._running.discard(name)
@@ -134,20 +140,22 @@ class Ingestor:
         result_headers: dict[str, str] = {}
         assert self.fetcher is not None
         try:
-            result = self.fetcher.fetch(
-                cfg.url,
-                etag=etag,
-                last_modified=last_modified,
-                user_agent=cfg.user_agent,
-                trusted=True,
-                base_dir=self.config.base_dir,
-            )
+            with metric.stage("fetch"):
+                result = self.fetcher.fetch(
+                    cfg.url,
+                    etag=etag,
+                    last_modified=last_modified,
+                    user_agent=cfg.user_agent,
+                    trusted=True,
+                    base_dir=self.config.base_dir,
+                )
             result_headers = result.headers
             max_age = backoff.cache_max_age(result.headers.get("cache-control"))
             if result.not_modified:
                 outcome = PollOutcome("not_modified", http_status=304)
             else:
-                parsed = parse_feed(result.content, url=result.url, headers=result.headers)
+                with metric.stage("parse"):
+                    parsed = parse_feed(result.content, url=result.url, headers=result.headers)
                 ttl = parsed.ttl_seconds
                 outcome = self._store_entries(cfg, feed_id, parsed)
                 outcome.http_status = result.status
@@ -215,7 +223,8 @@ class Ingestor:
                 outcome.entry_errors += 1  # keep the validators: the rest comes next time
                 break
             try:
-                kind = self.ingest_entry(cfg, feed_id, entry)
+                with log_context(article=entry.guid):
+                    kind = self.ingest_entry(cfg, feed_id, entry)
             except (OperationalError, StoreError) as exc:
                 raise StoreError(f"database error: {exc}") from exc
             except SQLAlchemyError as exc:
@@ -270,9 +279,13 @@ class Ingestor:
         rules = ChromeRules(
             tuple(self.config.clean.extra_patterns) + tuple(cfg.boilerplate), learned
         )
-        extracted, clean_text = self.clean_entry(cfg, entry, rules)
+        with metric.stage("clean"):
+            extracted, clean_text = self.clean_entry(cfg, entry, rules)
         d = self.config.dedup
-        fp = fingerprint(clean_text, shingle_size=d.shingle_size, num_perm=d.num_perm, seed=d.seed)
+        with metric.stage("fingerprint"):
+            fp = fingerprint(
+                clean_text, shingle_size=d.shingle_size, num_perm=d.num_perm, seed=d.seed
+            )
         draft = store.Draft(
             feed_id=feed_id,
             guid=entry.guid,
@@ -289,7 +302,7 @@ class Ingestor:
         )
         for attempt in range(2):
             try:
-                with self.db.dedup_transaction() as session:
+                with metric.stage("store"), self.db.dedup_transaction() as session:
                     existing = store.find_existing(session, feed_id, entry.guid, entry.url or None)
                     result = store.store_draft(
                         session, draft, self.policy, self._priorities, existing

@@ -1,20 +1,33 @@
 """The daemon: APScheduler 3 runs one job per enabled feed, each rescheduled after its
 poll for the time the feed row says (interval, backoff, Retry-After, TTL), never two polls
-of one feed at once. SIGTERM/SIGINT finish the entry being written, then exit 0.
+of one feed at once. SIGTERM/SIGINT finish the entry being written, then exit 0. SIGHUP
+re-reads the config (``worker.reload``); the optional HTTP listener (``worker.http``)
+serves metrics and health; under systemd it notifies READY/WATCHDOG/STOPPING.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import signal
+import threading
+import time
 from datetime import datetime, timedelta
 from types import FrameType
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
+from worker import metric, reload, systemd
+from worker.errors import NewsdedupError
+from worker.health import DatabaseProbe, count_overdue
+from worker.http import Listener
 from worker.ingest import Ingestor
+from worker.logs import setup_logging
 from worker.store.feeds import as_utc, utcnow
 from worker.store.models import Feed
 
@@ -32,6 +45,11 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
+        self._reload_requested = threading.Event()
+        self._beat = time.monotonic()  # the main loop's heartbeat, for /healthz
+        self._retired: list[Any] = []  # fetchers replaced by a reload, closed at exit
+        self.listener: Listener | None = None
+        self.probe = DatabaseProbe(ingestor.db.url)
 
     # -- jobs --------------------------------------------------------------------------
     def _job_id(self, name: str) -> str:
@@ -49,15 +67,18 @@ class Daemon:
         )
 
     def _run_poll(self, name: str) -> None:
-        if self.stop.is_set():
+        if self.stop.is_set() or not self._polled(name):
             return
         try:
             self.ingestor.poll(name)
         except Exception:  # a bug must not kill the feed's schedule
             log.exception("feed=%s poll crashed", name)
-        if self.stop.is_set():
-            return
+        if self.stop.is_set() or not self._polled(name):
+            return  # a reload removed the feed while it was polled
         self._schedule(name, self._next_run(name))
+
+    def _polled(self, name: str) -> bool:
+        return any(f.name == name and f.enabled for f in self.ingestor.config.feeds)
 
     def _next_run(self, name: str) -> datetime:
         with self.ingestor.db.session() as session:
@@ -67,34 +88,129 @@ class Daemon:
         return planned or utcnow() + timedelta(seconds=interval)
 
     def schedule_all(self) -> None:
-        now = utcnow()
         for cfg in self.ingestor.config.feeds:
-            if not cfg.enabled:
-                continue
-            with self.ingestor.db.session() as session:
-                feed = session.get(Feed, self.ingestor.feed_id(cfg.name))
-                planned = as_utc(feed.next_poll_at) if feed else None
-            if planned is None or planned <= now:
-                # Spread a cold start so a thousand feeds do not fire in the same second.
-                planned = now + timedelta(seconds=self._rng.uniform(0, min(cfg.interval, 10.0)))
-            self._schedule(cfg.name, planned)
+            if cfg.enabled:
+                self._schedule(cfg.name, self._first_run(cfg.name))
+
+    def _first_run(self, name: str, *, changed: bool = False) -> datetime:
+        """When to poll a feed just (re)configured: as its row planned, but no later than
+        one new interval after its last poll (``changed``), and not in the past."""
+        now = utcnow()
+        cfg = self.ingestor.config.feed(name)
+        with self.ingestor.db.session() as session:
+            feed = session.get(Feed, self.ingestor.feed_id(name))
+            planned = as_utc(feed.next_poll_at) if feed else None
+            last = as_utc(feed.last_polled_at) if feed else None
+        if changed:
+            by_interval = last + timedelta(seconds=cfg.interval) if last else now
+            planned = min(planned, by_interval) if planned else by_interval
+        if planned is None or planned <= now:
+            # Spread a cold start so a thousand feeds do not fire in the same second.
+            planned = now + timedelta(seconds=self._rng.uniform(0, min(cfg.interval, 10.0)))
+        return planned
+
+    # -- config life -------------------------------------------------------------------
+    def reload(self) -> bool:
+        """Re-read the config file; refuse it (logged, old config kept) when invalid."""
+        old = self.ingestor.config
+        try:
+            new = reload.load_replacement(old)
+            changes = reload.feed_changes(old, new)
+            retired = reload.apply_config(self.ingestor, new)
+        except (NewsdedupError, SQLAlchemyError) as exc:
+            metric.RELOADS.labels("refused").inc()
+            log.error("reload refused, still running the previous config: %s", exc)
+            return False
+        if retired is not None:
+            self._retired.append(retired)
+        for name in changes.removed:
+            # No job while its poll runs: _run_poll then sees the feed gone and stops.
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(self._job_id(name))
+        for name in changes.added:
+            self._schedule(name, self._first_run(name))
+        for name in changes.changed:
+            url_changed = old.feed(name).url != new.feed(name).url
+            self._schedule(name, utcnow() if url_changed else self._first_run(name, changed=True))
+        if (new.worker.log_level, new.worker.log_format) != (
+            old.worker.log_level,
+            old.worker.log_format,
+        ):
+            setup_logging(new.worker.log_level, new.worker.log_format)
+        if new.worker.listen != old.worker.listen:
+            self._start_listener(new.worker.listen)
+        metric.RELOADS.labels("applied").inc()
+        log.info(
+            "config reloaded: %d feeds added, %d removed, %d changed",
+            len(changes.added),
+            len(changes.removed),
+            len(changes.changed),
+        )
+        return True
+
+    # -- observability -----------------------------------------------------------------
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        thread = getattr(self.scheduler, "_thread", None)
+        alive = (
+            self.scheduler.running
+            and thread is not None
+            and thread.is_alive()
+            and time.monotonic() - self._beat < 10
+        )
+        db_ok, db_state = self.probe.check()
+        return alive and db_ok, {"scheduler": "ok" if alive else "stopped", "database": db_state}
+
+    def _start_listener(self, listen: str | None) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        if listen:
+            try:
+                self.listener = Listener(listen, self.health)
+            except OSError as exc:
+                log.error("cannot listen on %s: %s", listen, exc)
 
     # -- lifecycle ---------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self._reload_requested.set()  # handled by the main loop, not in the handler
+            return
         log.info("received %s: finishing the write in progress", signal.Signals(signum).name)
         self.stop.set()
 
     def run(self) -> int:
         self.ingestor.sync_feeds()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         self.schedule_all()
         self.scheduler.start()
+        pid_file = reload.write_pid_file(self.ingestor.config)
+        metric.watch_overdue(lambda: count_overdue(self.ingestor.db))
+        metric.FEEDS_ENABLED.set_function(
+            lambda: sum(1 for f in self.ingestor.config.feeds if f.enabled)
+        )
+        self._start_listener(self.ingestor.config.worker.listen)
         log.info("started: %d feeds scheduled", len(self.scheduler.get_jobs()))
-        while not self.stop.wait(timeout=1.0):
-            pass
+        systemd.notify("READY=1")
+        watchdog = systemd.watchdog_interval()
+        last_ping = time.monotonic()
+        while not self.stop.wait(timeout=min(1.0, watchdog or 1.0)):
+            self._beat = time.monotonic()
+            if self._reload_requested.is_set():
+                self._reload_requested.clear()
+                self.reload()
+            if watchdog and self._beat - last_ping >= watchdog and self.scheduler.running:
+                systemd.notify("WATCHDOG=1")
+                last_ping = self._beat
+        systemd.notify("STOPPING=1")
         self.scheduler.shutdown(wait=True)
+        if self.listener is not None:
+            self.listener.close()
         self.ingestor.close()
+        for fetcher in self._retired:
+            fetcher.close()
+        self.probe.dispose()
+        reload.remove_pid_file(pid_file)
         log.info("stopped")
         return 0
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from worker import __version__
-from worker.cli import app, bench, evaluate, queries
+from worker.cli import app, bench, evaluate, exporting, ops, queries
 from worker.errors import ConfigError, NewsdedupError
 
 Register = Callable[[argparse._SubParsersAction], None]
@@ -21,6 +21,8 @@ COMMAND_MODULES: list[Register] = [
     queries.register,
     evaluate.register,
     bench.register,
+    ops.register,
+    exporting.register,
 ]
 
 

@@ -1,0 +1,278 @@
+"""The daemon operated for real: a subprocess with the HTTP listener on a free loopback
+port, a notify socket standing in for systemd, SIGHUP with changed and broken configs,
+`newsdedup reload`, and SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from tests.conftest import POSTGRES_ENV, postgres_url
+from worker.store.db import Database
+from worker.store.models import Article, Feed
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "config" / "demo"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def feed_block(name: str, interval: str = "1h") -> str:
+    return f'[[feeds]]\nname = "{name}"\nurl = "file:demo/{name}.xml"\ninterval = "{interval}"\n'
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float = 60) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def metric_value(body: str, name: str, labels: str = "") -> float:
+    pattern = re.escape(name + (f"{{{labels}}}" if labels else "")) + r" ([0-9.e+-]+)$"
+    match = re.search(pattern, body, flags=re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+class RunningDaemon:
+    """``python -m worker --config CFG run`` with stderr in a file and a notify socket."""
+
+    def __init__(self, workdir: Path, database: str, feeds: str, extra: str = "") -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.config = workdir / "newsdedup.toml"
+        self.header = (
+            f'[worker]\ndatabase = "{database}"\njitter = 0\nlisten = "127.0.0.1:{self.port}"\n'
+            f'pid_file = "run/newsdedup.pid"\n{extra}\n'
+        )
+        self.write_config(feeds)
+        self.notify_path = workdir / "notify.sock"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.notify_path))
+        self.notify.settimeout(0.2)
+        self.messages: list[str] = []
+        # Drained as systemd would: a full datagram queue would make sd_notify fail.
+        self._listening = True
+        self._drain = threading.Thread(target=self._receive, daemon=True)
+        self._drain.start()
+        self.log_path = workdir / "daemon.log"
+        env = {**os.environ, "NOTIFY_SOCKET": str(self.notify_path), "WATCHDOG_USEC": "1000000"}
+        with self.log_path.open("w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "worker", "--config", str(self.config), "run"],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=env,
+                cwd=workdir,
+            )
+
+    def write_config(self, body: str) -> None:
+        self.config.write_text(self.header + body)
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def _receive(self) -> None:
+        while self._listening:
+            try:
+                self.messages.append(self.notify.recv(4096).decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def notified(self, state: str) -> bool:
+        return state in self.messages
+
+    def metrics(self) -> str:
+        status, body = http_get(self.base + "/metrics")
+        assert status == 200
+        return body
+
+    def health(self) -> int:
+        return http_get(self.base + "/healthz")[0]
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._listening = False
+        self._drain.join(timeout=5)
+        self.notify.close()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copytree(DEMO, tmp_path / "demo")
+    return tmp_path
+
+
+def count_articles(db_url: str, feed: str) -> int:
+    db = Database(db_url)
+    try:
+        with db.session() as s:
+            return (
+                s.scalar(
+                    select(func.count())
+                    .select_from(Article)
+                    .join(Feed, Feed.id == Article.feed_id)
+                    .where(Feed.name == feed)
+                )
+                or 0
+            )
+    except Exception:
+        return 0  # schema not created yet
+    finally:
+        db.dispose()
+
+
+def test_daemon_metrics_health_reload_and_systemd_notify(workdir: Path) -> None:
+    db_url = f"sqlite:///{workdir / 'state' / 'news.db'}"
+    (workdir / "state").mkdir()
+    daemon = RunningDaemon(workdir, db_url, feed_block("calder-courier"))
+    try:
+        wait_for(lambda: daemon.notified("READY=1"), "READY=1")
+        wait_for(lambda: daemon.health() == 200, "/healthz 200")
+        before = daemon.metrics()
+        wait_for(
+            lambda: metric_value(daemon.metrics(), "newsdedup_polls_total", 'outcome="ok"') >= 1,
+            "a poll in the metrics",
+        )
+        after = daemon.metrics()
+        stored = count_articles(db_url, "calder-courier")
+        assert stored > 0
+        assert (
+            metric_value(after, "newsdedup_articles_stored_total", 'kind="new"')
+            + metric_value(after, "newsdedup_articles_stored_total", 'kind="near"')
+            + metric_value(after, "newsdedup_articles_stored_total", 'kind="exact"')
+            == stored
+        )
+        assert metric_value(after, "newsdedup_entries_seen_total") >= stored
+        assert metric_value(after, "newsdedup_stage_seconds_count", 'stage="fetch"') > (
+            metric_value(before, "newsdedup_stage_seconds_count", 'stage="fetch"')
+        )
+        assert metric_value(after, "newsdedup_stage_seconds_count", 'stage="store"') == stored
+        assert metric_value(after, "newsdedup_feeds_enabled") == 1
+        assert metric_value(after, "newsdedup_feeds_overdue") == 0
+
+        # A feed added to the config is polled after `newsdedup reload` (SIGHUP via pid file).
+        daemon.write_config(feed_block("calder-courier") + feed_block("valley-post"))
+        reload = subprocess.run(
+            [sys.executable, "-m", "worker", "--config", str(daemon.config), "reload"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert reload.returncode == 0, reload.stderr
+        wait_for(lambda: count_articles(db_url, "valley-post") > 0, "the added feed polled")
+        assert "config reloaded: 1 feeds added" in daemon.log
+        assert metric_value(daemon.metrics(), "newsdedup_feeds_enabled") == 2
+
+        # A broken config is refused by `reload` before signalling, and by the daemon itself.
+        daemon.write_config(feed_block("calder-courier") + feed_block("valley-post", "soon"))
+        refused = subprocess.run(
+            [sys.executable, "-m", "worker", "--config", str(daemon.config), "reload"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2 and "interval" in refused.stderr
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in daemon.log, "the refusal logged")
+        body = daemon.metrics()
+        assert metric_value(body, "newsdedup_config_reloads_total", 'result="refused"') == 1
+        assert metric_value(body, "newsdedup_feeds_enabled") == 2  # old config still runs
+        assert daemon.health() == 200
+
+        wait_for(lambda: daemon.notified("WATCHDOG=1"), "a watchdog ping")
+        assert (workdir / "run" / "newsdedup.pid").read_text().strip() == str(daemon.proc.pid)
+        assert daemon.stop() == 0, daemon.log
+        wait_for(lambda: daemon.notified("STOPPING=1"), "STOPPING=1", timeout=5)
+        assert not (workdir / "run" / "newsdedup.pid").exists()
+    finally:
+        daemon.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def breakable_database(
+    request: pytest.FixtureRequest, workdir: Path
+) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A database URL and a function that makes it unreachable."""
+    if request.param == "sqlite":
+        folder = workdir / "state"
+        folder.mkdir()
+        yield f"sqlite:///{folder / 'news.db'}", lambda: shutil.rmtree(folder)
+        return
+    base = postgres_url()
+    if not base:
+        pytest.skip(f"PostgreSQL tests skipped: set {POSTGRES_ENV}")
+    name = f"newsdedup_health_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{base.rpartition('/')[0]}/{name}", drop
+    finally:
+        drop()
+        admin.dispose()
+
+
+def test_healthz_503_when_the_database_goes_away(
+    workdir: Path, breakable_database: tuple[str, Callable[[], None]]
+) -> None:
+    db_url, break_it = breakable_database
+    daemon = RunningDaemon(workdir, db_url, feed_block("metro-daily"))
+    try:
+        wait_for(lambda: daemon.health() == 200, "/healthz 200")
+        break_it()
+        wait_for(lambda: daemon.health() == 503, "/healthz 503")
+        _status, body = http_get(daemon.base + "/healthz")
+        assert '"healthy": false' in body and "unreachable" in body
+        assert daemon.stop() == 0, daemon.log
+    finally:
+        daemon.close()
