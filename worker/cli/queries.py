@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from worker.cli.app import open_database
+from worker.cli.feedlist import register_feed_commands
 from worker.config import load_config, parse_duration
 from worker.errors import NewsdedupError
 from worker.store.feeds import utcnow
@@ -89,9 +90,11 @@ def cmd_story(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    feeds = sub.add_parser("feeds", help="feeds and their polling state")
+    feeds = sub.add_parser("feeds", help="feeds and their polling state; add, import, export")
     feeds.add_argument("--json", action="store_true")
     feeds.set_defaults(handler=cmd_feeds)
+    # Without an action `feeds` lists the feeds, as it always did.
+    register_feed_commands(feeds.add_subparsers(dest="feeds_command", metavar="ACTION"))
 
     stories = sub.add_parser("stories", help="stories with their articles, newest first")
     stories.add_argument("--since", metavar="DURATION", help="only stories seen within, e.g. 24h")
