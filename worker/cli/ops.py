@@ -7,10 +7,16 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+from worker.backfill import run_import, run_reindex
+from worker.cli.app import open_database
 from worker.config import load_config
 from worker.http import parse_listen
+from worker.logs import setup_logging
 from worker.reload import signal_daemon
+
+RESTART_HELP = "start from the beginning, ignoring the checkpoint of an interrupted run"
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
@@ -46,6 +52,26 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    setup_logging(config.worker.log_level, config.worker.log_format)
+    db = open_database(config)
+    report = run_import(config, db, Path(args.source), feed=args.feed, restart=args.restart)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.stored.items())) or "nothing"
+    resumed = f" (resumed after {report.skipped})" if report.skipped else ""
+    print(f"imported {args.source}{resumed}: {kinds}; {report.bad} bad records skipped")
+    return 1 if report.bad and not report.stored else 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    setup_logging(config.worker.log_level, config.worker.log_format)
+    db = open_database(config)
+    count = run_reindex(config, db, restart=args.restart, batch=args.batch)
+    print(f"reindexed {count} articles with the current [dedup] settings")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     reload = sub.add_parser(
         "reload", help="make the running daemon re-read its config (SIGHUP via worker.pid_file)"
@@ -59,3 +85,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     health.add_argument("--timeout", type=float, default=5.0)
     health.add_argument("--quiet", "-q", action="store_true")
     health.set_defaults(handler=cmd_healthcheck)
+
+    imp = sub.add_parser(
+        "import", help="backfill a folder of HTML pages or a JSON Lines file of articles"
+    )
+    imp.add_argument("source", metavar="DIR|FILE.jsonl")
+    imp.add_argument(
+        "--feed", default="import", help="feed the articles belong to (default: %(default)s)"
+    )
+    imp.add_argument(
+        "--restart", action="store_true", help="ignore the checkpoint of an earlier run"
+    )
+    imp.set_defaults(handler=cmd_import)
+
+    reindex = sub.add_parser(
+        "reindex", help="recompute fingerprints and the LSH index after changing [dedup] settings"
+    )
+    reindex.add_argument("--batch", type=int, default=200, help="articles per transaction")
+    reindex.add_argument(
+        "--restart", action="store_true", help="ignore the checkpoint of an earlier run"
+    )
+    reindex.set_defaults(handler=cmd_reindex)
