@@ -111,9 +111,9 @@ def test_reindex_recomputes_under_new_settings_and_resumes(db: Database, tmp_pat
     with db.session() as s:
         perms = dict(s.execute(select(Article.id, Article.sig_num_perm)).all())
         rows = dict(
-            s.execute(select(LshBucket.article_id, func.count()).group_by(LshBucket.article_id))
-            .tuples()
-            .all()
+            s.execute(
+                select(LshBucket.article_id, func.count()).group_by(LshBucket.article_id)
+            ).all()
         )
         text = s.scalar(select(Article.clean_text).where(Article.id == ids[2]))
         signature = s.scalar(select(Article.signature).where(Article.id == ids[2]))
