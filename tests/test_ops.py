@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, func, select, text
 
 from tests.conftest import POSTGRES_ENV, postgres_url
 from worker.store.db import Database
+from worker.store.feeds import utcnow
 from worker.store.models import Article, Feed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,3 +277,87 @@ def test_healthz_503_when_the_database_goes_away(
         assert daemon.stop() == 0, daemon.log
     finally:
         daemon.close()
+
+
+def test_reload_adds_removes_and_reschedules_jobs_and_refuses_bad_configs(tmp_path: Path) -> None:
+    """Daemon.reload in-process (scheduler not started: its pending jobs are inspectable)."""
+    from worker.config import load_config
+    from worker.ingest import Ingestor
+    from worker.scheduler import Daemon
+
+    shutil.copytree(DEMO, tmp_path / "demo")
+    path = tmp_path / "newsdedup.toml"
+    header = f'[worker]\ndatabase = "sqlite:///{tmp_path / "n.db"}"\njitter = 0\n'
+    path.write_text(header + feed_block("calder-courier") + feed_block("valley-post", "2h"))
+    db = Database(f"sqlite:///{tmp_path / 'n.db'}")
+    db.upgrade()
+    daemon = Daemon(Ingestor(load_config(str(path)), db))
+    daemon.ingestor.sync_feeds()
+    daemon.schedule_all()
+    assert {j.id for j in daemon.scheduler.get_jobs()} == {
+        "poll:calder-courier",
+        "poll:valley-post",
+    }
+
+    # valley-post removed, metro-daily added, calder-courier moved to another URL.
+    moved = feed_block("calder-courier").replace("calder-courier.xml", "news-hub.xml")
+    path.write_text(header + moved + feed_block("metro-daily"))
+    assert daemon.reload()
+    jobs = {j.id: j for j in daemon.scheduler.get_jobs()}
+    assert set(jobs) == {"poll:calder-courier", "poll:metro-daily"}
+    moved_at = jobs["poll:calder-courier"].trigger.run_date
+    assert abs((moved_at - utcnow()).total_seconds()) < 5  # a new URL is polled at once
+    with db.session() as s:
+        enabled = dict(s.execute(select(Feed.name, Feed.enabled)).all())
+    assert enabled == {"calder-courier": True, "valley-post": False, "metro-daily": True}
+
+    # Broken TOML, an invalid value, another database: each refused, nothing changes.
+    for broken in (
+        "[[feeds]\n",
+        feed_block("x", "soon"),
+        '[worker]\ndatabase = "sqlite:///other.db"\n',
+    ):
+        path.write_text((header if "database" not in broken else "") + broken)
+        assert not daemon.reload()
+        assert {j.id for j in daemon.scheduler.get_jobs()} == set(jobs)
+        assert [f.name for f in daemon.ingestor.config.feeds] == ["calder-courier", "metro-daily"]
+    daemon.ingestor.close()
+    db.dispose()
+
+
+def test_log_lines_carry_feed_and_article_context() -> None:
+    import io
+    import json
+    import logging
+
+    from worker.logs import ContextFilter, JsonFormatter, TextFormatter, log_context
+
+    logger = logging.getLogger("newsdedup.test-context")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    for formatter in (JsonFormatter(), TextFormatter("%(levelname)s %(message)s")):
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatter)
+        handler.addFilter(ContextFilter())
+        logger.handlers[:] = [handler]
+        with log_context(feed="wire"):
+            logger.info("poll started")
+            with log_context(article="guid-1"):
+                logger.warning("feed=wire not stored")
+        logger.info("no context")
+        lines = stream.getvalue().splitlines()
+        if isinstance(formatter, JsonFormatter):
+            records = [json.loads(line) for line in lines]
+            assert [(r.get("feed"), r.get("article")) for r in records] == [
+                ("wire", None),
+                ("wire", "guid-1"),
+                (None, None),
+            ]
+        else:
+            assert lines == [
+                "INFO poll started feed=wire",
+                "WARNING feed=wire not stored article=guid-1",  # feed= not repeated
+                "INFO no context",
+            ]
+    logger.handlers.clear()
