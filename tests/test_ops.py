@@ -263,6 +263,11 @@ def breakable_database(
         admin.dispose()
 
 
+def healthcheck(daemon: RunningDaemon) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "worker", "-c", str(daemon.config), "healthcheck", "-q"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
 def test_healthz_503_when_the_database_goes_away(
     workdir: Path, breakable_database: tuple[str, Callable[[], None]]
 ) -> None:
@@ -270,10 +275,13 @@ def test_healthz_503_when_the_database_goes_away(
     daemon = RunningDaemon(workdir, db_url, feed_block("metro-daily"))
     try:
         wait_for(lambda: daemon.health() == 200, "/healthz 200")
+        assert healthcheck(daemon).returncode == 0
         break_it()
         wait_for(lambda: daemon.health() == 503, "/healthz 503")
         _status, body = http_get(daemon.base + "/healthz")
         assert '"healthy": false' in body and "unreachable" in body
+        unhealthy = healthcheck(daemon)  # what the Docker HEALTHCHECK runs
+        assert unhealthy.returncode == 1 and "unhealthy (503)" in unhealthy.stderr
         assert daemon.stop() == 0, daemon.log
     finally:
         daemon.close()
