@@ -4,6 +4,7 @@ recomputed under new dedup settings, resumable), with progress lines when not on
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -13,7 +14,14 @@ from sqlalchemy import func, select
 
 from tests.fixtures.corpus import UNRELATED, WIRE
 from tests.helpers import make_config
-from worker.backfill import Checkpoint, _settings_key, checkpoint_path, run_import, run_reindex
+from worker.backfill import (
+    Checkpoint,
+    Progress,
+    _settings_key,
+    checkpoint_path,
+    run_import,
+    run_reindex,
+)
 from worker.cli import main
 from worker.config import Config, load_config
 from worker.dedup.fingerprint import fingerprint
@@ -127,3 +135,19 @@ def test_reindex_recomputes_under_new_settings_and_resumes(db: Database, tmp_pat
         query = select(Article.match_kind).join(Feed, Feed.id == Article.feed_id)
         kinds = list(s.scalars(query.where(Feed.name == "again")))
     assert kinds and "new" not in kinds
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_a_bar_on_a_terminal() -> None:
+    stream = _Terminal()
+    progress = Progress("reindex", 4, stream=stream)
+    for _ in range(4):
+        progress.advance()
+    progress.close()
+    frames = stream.getvalue().split("\r")
+    assert frames[-1].startswith("reindex [" + "#" * 30 + "] 4/4 (100%)")
+    assert stream.getvalue().endswith("\n")

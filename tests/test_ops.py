@@ -369,3 +369,22 @@ def test_log_lines_carry_feed_and_article_context() -> None:
                 "INFO no context",
             ]
     logger.handlers.clear()
+
+
+def test_feeds_overdue_counts_enabled_feeds_a_minute_late(db: Database) -> None:
+    from datetime import timedelta
+
+    from worker.health import count_overdue
+
+    now = utcnow()
+    with db.session() as s, s.begin():
+        for name, due, enabled in [
+            ("late", now - timedelta(minutes=5), True),
+            ("just-due", now - timedelta(seconds=10), True),
+            ("future", now + timedelta(minutes=5), True),
+            ("late-but-disabled", now - timedelta(hours=1), False),
+            ("never-planned", None, True),
+        ]:
+            s.add(Feed(name=name, url="https://x.example/", enabled=enabled, next_poll_at=due,
+                       created_at=now, consecutive_failures=0))  # fmt: skip
+    assert count_overdue(db) == 1
