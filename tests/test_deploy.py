@@ -94,7 +94,7 @@ def test_compose_runs_worker_with_postgres_after_migrations() -> None:
     migrate, worker = services["migrate"], services["worker"]
     build = migrate["build"]
     assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
-    assert worker["image"] == migrate["image"]  # the worker runs the image migrate built
+    assert worker["image"] == migrate["image"] and worker["build"] == build  # one local image
     assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
     assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert migrate["command"][:2] == ["db", "upgrade"]

@@ -12,13 +12,12 @@ written, and written atomically, so a bad entry never reaches the file.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from worker.config import Config, parse_config
 from worker.errors import FeedError, NewsdedupError
+from worker.files import write_atomically
 from worker.reader.discovery import discover_feed_links
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import ParsedFeed, parse_feed
@@ -60,15 +59,7 @@ def append_feeds(path: Path, tables: list[str]) -> Config:
         text += "\n"
     new_text = text + "".join("\n" + table for table in tables)
     config = parse_config(new_text, path=str(path))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(new_text)
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, new_text.encode("utf-8"), path.stat().st_mode & 0o7777)
     return config
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from worker import export
 from worker.cli.app import open_database
 from worker.config import load_config, parse_duration
 from worker.errors import NewsdedupError
+from worker.files import write_atomically
 from worker.store.feeds import utcnow
 from worker.store.stories import list_stories
 
@@ -35,20 +37,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     since = parse_since(args.since) if args.since else None
     with db.session() as session:
         stories = list_stories(session, since=since, limit=args.limit)
-    out = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
-    try:
-        if args.format == "atom":
-            out.write(export.atom_feed(stories, title=args.title, self_url=args.self_url))
-        elif args.format == "json":
-            out.write(export.json_document(stories).encode())
-        else:
-            for line in export.json_lines(stories):
-                out.write(line.encode())
-    finally:
-        if args.output:
-            out.close()
-        else:
-            out.flush()
+    if args.format == "atom":
+        data = export.atom_feed(stories, title=args.title, self_url=args.self_url)
+    elif args.format == "json":
+        data = export.json_document(stories).encode()
+    else:
+        data = "".join(export.json_lines(stories)).encode()
+    if args.output:
+        write_atomically(Path(args.output), data)  # a reader never sees half a feed
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     return 0
 
 
