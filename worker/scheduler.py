@@ -139,6 +139,8 @@ class Daemon:
             setup_logging(new.worker.log_level, new.worker.log_format)
         if new.worker.listen != old.worker.listen:
             self._start_listener(new.worker.listen)
+        if new.dedup != old.dedup:
+            log.warning("[dedup] settings changed: run `newsdedup reindex` for the stored articles")
         metric.RELOADS.labels("applied").inc()
         log.info(
             "config reloaded: %d feeds added, %d removed, %d changed",
