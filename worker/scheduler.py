@@ -13,7 +13,9 @@ from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
+from worker.backoff import next_delay
 from worker.ingest import Ingestor
 from worker.store.feeds import as_utc, utcnow
 from worker.store.models import Feed
@@ -26,6 +28,7 @@ class Daemon:
         self.ingestor = ingestor
         self.stop = ingestor.stop
         self._rng = random.Random()
+        self._db_failures: dict[str, int] = {}
         workers = ingestor.config.fetch.max_concurrency
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
@@ -60,10 +63,26 @@ class Daemon:
         self._schedule(name, self._next_run(name))
 
     def _next_run(self, name: str) -> datetime:
-        with self.ingestor.db.session() as session:
-            feed = session.get(Feed, self.ingestor.feed_id(name))
-            planned = as_utc(feed.next_poll_at) if feed else None
         interval = self.ingestor.config.feed(name).interval
+        try:
+            with self.ingestor.db.session() as session:
+                feed = session.get(Feed, self.ingestor.feed_id(name))
+                planned = as_utc(feed.next_poll_at) if feed else None
+        except SQLAlchemyError as exc:
+            # The database is down, so the poll could not record its schedule: back off
+            # in memory, so the feed keeps being retried and recovers by itself.
+            failures = self._db_failures.get(name, 0) + 1
+            self._db_failures[name] = failures
+            delay = next_delay(
+                interval,
+                failures=failures,
+                max_backoff=self.ingestor.config.worker.max_backoff,
+                jitter=self.ingestor.config.worker.jitter,
+                rng=self._rng,
+            )
+            log.warning("feed=%s database unavailable, next try in %.0fs: %s", name, delay, exc)
+            return utcnow() + timedelta(seconds=delay)
+        self._db_failures.pop(name, None)
         return planned or utcnow() + timedelta(seconds=interval)
 
     def schedule_all(self) -> None:
