@@ -24,7 +24,7 @@ import feedparser
 
 from worker.errors import ParseError
 from worker.reader.discovery import discover_feed_links
-from worker.reader.sanitizer import sanitize_html
+from worker.reader.sanitizer import plain_text, sanitize_html
 from worker.reader.urlcleaner import canonical_url
 
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html)", re.I | re.S)
@@ -169,8 +169,10 @@ def parse_feed(
         link = str(raw.get("link") or "").strip()
         if link and url:
             link = urljoin(url, link)
+        if not link.lower().startswith(("http://", "https://")):
+            link = ""  # javascript:, data:, mailto:... are nothing to fetch or show
         canonical = canonical_url(link, base=url or None)
-        title = " ".join(str(raw.get("title") or "").split())
+        title = plain_text(str(raw.get("title") or ""))
         published = _to_datetime(raw.get("published_parsed") or raw.get("updated_parsed"))
         body, full = _best_body(raw)
         if not (title or body or canonical):
@@ -181,11 +183,16 @@ def parse_feed(
                 url=canonical,
                 link=link,
                 title=title,
-                author=(str(raw.get("author")) if raw.get("author") else None),
+                author=plain_text(str(raw.get("author"))) or None if raw.get("author") else None,
                 published=published,
                 content_html=sanitize_html(body),
                 has_full_content=full,
             )
+        )
+    if parsed.entries and not entries:
+        # Not silent: a feed whose every entry is unusable is a problem worth showing.
+        raise ParseError(
+            f"{url}: {len(parsed.entries)} entries, none with a title, text or http(s) link"
         )
     ttl = None
     ttl_raw = str(parsed.feed.get("ttl", "") or "").strip()
