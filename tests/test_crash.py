@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -143,13 +144,26 @@ def assert_consistent(db_path: Path) -> None:
         db.dispose()
 
 
-def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
-    crash_server: tuple[HostileServer, dict[str, set[str]], int], tmp_path: Path
-) -> None:
+@dataclass
+class Scene:
+    config: Path
+    db_path: Path
+    served: dict[str, set[str]]
+    total: int
+    distinct: int
+
+
+@pytest.fixture
+def scene(crash_server: tuple[HostileServer, dict[str, set[str]], int], tmp_path: Path) -> Scene:
+    """Four feeds on the crash server, polled into a SQLite file by a config in tmp_path."""
     server, served, distinct = crash_server
-    total = sum(len(g) for g in served.values())
     db_path = tmp_path / "crash.db"
     config = write_config(tmp_path, server, db_path, list(served))
+    return Scene(config, db_path, served, sum(len(g) for g in served.values()), distinct)
+
+
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(scene: Scene) -> None:
+    config, db_path, served, total = scene.config, scene.db_path, scene.served, scene.total
     rng = random.Random(20261122)
     kills_mid_ingest = 0
     for _ in range(KILLS):
@@ -186,18 +200,13 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
             assert find_problems(s) == []
             stories = s.scalar(select(func.count()).select_from(Story))
             assert s.scalar(select(func.count()).select_from(Article)) == total
-        assert stories == distinct  # every word-for-word copy joined its original's story
+        assert stories == scene.distinct  # every word-for-word copy joined its original's story
     finally:
         db.dispose()
 
 
-def test_sigterm_during_a_poll_finishes_the_entry_and_exits_zero(
-    crash_server: tuple[HostileServer, dict[str, set[str]], int], tmp_path: Path
-) -> None:
-    server, served, _distinct = crash_server
-    total = sum(len(g) for g in served.values())
-    db_path = tmp_path / "term.db"
-    config = write_config(tmp_path, server, db_path, list(served))
+def test_sigterm_during_a_poll_finishes_the_entry_and_exits_zero(scene: Scene) -> None:
+    config, db_path, total = scene.config, scene.db_path, scene.total
     proc = worker(config)
     wait_for_count(lambda: proc.poll() is None, db_path, 10, limit=60)
     proc.send_signal(signal.SIGTERM)

@@ -59,7 +59,7 @@ def test_slow_drip_is_cut_at_the_total_timeout(server: HostileServer, path: str)
     started = time.monotonic()
     with pytest.raises(TimeoutError_):
         fetcher(timeout=2.0).fetch(server.url(path))
-    assert time.monotonic() - started < 3.5
+    assert time.monotonic() - started < 5  # 2 s limit; slack for a loaded machine
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_limits_and_broken_bodies_raise_clear_errors(
     started = time.monotonic()
     with pytest.raises(error, match=message):
         fetcher().fetch(server.url(path))
-    assert time.monotonic() - started < 3.5
+    assert time.monotonic() - started < 5  # 2 s limit; slack for a loaded machine
 
 
 def test_gzip_body_is_decompressed_within_the_cap(server: HostileServer) -> None:

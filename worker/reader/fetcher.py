@@ -174,8 +174,10 @@ class Fetcher:
         self._client = httpx.Client(
             transport=GuardedTransport(public_only=False, limits=pool), **common
         )
+        # No proxy from the environment for untrusted links: a proxy would connect for us,
+        # past the address check.
         self._untrusted_client = httpx.Client(
-            transport=GuardedTransport(public_only=True, limits=pool), **common
+            transport=GuardedTransport(public_only=True, limits=pool), trust_env=False, **common
         )
         self._hosts = HostSlots(self.limits.per_host)
         # Every holder gives its slot back within one total timeout; a queue this long
@@ -258,7 +260,11 @@ class Fetcher:
                     raise TooLargeError(
                         f"{url}: Content-Length {declared} exceeds {self.limits.max_bytes} bytes"
                     )
-                return response.status_code, self._read_body(url, response), response_headers
+                return (
+                    response.status_code,
+                    self._read_body(url, response, deadline_at),
+                    response_headers,
+                )
         except httpx.TimeoutException as exc:
             raise TimeoutError_(
                 f"{url}: timed out ({type(exc).__name__}; total limit {self.limits.timeout:g}s)"
@@ -268,13 +274,15 @@ class Fetcher:
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, zlib.error) as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
 
-    def _read_body(self, url: str, response: httpx.Response) -> bytes:
+    def _read_body(self, url: str, response: httpx.Response, deadline_at: float) -> bytes:
         body = BoundedBody(url, self.limits.max_bytes, response.headers.get("content-encoding"))
         # Raw bytes as they arrive, decompressed here in bounded steps: httpx would inflate a
         # whole network chunk at once (a 64 KiB gzip bomb chunk is 64 MiB, and nested
         # encodings multiply that). The socket deadline cuts a slow drip between reads.
         for chunk in response.iter_raw():
             body.feed(chunk)
+            if time.monotonic() > deadline_at:  # also when a proxy bypasses the socket guard
+                raise TimeoutError_(f"{url}: exceeded total timeout {self.limits.timeout:g}s")
         return body.finish()
 
     def _fetch_file(self, url: str, base_dir: Path | None) -> FetchResult:
