@@ -252,8 +252,8 @@ class Ingestor:
         """``(extracted text, clean text)`` of an entry, fetching the article page when
         the feed carries only a summary (``full_text``)."""
         text = ""
-        want_page = cfg.full_text is FullTextMode.ALWAYS or (
-            cfg.full_text is FullTextMode.AUTO and not entry.has_full_content
+        want_page = cfg.full_text == FullTextMode.ALWAYS or (
+            cfg.full_text == FullTextMode.AUTO and not entry.has_full_content
         )
         if want_page and entry.link.lower().startswith(("http://", "https://")):
             assert self.fetcher is not None
