@@ -28,6 +28,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
@@ -99,21 +101,21 @@ class _Strict(BaseModel):
 class FetchSettings(_Strict):
     timeout: Duration = 30.0
     connect_timeout: Duration = 10.0
-    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
-    max_redirects: int = Field(default=5, ge=0, le=30)
+    max_bytes: StrictInt = Field(default=10 * 1024 * 1024, gt=0)
+    max_redirects: StrictInt = Field(default=5, ge=0, le=30)
     user_agent: str = DEFAULT_USER_AGENT
-    max_concurrency: int = Field(default=16, ge=1, le=512)
-    per_host_concurrency: int = Field(default=2, ge=1, le=64)
+    max_concurrency: StrictInt = Field(default=16, ge=1, le=512)
+    per_host_concurrency: StrictInt = Field(default=2, ge=1, le=64)
 
 
 class CleanSettings(_Strict):
     """Text-level boilerplate removal applied after HTML extraction."""
 
     extra_patterns: list[str] = Field(default_factory=list)
-    learn_lines: bool = True
+    learn_lines: StrictBool = True
     # A line recurring in this many distinct articles of one feed is that feed's chrome.
-    learn_min_articles: int = Field(default=4, ge=2)
-    learn_max_words: int = Field(default=20, ge=1)
+    learn_min_articles: StrictInt = Field(default=4, ge=2)
+    learn_max_words: StrictInt = Field(default=20, ge=1)
 
     @field_validator("extra_patterns")
     @classmethod
@@ -124,13 +126,13 @@ class CleanSettings(_Strict):
 class DedupSettings(_Strict):
     """Everything that decides identity or similarity; see README 'How dedup works'."""
 
-    num_perm: int = Field(default=128, ge=16, le=1024)
-    seed: int = 1
-    shingle_size: int = Field(default=3, ge=1, le=10)
+    num_perm: StrictInt = Field(default=128, ge=16, le=1024)
+    seed: StrictInt = 1
+    shingle_size: StrictInt = Field(default=3, ge=1, le=10)
     lsh_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
     jaccard_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
     containment_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
-    min_shingles: int = Field(default=20, ge=1)
+    min_shingles: StrictInt = Field(default=20, ge=1)
     canonical_policy: CanonicalPolicy = CanonicalPolicy.EARLIEST
     retention: Duration = 30 * 86400.0
 
@@ -164,15 +166,15 @@ class WorkerSettings(_Strict):
 class FeedConfig(_Strict):
     name: str = Field(min_length=1, max_length=200)
     url: str
-    enabled: bool = True
+    enabled: StrictBool = True
     interval: Duration = 900.0
     user_agent: str | None = None
     full_text: FullTextMode = FullTextMode.AUTO
     boilerplate: list[str] = Field(default_factory=list)
-    priority: int = 0
+    priority: StrictInt = 0
     language: str | None = None
     # Article links from this feed may point at private/loopback addresses (intranet feeds).
-    allow_private_addresses: bool = False
+    allow_private_addresses: StrictBool = False
 
     @property
     def interval_seconds(self) -> float:
@@ -183,6 +185,8 @@ class FeedConfig(_Strict):
     def _url(cls, value: str) -> str:
         value = value.strip()
         lowered = value.lower()
+        if any(c.isspace() for c in value):
+            raise ValueError(f"{value!r} contains whitespace")
         if lowered.startswith(("http://", "https://")):
             if not re.match(r"^https?://[^/\s?#]+", value):
                 raise ValueError(f"{value!r} has no host")

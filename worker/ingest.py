@@ -5,6 +5,7 @@ most the entry in flight and never leaves half an entry behind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from worker import backoff, metric
 from worker.clean import ChromeRules, strip_chrome
@@ -29,6 +30,7 @@ from worker.logs import log_context
 from worker.reader.fetcher import Fetcher, FetchLimits
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
+from worker.store.availability import retry_transient
 from worker.store.db import Database
 from worker.store.feeds import PollOutcome, record_poll, sync_feeds, utcnow
 from worker.store.models import Feed
@@ -52,7 +54,14 @@ def dedup_policy(config: Config) -> store.DedupPolicy:
 def fetcher_for(config: Config) -> Fetcher:
     f = config.fetch
     return Fetcher(
-        FetchLimits(f.timeout, f.connect_timeout, f.max_bytes, f.max_redirects, f.user_agent)
+        FetchLimits(
+            f.timeout,
+            f.connect_timeout,
+            f.max_bytes,
+            f.max_redirects,
+            f.user_agent,
+            per_host=f.per_host_concurrency,
+        )
     )
 
 
@@ -120,11 +129,16 @@ class Ingestor:
         try:
             with log_context(feed=name):
                 outcome = self._poll(self.config.feed(name))
-            metric.record_poll(outcome)
-            return outcome
+        except SQLAlchemyError as exc:
+            # The database went away before the poll could even read its feed row: the
+            # scheduler retries with backoff; nothing was fetched, so nothing is lost.
+            log.error("feed=%s database unavailable: %s", name, exc)
+            outcome = PollOutcome("error", error_kind="database", error=str(exc).split("\n")[0])
         finally:
             with self._running_lock:
                 self._running.discard(name)
+        metric.record_poll(outcome)
+        return outcome
 
     def _poll(self, cfg: FeedConfig) -> PollOutcome:
         started = utcnow()
@@ -223,10 +237,14 @@ class Ingestor:
                 outcome.entry_errors += 1  # keep the validators: the rest comes next time
                 break
             try:
+                # A database outage is waited out; if it lasts, StoreError fails the poll
+                # (validators unsaved, so every entry comes again on the next poll).
                 with log_context(article=entry.guid):
-                    kind = self.ingest_entry(cfg, feed_id, entry)
-            except (OperationalError, StoreError) as exc:
-                raise StoreError(f"database error: {exc}") from exc
+                    kind = retry_transient(
+                        functools.partial(self.ingest_entry, cfg, feed_id, entry),
+                        what=f"feed {cfg.name}",
+                        stop=self.stop,
+                    )
             except SQLAlchemyError as exc:
                 outcome.entry_errors += 1
                 log.warning("feed=%s guid=%s not stored: %s", cfg.name, entry.guid, exc)

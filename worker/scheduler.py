@@ -23,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from worker import metric, reload, systemd
+from worker.backoff import next_delay
 from worker.errors import NewsdedupError
 from worker.health import DatabaseProbe, count_overdue
 from worker.http import Listener
@@ -39,6 +40,7 @@ class Daemon:
         self.ingestor = ingestor
         self.stop = ingestor.stop
         self._rng = random.Random()
+        self._db_failures: dict[str, int] = {}
         workers = ingestor.config.fetch.max_concurrency
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
@@ -81,10 +83,26 @@ class Daemon:
         return any(f.name == name and f.enabled for f in self.ingestor.config.feeds)
 
     def _next_run(self, name: str) -> datetime:
-        with self.ingestor.db.session() as session:
-            feed = session.get(Feed, self.ingestor.feed_id(name))
-            planned = as_utc(feed.next_poll_at) if feed else None
         interval = self.ingestor.config.feed(name).interval
+        try:
+            with self.ingestor.db.session() as session:
+                feed = session.get(Feed, self.ingestor.feed_id(name))
+                planned = as_utc(feed.next_poll_at) if feed else None
+        except SQLAlchemyError as exc:
+            # The database is down, so the poll could not record its schedule: back off
+            # in memory, so the feed keeps being retried and recovers by itself.
+            failures = self._db_failures.get(name, 0) + 1
+            self._db_failures[name] = failures
+            delay = next_delay(
+                interval,
+                failures=failures,
+                max_backoff=self.ingestor.config.worker.max_backoff,
+                jitter=self.ingestor.config.worker.jitter,
+                rng=self._rng,
+            )
+            log.warning("feed=%s database unavailable, next try in %.0fs: %s", name, delay, exc)
+            return utcnow() + timedelta(seconds=delay)
+        self._db_failures.pop(name, None)
         return planned or utcnow() + timedelta(seconds=interval)
 
     def schedule_all(self) -> None:

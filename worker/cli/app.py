@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from types import FrameType
 
 from worker.config import Config, load_config
+from worker.errors import StoreError
 from worker.ingest import Ingestor
 from worker.logs import setup_logging
 from worker.scheduler import run_daemon
+from worker.store.availability import wait_for_database
 from worker.store.db import Database
+from worker.store.repair import repair_on_start
 
 
 def open_database(config: Config, *, migrate: bool = True) -> Database:
@@ -19,11 +25,38 @@ def open_database(config: Config, *, migrate: bool = True) -> Database:
     return db
 
 
+def _stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT set ``stop``: the entry being written commits, the poll ends, exit 0."""
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     setup_logging(args.log_level or config.worker.log_level, config.worker.log_format)
-    db = open_database(config, migrate=not args.no_migrate)
-    ingestor = Ingestor(config, db)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        db = wait_for_database(
+            lambda: open_database(config, migrate=not args.no_migrate),
+            url=config.worker.database,
+            give_up_after=args.db_wait if args.db_wait is not None else (60 if args.once else None),
+            stop=stop,
+        )
+    except StoreError:
+        if stop.is_set():
+            return 0
+        raise
+    repair_on_start(
+        db,
+        config.dedup.canonical_policy.value,
+        {f.name: f.priority for f in config.feeds},
+    )
+    ingestor = Ingestor(config, db, stop=stop)
     if args.once:
         ingestor.sync_feeds()
         results = ingestor.poll_all()
@@ -73,6 +106,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-migrate", action="store_true", help="do not upgrade the database schema on start"
     )
     run.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    run.add_argument(
+        "--db-wait",
+        type=float,
+        metavar="SECONDS",
+        help="give up when the database is unreachable this long at start "
+        "(default: 60 with --once, forever for the daemon)",
+    )
     run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check-config", help="validate the config file and exit")

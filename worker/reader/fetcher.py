@@ -12,12 +12,12 @@ Every failure raises a ``worker.errors.FetchError`` subclass; nothing else escap
 from __future__ import annotations
 
 import email.utils
-import ipaddress
-import socket
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
@@ -30,6 +30,7 @@ from worker.errors import (
     TimeoutError_,
     TooLargeError,
 )
+from worker.reader.netguard import GuardedTransport, HostSlots, deadline, public_addresses
 
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
 
@@ -41,6 +42,7 @@ class FetchLimits:
     max_bytes: int = 10 * 1024 * 1024  # decompressed body
     max_redirects: int = 5
     user_agent: str = DEFAULT_USER_AGENT
+    per_host: int = 2  # requests at once to one host
 
 
 @dataclass
@@ -80,30 +82,77 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def check_public_host(url: str) -> None:
     """Raise ``BlockedAddressError`` unless every address ``url``'s host resolves to is public.
 
-    Guards fetches of links that untrusted feeds supply (SSRF): loopback, private,
-    link-local (cloud metadata 169.254.169.254 included), multicast and reserved ranges.
+    A fast refusal before any request; the guarded transport checks again at connect time,
+    on the address it actually connects to (so DNS rebinding between the two is harmless).
     """
     host = urlsplit(url).hostname
     if not host:
         raise BlockedAddressError(f"{url}: no host")
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"{url}: cannot resolve {host}: {exc}") from exc
-    for info in infos:
-        address = str(info[4][0])
-        if not _is_public(address):
-            raise BlockedAddressError(f"{url}: {host} resolves to non-public address {address}")
+        public_addresses(host)
+    except FetchError as exc:
+        raise type(exc)(f"{url}: {exc}") from exc
+
+
+class BoundedBody:
+    """Collects a response body, decompressing gzip/deflate in steps that never produce
+    more than the cap (``TooLargeError`` as soon as it is passed).
+
+    >>> import gzip
+    >>> body = BoundedBody("u", 10, "gzip")
+    >>> body.feed(gzip.compress(b"0123456789"))
+    >>> body.finish()
+    b'0123456789'
+    >>> BoundedBody("u", 10, "gzip").feed(gzip.compress(b"0" * 11))
+    Traceback (most recent call last):
+    ...
+    worker.errors.TooLargeError: u: body exceeds 10 bytes (decompressed)
+    """
+
+    def __init__(self, url: str, max_bytes: int, encoding: str | None) -> None:
+        self.url, self.max_bytes = url, max_bytes
+        self.encoding = (encoding or "identity").strip().lower()
+        if self.encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+            raise FetchError(f"{url}: unsupported Content-Encoding {encoding!r}")
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._inflater: Any = self._new_inflater() if self.encoding != "identity" else None
+
+    def _new_inflater(self, raw_deflate: bool = False) -> Any:
+        # 32 + MAX_WBITS: gzip or zlib header, detected; deflate is sometimes sent raw.
+        return zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else 32 + zlib.MAX_WBITS)
+
+    def _keep(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > self.max_bytes:
+            raise TooLargeError(f"{self.url}: body exceeds {self.max_bytes} bytes (decompressed)")
+        self._chunks.append(data)
+
+    def feed(self, data: bytes) -> None:
+        if self._inflater is None:
+            self._keep(data)
+            return
+        while data:
+            room = self.max_bytes - self._size + 1
+            try:
+                out = self._inflater.decompress(data, room)
+            except zlib.error as exc:
+                if self.encoding == "deflate" and self._size == 0 and not self._chunks:
+                    self._inflater = self._new_inflater(raw_deflate=True)
+                    out = self._inflater.decompress(data, room)
+                else:
+                    raise FetchError(f"{self.url}: cannot decompress body: {exc}") from exc
+            self._keep(out)
+            data = self._inflater.unconsumed_tail
+            if self._inflater.eof and self._inflater.unused_data:  # another gzip member
+                data = self._inflater.unused_data + data
+                self._inflater = self._new_inflater()
+
+    def finish(self) -> bytes:
+        return b"".join(self._chunks)
 
 
 class Fetcher:
@@ -114,15 +163,30 @@ class Fetcher:
         timeout = httpx.Timeout(
             self.limits.timeout, connect=min(self.limits.connect_timeout, self.limits.timeout)
         )
+        pool = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+        common: dict[str, Any] = {
+            "timeout": timeout,
+            "follow_redirects": False,  # followed by hand: each hop is checked and counted
+            "headers": {"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
+        }
+        # Two clients, so a kept-alive connection to an operator's intranet feed host is
+        # never reused for a link an untrusted feed supplied.
         self._client = httpx.Client(
-            timeout=timeout,
-            follow_redirects=False,  # followed by hand: each hop is checked and counted
-            headers={"User-Agent": self.limits.user_agent, "Accept-Encoding": "gzip, deflate"},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            transport=GuardedTransport(public_only=False, limits=pool), **common
         )
+        # No proxy from the environment for untrusted links: a proxy would connect for us,
+        # past the address check.
+        self._untrusted_client = httpx.Client(
+            transport=GuardedTransport(public_only=True, limits=pool), trust_env=False, **common
+        )
+        self._hosts = HostSlots(self.limits.per_host)
+        # Every holder gives its slot back within one total timeout; a queue this long
+        # means the host is hopeless this round.
+        self._slot_wait = self.limits.timeout * 10
 
     def close(self) -> None:
         self._client.close()
+        self._untrusted_client.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -154,7 +218,7 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         if user_agent:
             headers["User-Agent"] = user_agent
-        deadline = time.monotonic() + self.limits.timeout
+        deadline_at = time.monotonic() + self.limits.timeout
         started = time.monotonic()
         current = url
         for _hop in range(self.limits.max_redirects + 1):
@@ -162,7 +226,13 @@ class Fetcher:
                 raise FetchError(f"{current}: redirect to an unsupported scheme")
             if not trusted:
                 check_public_host(current)
-            status, body, response_headers = self._get_once(current, headers, deadline)
+            queued = time.monotonic()
+            # Waiting for a slot is not the server's time: the total timeout starts after it.
+            with self._hosts.hold(urlsplit(current).hostname or "", timeout=self._slot_wait):
+                deadline_at += time.monotonic() - queued
+                status, body, response_headers = self._get_once(
+                    current, headers, deadline_at, trusted=trusted
+                )
             if status in _REDIRECT_CODES and "location" in response_headers:
                 current = urljoin(current, response_headers["location"])
                 continue
@@ -177,10 +247,11 @@ class Fetcher:
         raise FetchError(f"{url}: more than {self.limits.max_redirects} redirects")
 
     def _get_once(
-        self, url: str, headers: Mapping[str, str], deadline: float
+        self, url: str, headers: Mapping[str, str], deadline_at: float, *, trusted: bool
     ) -> tuple[int, bytes, dict[str, str]]:
+        client = self._client if trusted else self._untrusted_client
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with deadline(deadline_at), client.stream("GET", url, headers=headers) as response:
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
                 if response.status_code in _REDIRECT_CODES or response.status_code == 304:
                     return response.status_code, b"", response_headers
@@ -189,25 +260,30 @@ class Fetcher:
                     raise TooLargeError(
                         f"{url}: Content-Length {declared} exceeds {self.limits.max_bytes} bytes"
                     )
-                chunks: list[bytes] = []
-                size = 0
-                # iter_bytes yields *decompressed* data, so a gzip bomb hits the cap early.
-                for chunk in response.iter_bytes(chunk_size=65536):
-                    size += len(chunk)
-                    if size > self.limits.max_bytes:
-                        raise TooLargeError(
-                            f"{url}: body exceeds {self.limits.max_bytes} bytes (decompressed)"
-                        )
-                    if time.monotonic() > deadline:
-                        raise TimeoutError_(f"{url}: exceeded total timeout {self.limits.timeout}s")
-                    chunks.append(chunk)
-                return response.status_code, b"".join(chunks), response_headers
+                return (
+                    response.status_code,
+                    self._read_body(url, response, deadline_at),
+                    response_headers,
+                )
         except httpx.TimeoutException as exc:
-            raise TimeoutError_(f"{url}: timed out ({type(exc).__name__})") from exc
+            raise TimeoutError_(
+                f"{url}: timed out ({type(exc).__name__}; total limit {self.limits.timeout:g}s)"
+            ) from exc
         except httpx.DecodingError as exc:
             raise FetchError(f"{url}: cannot decode body: {exc}") from exc
-        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, zlib.error) as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
+
+    def _read_body(self, url: str, response: httpx.Response, deadline_at: float) -> bytes:
+        body = BoundedBody(url, self.limits.max_bytes, response.headers.get("content-encoding"))
+        # Raw bytes as they arrive, decompressed here in bounded steps: httpx would inflate a
+        # whole network chunk at once (a 64 KiB gzip bomb chunk is 64 MiB, and nested
+        # encodings multiply that). The socket deadline cuts a slow drip between reads.
+        for chunk in response.iter_raw():
+            body.feed(chunk)
+            if time.monotonic() > deadline_at:  # also when a proxy bypasses the socket guard
+                raise TimeoutError_(f"{url}: exceeded total timeout {self.limits.timeout:g}s")
+        return body.finish()
 
     def _fetch_file(self, url: str, base_dir: Path | None) -> FetchResult:
         parts = urlsplit(url)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import re
 from collections.abc import Mapping
@@ -22,11 +23,21 @@ from urllib.parse import urljoin
 import feedparser
 
 from worker.errors import ParseError
-from worker.reader.sanitizer import sanitize_html
+from worker.reader.discovery import discover_feed_links
+from worker.reader.sanitizer import plain_text, sanitize_html
 from worker.reader.urlcleaner import canonical_url
 
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html)", re.I | re.S)
 _TAG = re.compile(r"<[^>]+>")
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_DOCTYPE_SUBSET = re.compile(rb"(<!DOCTYPE\s[^\[>]*)\[(.*?)\]\s*>", re.I | re.S)
+_CHAR_ENTITY = re.compile(rb'<!ENTITY\s+\w+\s+"&#\w+;"\s*>')
+_XML_DECL_ENCODING = re.compile(rb"""^(<\?xml[^>]*?encoding\s*=\s*)["'][^"']*["']""")
 # Feeds that carry the whole article tend to exceed this many characters of text; a
 # "summary" shorter than this is a teaser (full_text = "auto" then fetches the page).
 FULL_CONTENT_MIN_CHARS = 600
@@ -86,6 +97,47 @@ def _guid(raw: Mapping[str, Any], url: str, title: str, published: datetime | No
     return "sha1:" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
 
 
+def _wide_codec(content: bytes) -> str | None:
+    for bom, codec in _WIDE_BOMS:
+        if content.startswith(bom):
+            return codec
+    if b"\x00" in content[:64]:  # no BOM, but "<\x00?\x00x\x00..." is UTF-16 all the same
+        return "utf-16-le" if content[1:2] == b"\x00" else "utf-16-be"
+    return None
+
+
+def _as_utf8(content: bytes) -> bytes:
+    """UTF-16/32 documents as UTF-8, so the DTD check below sees their markup; anything
+    else unchanged (the very same object)."""
+    codec = _wide_codec(content)
+    if codec is None:
+        return content
+    try:
+        text = content.decode(codec)
+    except UnicodeDecodeError:
+        return content
+    return _XML_DECL_ENCODING.sub(rb'\1"utf-8"', text.encode("utf-8"), count=1)
+
+
+def defuse_dtd(content: bytes) -> bytes:
+    """Drop the document's internal DTD subset except single-character entities (run on
+    UTF-8 or ASCII-compatible bytes: ``_as_utf8`` first).
+
+    Entity declarations are how XML bombs (nested or quadratic expansion) and external
+    entities (``SYSTEM "file:///..."``) work; feedparser filters them only when each
+    declaration starts a line, and expat's own amplification limit still lets a 10 MB
+    document expand to a gigabyte. Character entities (``&#169;``) cannot amplify.
+
+    >>> defuse_dtd(b'<!DOCTYPE rss [<!ENTITY a "aaaa"><!ENTITY c "&#169;">]><rss/>')
+    b'<!DOCTYPE rss [<!ENTITY c "&#169;">]><rss/>'
+    """
+    match = _DOCTYPE_SUBSET.search(content, 0, 65536)
+    if not match:
+        return content
+    keep = b"".join(_CHAR_ENTITY.findall(match.group(2)))
+    return content[: match.start()] + match.group(1) + b"[" + keep + b"]>" + content[match.end() :]
+
+
 def parse_feed(
     content: bytes, *, url: str = "", headers: Mapping[str, str] | None = None
 ) -> ParsedFeed:
@@ -93,10 +145,17 @@ def parse_feed(
     if not content.strip():
         raise ParseError(f"{url}: empty response body")
     if _HTML_START.match(content[:2048]):
-        raise ParseError(f"{url}: got an HTML page, not a feed (check the feed URL)")
+        links = discover_feed_links(content, url)
+        hint = f"; the page links to {', '.join(links[:3])}" if links else ""
+        raise ParseError(f"{url}: got an HTML page, not a feed (check the feed URL){hint}")
     # No content-location: feedparser would "resolve" relative GUIDs into URLs, changing
     # identities; links are resolved below instead.
     response_headers = {k: v for k, v in (headers or {}).items() if k.lower() != "content-location"}
+    utf8 = _as_utf8(content)
+    if utf8 is not content:  # transcoded: whatever charset the server declared is now wrong
+        ctype = response_headers.pop("content-type", response_headers.pop("Content-Type", ""))
+        response_headers["content-type"] = ctype.split(";")[0] + "; charset=utf-8"
+    content = defuse_dtd(utf8)
     parsed = feedparser.parse(content, response_headers=response_headers, sanitize_html=True)
     warnings = []
     if parsed.get("bozo"):
@@ -110,8 +169,10 @@ def parse_feed(
         link = str(raw.get("link") or "").strip()
         if link and url:
             link = urljoin(url, link)
+        if not link.lower().startswith(("http://", "https://")):
+            link = ""  # javascript:, data:, mailto:... are nothing to fetch or show
         canonical = canonical_url(link, base=url or None)
-        title = " ".join(str(raw.get("title") or "").split())
+        title = plain_text(str(raw.get("title") or ""))
         published = _to_datetime(raw.get("published_parsed") or raw.get("updated_parsed"))
         body, full = _best_body(raw)
         if not (title or body or canonical):
@@ -122,11 +183,16 @@ def parse_feed(
                 url=canonical,
                 link=link,
                 title=title,
-                author=(str(raw.get("author")) if raw.get("author") else None),
+                author=plain_text(str(raw.get("author"))) or None if raw.get("author") else None,
                 published=published,
                 content_html=sanitize_html(body),
                 has_full_content=full,
             )
+        )
+    if parsed.entries and not entries:
+        # Not silent: a feed whose every entry is unusable is a problem worth showing.
+        raise ParseError(
+            f"{url}: {len(parsed.entries)} entries, none with a title, text or http(s) link"
         )
     ttl = None
     ttl_raw = str(parsed.feed.get("ttl", "") or "").strip()
