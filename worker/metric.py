@@ -24,6 +24,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 
@@ -32,6 +33,7 @@ from worker.store.feeds import PollOutcome
 # Our own registry (not the global one), so importing this module twice in tests or
 # embedding the worker never registers a metric twice; the process metrics join it.
 REGISTRY = CollectorRegistry(auto_describe=True)
+disable_created_metrics()  # no `*_created` twin of every series: Prometheus ignores them
 for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
     REGISTRY.register(_collector)
 
