@@ -7,18 +7,23 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from worker.config import Config, load_config
 from worker.errors import StoreError
-from worker.ingest import Ingestor
 from worker.logs import setup_logging
-from worker.scheduler import run_daemon
-from worker.store.availability import wait_for_database
-from worker.store.db import Database
-from worker.store.repair import repair_on_start
+
+if TYPE_CHECKING:
+    from worker.store.db import Database
+
+# The pipeline (SQLAlchemy, trafilatura, datasketch, APScheduler) is imported by the commands
+# that use it: `check-config`, `healthcheck` and `--help` answer in a fraction of a second
+# (systemd's ExecStartPre and the Docker healthcheck run them).
 
 
 def open_database(config: Config, *, migrate: bool = True) -> Database:
+    from worker.store.db import Database
+
     db = Database(config.worker.database)
     if migrate:
         db.ensure_current()
@@ -36,6 +41,11 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from worker.ingest import Ingestor
+    from worker.scheduler import run_daemon
+    from worker.store.availability import wait_for_database
+    from worker.store.repair import repair_on_start
+
     config = load_config(args.config)
     setup_logging(args.log_level or config.worker.log_level, config.worker.log_format)
     stop = threading.Event()
@@ -86,6 +96,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from worker.store.db import Database
+
     config = load_config(args.config)
     db = Database(args.database or config.worker.database)
     if args.db_command == "upgrade":

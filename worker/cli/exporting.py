@@ -12,12 +12,12 @@ from worker.cli.app import open_database
 from worker.config import load_config, parse_duration
 from worker.errors import NewsdedupError
 from worker.files import write_atomically
-from worker.store.feeds import utcnow
-from worker.store.stories import list_stories
 
 
 def parse_since(value: str) -> datetime:
     """``24h`` (that long ago) or an ISO 8601 time (UTC when it names no zone)."""
+    from worker.store.feeds import utcnow
+
     try:
         return utcnow() - timedelta(seconds=parse_duration(value))
     except ValueError:
@@ -32,6 +32,8 @@ def parse_since(value: str) -> datetime:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from worker.store.stories import list_stories
+
     config = load_config(args.config)
     db = open_database(config)
     since = parse_since(args.since) if args.since else None

@@ -9,17 +9,16 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from worker.backfill import run_import, run_reindex
 from worker.cli.app import open_database
 from worker.config import load_config
-from worker.http import parse_listen
 from worker.logs import setup_logging
-from worker.reload import signal_daemon
 
 RESTART_HELP = "start from the beginning, ignoring the checkpoint of an interrupted run"
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
+    from worker.reload import signal_daemon
+
     # Check the file first: a config the daemon would refuse is reported here, not in its log.
     config = load_config(args.config)
     pid = signal_daemon(config)
@@ -30,6 +29,8 @@ def cmd_reload(args: argparse.Namespace) -> int:
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     url = args.url
     if url is None:
+        from worker.http import parse_listen
+
         config = load_config(args.config)
         if not config.worker.listen:
             print("healthcheck: worker.listen is not set; nothing to ask", file=sys.stderr)
@@ -53,6 +54,8 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from worker.backfill import run_import
+
     config = load_config(args.config)
     setup_logging(config.worker.log_level, config.worker.log_format)
     db = open_database(config)
@@ -64,6 +67,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    from worker.backfill import run_reindex
+
     config = load_config(args.config)
     setup_logging(config.worker.log_level, config.worker.log_format)
     db = open_database(config)

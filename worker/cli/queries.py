@@ -12,8 +12,6 @@ from worker.cli.app import open_database
 from worker.cli.feedlist import register_feed_commands
 from worker.config import load_config, parse_duration
 from worker.errors import NewsdedupError
-from worker.store.feeds import utcnow
-from worker.store.stories import feed_states, get_story, list_stories
 
 
 def _print_json(data: Any) -> None:
@@ -25,6 +23,8 @@ def _excerpt(text: str, width: int = 100) -> str:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    from worker.store.stories import feed_states
+
     config = load_config(args.config)
     db = open_database(config)
     with db.session() as session:
@@ -60,6 +60,9 @@ def _print_story(story: dict[str, Any], full: bool = False) -> None:
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
+    from worker.store.feeds import utcnow
+    from worker.store.stories import list_stories
+
     config = load_config(args.config)
     db = open_database(config)
     since = utcnow() - timedelta(seconds=parse_duration(args.since)) if args.since else None
@@ -76,6 +79,8 @@ def cmd_stories(args: argparse.Namespace) -> int:
 
 
 def cmd_story(args: argparse.Namespace) -> int:
+    from worker.store.stories import get_story
+
     config = load_config(args.config)
     db = open_database(config)
     with db.session() as session:
