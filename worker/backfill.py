@@ -125,7 +125,7 @@ class Record:
     page: bytes | None = None  # a whole page: extracted like a fetched article page
 
 
-class _BackfillIngestor(Ingestor):
+class BackfillIngestor(Ingestor):
     """The normal store path; whole pages get the article-page extraction."""
 
     pages: dict[str, tuple[bytes, str]]
@@ -148,7 +148,9 @@ def _parse_time(value: Any) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _entry(guid: str, url: str, title: str, body_html: str, author: Any, published: Any) -> Entry:
+def make_entry(
+    guid: str, url: str, title: str, body_html: str, author: Any, published: Any
+) -> Entry:
     return Entry(
         guid=guid[:1000],
         url=canonical_url(url) if url else "",
@@ -181,7 +183,7 @@ def _jsonl_records(path: Path) -> Iterator[Record | str]:
                     raise ValueError('needs "text" or "html"')
                 url = str(data.get("url") or "")
                 guid = str(data.get("guid") or url or f"{path.name}:{number}")
-                entry = _entry(
+                entry = make_entry(
                     guid, url, str(data.get("title") or ""), body, data.get("author"),
                     data.get("published"),
                 )  # fmt: skip
@@ -205,7 +207,7 @@ def _page_record(path: Path, folder: Path) -> Record:
         url = (link.get("href") or "") if link is not None else ""
     except (ValueError, lxml_html.etree.ParserError):
         pass
-    entry = _entry(str(path.relative_to(folder)), url, title, "", None, None)
+    entry = make_entry(str(path.relative_to(folder)), url, title, "", None, None)
     return Record(str(path), entry, page=data)
 
 
@@ -239,7 +241,7 @@ def run_import(
     total, records = _records(source)
     checkpoint = Checkpoint(checkpoint_path(config, "import"), f"{source.resolve()}|{feed}")
     start = 0 if restart else checkpoint.load()
-    ingestor = _BackfillIngestor(config, db)
+    ingestor = BackfillIngestor(config, db)
     ingestor.pages = {}
     ingestor.sync_feeds()
     report = ImportReport({}, 0, start)
@@ -254,7 +256,7 @@ def run_import(
                 report.bad += 1
                 log.warning("%s: skipped", record)
             else:
-                kind = _store(ingestor, record, record.feed or feed, source)
+                kind = store_record(ingestor, record, record.feed or feed, source)
                 report.stored[kind] = report.stored.get(kind, 0) + 1
             progress.advance()
             if position % 50 == 0:
@@ -269,7 +271,7 @@ def run_import(
     return report
 
 
-def _store(ingestor: _BackfillIngestor, record: Record, feed_name: str, source: Path) -> str:
+def store_record(ingestor: BackfillIngestor, record: Record, feed_name: str, source: Path) -> str:
     cfg = next((f for f in ingestor.config.feeds if f.name == feed_name), None)
     if cfg is None:
         cfg = FeedConfig(name=feed_name, url=source.resolve().as_uri(), enabled=False)

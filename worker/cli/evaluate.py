@@ -33,6 +33,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--distractors", metavar="DIR", help="every file below DIR is its own cluster"
     )
     dedup.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    dedup.add_argument(
+        "--set",
+        action="append",
+        metavar="dedup.KEY=VALUE",
+        help="override one [dedup] or [clean] setting (repeatable), e.g. dedup.lsh_threshold=0.2",
+    )
+    dedup.add_argument(
+        "--seed", type=int, default=0, help="seed of the documents' arrival order (default 0)"
+    )
     dedup.set_defaults(handler=_run("worker.eval.dedup"))
 
     extract = ev_sub.add_parser("extract", help="main-text extraction vs ground truth")
@@ -40,4 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--aeb", metavar="DIR", help="article extraction benchmark folder")
     which.add_argument("--wcxb", metavar="DIR", help="WCXB articles folder")
     extract.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    extract.add_argument(
+        "--no-reference", action="store_true", help="skip trafilatura alone (the reference)"
+    )
     extract.set_defaults(handler=_run("worker.eval.extraction"))
