@@ -20,6 +20,9 @@ import re
 import lxml.html
 import trafilatura
 from lxml import etree
+from trafilatura.utils import load_html
+
+from worker.clean.furniture import prepare_page
 
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
@@ -62,8 +65,11 @@ def page_to_text(
 ) -> str:
     """Main text of a whole web page, paragraphs on their own lines; ``""`` if none found."""
     try:
+        root = load_html(html)
+        if root is None:
+            return ""
         text = trafilatura.extract(
-            html,
+            prepare_page(root),
             url=url,
             include_comments=False,
             include_tables=True,

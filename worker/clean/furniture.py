@@ -1,0 +1,163 @@
+"""Page furniture out of a parsed page before main-text extraction.
+
+trafilatura decides what the article is from the whole tree; navigation, share bars,
+"related" lists, newsletter boxes and comment forms that sit *inside* the article's container
+leak into its output. This module removes them first, by what the markup says they are
+(``nav``, ``aside``, ``form``, ARIA roles, class and id words such as ``share``, ``related``,
+``newsletter``), and turns layout tables (a table holding a nested table or a long text cell,
+as older news sites are built) into plain blocks so a whole page is not read as one table.
+
+A *prose guard* keeps any element that holds running text (several sentence-length
+paragraphs): a site that calls its article column ``sidebar-content`` keeps its article.
+
+    >>> import lxml.html
+    >>> page = lxml.html.document_fromstring(
+    ...     "<html><body><article><p>" + "Word " * 30 + "</p>"
+    ...     "<div class='share-bar'>Share on Facebook</div>"
+    ...     "<nav><a href='/'>Home</a></nav></article></body></html>")
+    >>> prune_furniture(page)
+    2
+    >>> "Share" in page.text_content(), "Home" in page.text_content()
+    (False, False)
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import html
+
+# Words in a class or id that mark furniture (matched as whole words of the attribute).
+FURNITURE_WORDS = frozenset(
+    {
+        "share",
+        "sharing",
+        "sharer",
+        "social",
+        "socials",
+        "related",
+        "recommended",
+        "newsletter",
+        "newsletters",
+        "subscribe",
+        "subscription",
+        "signup",
+        "cookie",
+        "cookies",
+        "consent",
+        "breadcrumb",
+        "breadcrumbs",
+        "promo",
+        "promotion",
+        "advert",
+        "advertisement",
+        "ad",
+        "ads",
+        "sponsored",
+        "sidebar",
+        "widget",
+        "widgets",
+        "nav",
+        "navbar",
+        "navigation",
+        "menu",
+        "masthead",
+        "footer",
+        "popup",
+        "modal",
+        "banner",
+        "comments",
+        "comment",
+        "disqus",
+        "respond",
+        "tags",
+        "tagcloud",
+        "pagination",
+        "pager",
+        "toolbar",
+    }
+)
+FURNITURE_TAGS = ("nav", "aside", "form", "footer", "button", "select", "dialog")
+FURNITURE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
+_WORDS = re.compile(r"[a-z]+", re.I)
+_SENTENCE_END = re.compile(r"[.!?][\"'’”)]?\s*$")
+# A paragraph of running text: this many words, ending like a sentence.
+PROSE_WORDS = 25
+# An element holding this many prose paragraphs is content, whatever its markup says.
+PROSE_PARAGRAPHS = 2
+LAYOUT_CELL_WORDS = 80
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
+
+
+def _prose_paragraphs(element: html.HtmlElement, limit: int) -> int:
+    count = 0
+    for block in element.iter("p", "div", "td", "li"):
+        # Only the block's own text, so a wrapper div does not count its children twice.
+        own = " ".join(t for t in block.xpath("text()|*[not(self::p or self::div)]//text()"))
+        if _word_count(own) >= PROSE_WORDS and _SENTENCE_END.search(own.strip()):
+            count += 1
+            if count >= limit:
+                break
+    return count
+
+
+def _is_furniture(element: html.HtmlElement) -> bool:
+    tag = element.tag if isinstance(element.tag, str) else ""
+    if tag in FURNITURE_TAGS:
+        return True
+    if (element.get("role") or "").lower() in FURNITURE_ROLES:
+        return True
+    names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+    return any(word in FURNITURE_WORDS for word in _WORDS.findall(names.replace("_", " ")))
+
+
+def unwrap_layout_tables(root: html.HtmlElement) -> int:
+    """Turn layout tables into ``div`` blocks; returns how many tables changed."""
+    changed = 0
+    for table in list(root.iter("table")):
+        cells = table.xpath(".//td|.//th")
+        layout = bool(table.xpath(".//table")) or any(
+            _word_count(cell.text_content()) >= LAYOUT_CELL_WORDS for cell in cells
+        )
+        if not layout:
+            continue
+        own = [
+            e
+            for e in table.xpath(".//tbody|.//thead|.//tfoot|.//tr|.//td|.//th")
+            if e.xpath("ancestor::table[1]")[0] is table  # nested tables decide for themselves
+        ]
+        for element in [table, *own]:
+            element.tag = "div"
+        changed += 1
+    return changed
+
+
+def prune_furniture(root: html.HtmlElement) -> int:
+    """Drop furniture elements (in place) unless they hold prose; returns how many."""
+    dropped = 0
+    body = root.find("body")
+    stack = list(reversed(body if body is not None else root))
+    while stack:  # depth first, not entering what was dropped
+        element = stack.pop()
+        if not isinstance(element.tag, str):
+            continue
+        if (
+            element.tag not in ("main", "article")
+            and _is_furniture(element)
+            and _prose_paragraphs(element, PROSE_PARAGRAPHS) < PROSE_PARAGRAPHS
+        ):
+            element.drop_tree()
+            dropped += 1
+            continue
+        stack.extend(reversed(element))
+    return dropped
+
+
+def prepare_page(root: html.HtmlElement) -> html.HtmlElement:
+    """The page as extraction should see it: layout tables unwrapped, furniture out."""
+    unwrap_layout_tables(root)
+    prune_furniture(root)
+    return root
