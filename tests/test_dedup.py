@@ -12,7 +12,7 @@ from worker.dedup.decision import Candidate, MatchRule, best_match, similarity
 from worker.dedup.fingerprint import Fingerprint, fingerprint, shingles, tokens
 from worker.dedup.lsh import LshParams, band_keys
 
-RULE = MatchRule(jaccard_threshold=0.5, containment_threshold=0.7, min_shingles=20)
+RULE = MatchRule()  # the defaults the daemon runs with
 
 
 def text(story: str, keep: int | None = None) -> str:
@@ -103,3 +103,38 @@ def test_canonical_policies(policy: str, expected: int) -> None:
     shuffled = facts[:]
     random.Random(4).shuffle(shuffled)
     assert choose_canonical(facts, policy) == choose_canonical(shuffled, policy) == expected
+
+
+def test_spot_signatures_ignore_navigation_chrome() -> None:
+    """Menus and headline lists carry almost no spots, so a page's chrome barely moves its
+    spot signature, while it does move its word shingles."""
+    nav = "\n".join(
+        f"Home World Business Sport Culture Weather Video Markets {i} Opinion Podcasts"
+        for i in range(12)
+    )
+    clean, page = text("bridge"), text("bridge") + "\n" + nav
+    spots_sim = similarity(fingerprint(clean), fingerprint(page))
+    words_sim = similarity(
+        fingerprint(clean, features="words"), fingerprint(page, features="words")
+    )
+    assert fingerprint(clean).scheme.startswith("s")
+    assert spots_sim.jaccard > 0.9 > words_sim.jaccard
+
+
+def test_text_without_spots_falls_back_to_word_shingles() -> None:
+    # Not English: no antecedents, so word shingles; two copies still compare.
+    german = "Die Feuerwehr löschte am Dienstag einen Brand im Hafen von Calder " * 3
+    a, b = fingerprint(german), fingerprint(german + " Weitere Informationen folgen")
+    assert a.scheme.startswith("w") and a.compatible(b)
+    assert similarity(a, b).containment > 0.9
+    with pytest.raises(ValueError):
+        fingerprint("x", features="letters")
+
+
+def test_default_rule_matches_trimmed_spot_copies() -> None:
+    rule = MatchRule()
+    full, trimmed = fingerprint(text("vaccine")), fingerprint(text("vaccine", keep=3))
+    assert best_match(trimmed, [Candidate(1, 1, full)], rule) is not None
+    for name, body in UNRELATED.items():
+        other = fingerprint("\n".join(body))
+        assert best_match(other, [Candidate(1, 1, full)], rule) is None, name

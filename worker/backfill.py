@@ -32,9 +32,8 @@ from sqlalchemy import func, select
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import page_to_text
 from worker.config import Config, FeedConfig, FullTextMode
-from worker.dedup.fingerprint import fingerprint
 from worker.errors import NewsdedupError
-from worker.ingest import Ingestor, dedup_policy
+from worker.ingest import Ingestor, dedup_policy, fingerprint_text
 from worker.logs import log_context
 from worker.reader.parser import Entry
 from worker.reader.sanitizer import sanitize_html
@@ -309,7 +308,10 @@ def _import_feed_id(db: Database, cfg: FeedConfig) -> int:
 def _settings_key(config: Config) -> str:
     d = config.dedup
     lsh = dedup_policy(config).lsh
-    return f"w{d.shingle_size}/p{d.num_perm}/s{d.seed}/b{lsh.bands}x{lsh.rows}/m{d.min_shingles}"
+    return (
+        f"{d.features}{d.shingle_size}/p{d.num_perm}/s{d.seed}/b{lsh.bands}x{lsh.rows}"
+        f"/m{d.min_shingles}"
+    )
 
 
 def run_reindex(
@@ -323,7 +325,6 @@ def run_reindex(
     """Recompute every article's fingerprint and LSH rows under the current settings, in
     id order, one transaction per batch; returns how many articles were processed."""
     policy = dedup_policy(config)
-    d = config.dedup
     checkpoint = Checkpoint(checkpoint_path(config, "reindex"), _settings_key(config))
     last_id = 0 if restart else checkpoint.load()
     with db.session() as session:
@@ -345,12 +346,7 @@ def run_reindex(
                     )
                 )
                 for article in articles:
-                    fp = fingerprint(
-                        article.clean_text or "",
-                        shingle_size=d.shingle_size,
-                        num_perm=d.num_perm,
-                        seed=d.seed,
-                    )
+                    fp = fingerprint_text(config, article.clean_text or "")
                     article.content_hash, article.shingle_count = fp.content_hash, fp.shingle_count
                     article.signature = fp.to_bytes()
                     article.sig_scheme, article.sig_seed = fp.scheme, fp.seed

@@ -28,6 +28,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictInt,
     ValidationError,
@@ -128,11 +129,16 @@ class DedupSettings(_Strict):
 
     num_perm: StrictInt = Field(default=128, ge=16, le=1024)
     seed: StrictInt = 1
+    # spots: spot signatures (function word + following content words), word shingles as
+    # the fallback for texts with few spots; words: word shingles only.
+    features: Literal["spots", "words"] = "spots"
     shingle_size: StrictInt = Field(default=3, ge=1, le=10)
-    lsh_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
+    lsh_threshold: float = Field(default=0.2, gt=0.0, lt=1.0)
     jaccard_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
-    containment_threshold: float = Field(default=0.7, gt=0.0, le=1.0)
-    min_shingles: StrictInt = Field(default=20, ge=1)
+    containment_threshold: float = Field(default=0.4, gt=0.0, le=1.0)
+    min_shingles: StrictInt = Field(default=5, ge=1)
+    # A copy this similar (estimated Jaccard) to articles of two stories merges them.
+    merge_jaccard: float = Field(default=0.9, gt=0.0, le=1.0)
     canonical_policy: CanonicalPolicy = CanonicalPolicy.EARLIEST
     retention: Duration = 30 * 86400.0
 
@@ -145,6 +151,9 @@ class WorkerSettings(_Strict):
     pid_file: str | None = None  # written by `run`, read by `newsdedup reload`
     jitter: OptionalDuration = 30.0
     max_backoff: Duration = 6 * 3600.0
+    # Several workers on one database: a worker that stops renewing its poll lease this
+    # long (it died) loses the feed to the others.
+    lease_timeout: Duration = 60.0
 
     @field_validator("listen")
     @classmethod
@@ -222,11 +231,15 @@ class Config(_Strict):
             seen[feed.name] = index
         return self
 
+    # name -> feed, built on first use (and again if ``feeds`` was replaced, as
+    # ``model_copy(update=...)`` does): a poll round looks every feed up by name, and a linear
+    # scan of thousands of feeds per poll adds up.
+    _by_name: tuple[list[FeedConfig], dict[str, FeedConfig]] | None = PrivateAttr(default=None)
+
     def feed(self, name: str) -> FeedConfig:
-        for feed in self.feeds:
-            if feed.name == name:
-                return feed
-        raise KeyError(name)
+        if self._by_name is None or self._by_name[0] is not self.feeds:
+            self._by_name = (self.feeds, {feed.name: feed for feed in self.feeds})
+        return self._by_name[1][name]
 
     @property
     def base_dir(self) -> Path:

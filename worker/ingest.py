@@ -23,13 +23,14 @@ from worker.clean.extract import fragment_to_text, page_to_text
 from worker.clean.learned import learnable_keys
 from worker.config import Config, FeedConfig, FullTextMode
 from worker.dedup.decision import MatchRule
-from worker.dedup.fingerprint import fingerprint
+from worker.dedup.fingerprint import Fingerprint, fingerprint
 from worker.dedup.lsh import LshParams
 from worker.errors import FeedError, HTTPStatusError, StoreError
 from worker.logs import log_context
 from worker.reader.fetcher import Fetcher, FetchLimits
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
+from worker.store import leases
 from worker.store.availability import retry_transient
 from worker.store.db import Database
 from worker.store.feeds import PollOutcome, record_poll, sync_feeds, utcnow
@@ -44,10 +45,20 @@ _LEARN_HEAD, _LEARN_TAIL = 5, 10
 def dedup_policy(config: Config) -> store.DedupPolicy:
     d = config.dedup
     return store.DedupPolicy(
-        rule=MatchRule(d.jaccard_threshold, d.containment_threshold, d.min_shingles),
+        rule=MatchRule(
+            d.jaccard_threshold, d.containment_threshold, d.min_shingles, d.merge_jaccard
+        ),
         lsh=LshParams.for_threshold(d.lsh_threshold, d.num_perm),
         canonical_policy=d.canonical_policy.value,
         retention=timedelta(seconds=d.retention),
+    )
+
+
+def fingerprint_text(config: Config, text: str) -> Fingerprint:
+    """The fingerprint of a clean text under the config's ``[dedup]`` settings."""
+    d = config.dedup
+    return fingerprint(
+        text, shingle_size=d.shingle_size, num_perm=d.num_perm, seed=d.seed, features=d.features
     )
 
 
@@ -95,6 +106,8 @@ class Ingestor:
         self._priorities: dict[int, int] = {}
         self._running: set[str] = set()
         self._running_lock = threading.Lock()
+        self.owner = leases.worker_identity()
+        self._lease = timedelta(seconds=self.config.worker.lease_timeout)
         self._sync_lock = threading.RLock()
 
     # -- setup -------------------------------------------------------------------------
@@ -120,14 +133,21 @@ class Ingestor:
             results = list(pool.map(self.poll, [f.name for f in feeds]))
         return {f.name: r for f, r in zip(feeds, results, strict=True)}
 
-    def poll(self, name: str) -> PollOutcome:
-        """Poll one feed now; never raises for a feed problem (it is recorded instead)."""
+    def poll(self, name: str, *, scheduled: bool = False) -> PollOutcome:
+        """Poll one feed now; never raises for a feed problem (it is recorded instead).
+
+        Another worker on the same database may hold the feed's lease: then nothing is
+        fetched and the outcome is ``leased``. ``scheduled`` polls (the daemon's) also
+        leave a feed alone that is not due, because another worker has just polled it.
+        """
         with self._running_lock:
             if name in self._running:  # never two polls of one feed at once
                 return PollOutcome("skipped")
             self._running.add(name)
         try:
             with log_context(feed=name):
+                if not self._claim(name, scheduled):
+                    return PollOutcome("leased")
                 outcome = self._poll(self.config.feed(name))
         except SQLAlchemyError as exc:
             # The database went away before the poll could even read its feed row: the
@@ -139,6 +159,36 @@ class Ingestor:
                 self._running.discard(name)
         metric.record_poll(outcome)
         return outcome
+
+    def _claim(self, name: str, scheduled: bool) -> bool:
+        now = utcnow()
+        # A scheduled job fires at the planned time or just after; the slack only covers
+        # clock differences between hosts, and must stay well under any interval.
+        due_by = now + timedelta(seconds=0.5) if scheduled else None
+        feed_id = self.feed_id(name)
+        with self.db.session() as session, session.begin():
+            if leases.claim(
+                session, feed_id, self.owner, now=now, timeout=self._lease, due_by=due_by
+            ):
+                return True
+            holder, _expires = leases.lease_of(session, feed_id)
+            if not leases.dead_local_owner(holder):
+                return False
+            assert holder is not None
+            log.info("feed=%s taking over the lease of %s (not running)", name, holder)
+            return leases.take_over(
+                session, feed_id, self.owner, holder, now=now, timeout=self._lease, due_by=due_by
+            )
+
+    def _renew_lease(self, feed_id: int) -> None:
+        try:
+            with self.db.session() as session, session.begin():
+                if not leases.renew(
+                    session, feed_id, self.owner, now=utcnow(), timeout=self._lease
+                ):
+                    log.warning("feed=%s lease lost to another worker", feed_id)
+        except SQLAlchemyError as exc:
+            log.warning("feed=%s lease not renewed: %s", feed_id, exc)
 
     def _poll(self, cfg: FeedConfig) -> PollOutcome:
         started = utcnow()
@@ -204,6 +254,7 @@ class Ingestor:
                     last_modified=result_headers.get("last-modified"),
                     title=parsed.title if parsed else None,
                 )
+                leases.release(session, feed_id, self.owner)
         except SQLAlchemyError as exc:
             log.error("feed=%s cannot record poll: %s", cfg.name, exc)
         changed = outcome.articles_new + outcome.duplicates_exact + outcome.duplicates_near
@@ -249,6 +300,7 @@ class Ingestor:
                 outcome.entry_errors += 1
                 log.warning("feed=%s guid=%s not stored: %s", cfg.name, entry.guid, exc)
                 continue
+            self._renew_lease(feed_id)
             if kind == "new":
                 outcome.articles_new += 1
             elif kind in ("url", "content"):
@@ -299,11 +351,8 @@ class Ingestor:
         )
         with metric.stage("clean"):
             extracted, clean_text = self.clean_entry(cfg, entry, rules)
-        d = self.config.dedup
         with metric.stage("fingerprint"):
-            fp = fingerprint(
-                clean_text, shingle_size=d.shingle_size, num_perm=d.num_perm, seed=d.seed
-            )
+            fp = fingerprint_text(self.config, clean_text)
         draft = store.Draft(
             feed_id=feed_id,
             guid=entry.guid,

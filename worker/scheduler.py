@@ -31,6 +31,7 @@ from worker.ingest import Ingestor
 from worker.logs import setup_logging
 from worker.store.feeds import as_utc, utcnow
 from worker.store.models import Feed
+from worker.store.retention import prune_index
 
 log = logging.getLogger("newsdedup.scheduler")
 
@@ -71,13 +72,37 @@ class Daemon:
     def _run_poll(self, name: str) -> None:
         if self.stop.is_set() or not self._polled(name):
             return
+        leased = False
         try:
-            self.ingestor.poll(name)
+            leased = self.ingestor.poll(name, scheduled=True).outcome == "leased"
         except Exception:  # a bug must not kill the feed's schedule
             log.exception("feed=%s poll crashed", name)
         if self.stop.is_set() or not self._polled(name):
             return  # a reload removed the feed while it was polled
-        self._schedule(name, self._next_run(name))
+        self._schedule(name, self._after_lease(name) if leased else self._next_run(name))
+
+    def _prune_index(self) -> None:
+        cutoff = utcnow() - timedelta(seconds=self.ingestor.config.dedup.retention)
+        try:
+            prune_index(self.ingestor.db, cutoff)
+        except SQLAlchemyError as exc:  # the next hour tries again
+            log.warning("retention: index not pruned: %s", exc)
+
+    def _after_lease(self, name: str) -> datetime:
+        """Another worker holds the feed or has just polled it: look again when its
+        schedule says, or when the other worker's lease runs out if that worker may have
+        died mid-poll (its feed is then overdue and the lease is the only clock)."""
+        now = utcnow()
+        try:
+            with self.ingestor.db.session() as session:
+                feed = session.get(Feed, self.ingestor.feed_id(name))
+                planned = as_utc(feed.next_poll_at) if feed else None
+                expires = as_utc(feed.lease_expires_at) if feed else None
+        except SQLAlchemyError:
+            return self._next_run(name)
+        if planned is not None and planned > now:
+            return planned
+        return max(now + timedelta(seconds=1), expires or now)
 
     def _polled(self, name: str) -> bool:
         return any(f.name == name and f.enabled for f in self.ingestor.config.feeds)
@@ -203,6 +228,14 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         self.schedule_all()
+        self.scheduler.add_job(
+            self._prune_index,
+            "interval",
+            hours=1,
+            next_run_time=utcnow() + timedelta(minutes=1),
+            id="retention",
+            name="prune the LSH index to the retention window",
+        )
         self.scheduler.start()
         pid_file = reload.write_pid_file(self.ingestor.config)
         metric.watch_overdue(lambda: count_overdue(self.ingestor.db))

@@ -19,11 +19,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = pipeline.add_mutually_exclusive_group(required=True)
     src.add_argument("--pages", metavar="DIR", help="HTML pages (.htm, .html, .html.gz)")
     src.add_argument("--texts", metavar="DIR", help="plain-text articles (.txt)")
+    pipeline.add_argument(
+        "--warm", type=int, default=100_000, help="synthetic articles indexed first (100000)"
+    )
+    pipeline.add_argument("--limit", type=int, metavar="N", help="only the first N files")
     pipeline.add_argument("--json", action="store_true")
     pipeline.set_defaults(handler=_run("worker.bench.pipeline"))
 
     poll = bench_sub.add_parser("poll", help="one poll round of many feeds on a loopback server")
     poll.add_argument("--feeds", type=int, default=5000)
+    poll.add_argument(
+        "--changed", type=float, default=0.05, help="share of feeds changed before the round"
+    )
+    poll.add_argument(
+        "--concurrency", type=int, default=16, help="fetch.max_concurrency (default 16)"
+    )
     poll.add_argument("--json", action="store_true")
     poll.set_defaults(handler=_run("worker.bench.poll"))
 

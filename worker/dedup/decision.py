@@ -24,9 +24,12 @@ from worker.dedup.fingerprint import Fingerprint
 @dataclass(frozen=True)
 class MatchRule:
     jaccard_threshold: float = 0.5
-    containment_threshold: float = 0.7
-    # Texts with fewer shingles are matched only exactly: short texts share boilerplate.
-    min_shingles: int = 20
+    containment_threshold: float = 0.4
+    # Texts with fewer features are matched only exactly: short texts share boilerplate.
+    min_shingles: int = 5
+    # A new copy nearly identical (this Jaccard or more) to articles of two stories merges
+    # them. Containment is no evidence here: a short text is "contained" in many stories.
+    merge_jaccard: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -68,17 +71,23 @@ def is_copy(sim: Similarity, a: Fingerprint, b: Fingerprint, rule: MatchRule) ->
     return sim.jaccard >= rule.jaccard_threshold or sim.containment >= rule.containment_threshold
 
 
-def best_match(fp: Fingerprint, candidates: Iterable[Candidate], rule: MatchRule) -> Match | None:
-    """The verified candidate most similar to ``fp``; ties go to the oldest article
-    (lowest id), so the outcome does not depend on candidate order."""
-    best: Match | None = None
+def verified_matches(
+    fp: Fingerprint, candidates: Iterable[Candidate], rule: MatchRule
+) -> list[Match]:
+    """Every candidate that passes the rule, best first; ties go to the oldest article
+    (lowest id), so the order does not depend on the order of the candidates."""
+    out = []
     for cand in candidates:
         if not fp.compatible(cand.fingerprint):
             continue
         sim = similarity(fp, cand.fingerprint)
-        if not is_copy(sim, fp, cand.fingerprint, rule):
-            continue
-        key = (sim.score, sim.jaccard, -cand.article_id)
-        if best is None or key > (best.similarity.score, best.similarity.jaccard, -best.article_id):
-            best = Match(cand.article_id, cand.story_id, sim)
-    return best
+        if is_copy(sim, fp, cand.fingerprint, rule):
+            out.append(Match(cand.article_id, cand.story_id, sim))
+    out.sort(key=lambda m: (-m.similarity.score, -m.similarity.jaccard, m.article_id))
+    return out
+
+
+def best_match(fp: Fingerprint, candidates: Iterable[Candidate], rule: MatchRule) -> Match | None:
+    """The verified candidate most similar to ``fp`` (see ``verified_matches``)."""
+    matches = verified_matches(fp, candidates, rule)
+    return matches[0] if matches else None

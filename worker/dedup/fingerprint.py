@@ -1,10 +1,16 @@
-"""Fingerprints of clean text: word shingles, their exact count, a MinHash signature
-(datasketch, ``affine32`` scheme) and a content hash for exact copies.
+"""Fingerprints of clean text: a feature set (spot signatures, or word shingles), its exact
+size, a MinHash signature (datasketch, ``affine32`` scheme) and a content hash for exact copies.
 
-    >>> fp = fingerprint("The quick brown fox jumps over the lazy dog today")
+``features="spots"`` (the default) hashes spot signatures (``worker.dedup.spots``) and falls
+back to word shingles for a text with fewer than ``min_spots`` of them (another language, a
+very short text); ``features="words"`` always uses word shingles. The scheme name records
+which, so signatures of different features never compare.
+
+    >>> fp = fingerprint("The quick brown fox jumps over the lazy dog today", features="words")
     >>> fp.shingle_count, fp.num_perm, fp.scheme
     (8, 128, 'w3-crc32-affine32')
-    >>> other = fingerprint("THE quick brown fox -- jumps over the lazy dog today!")
+    >>> loud = "THE quick brown fox -- jumps over the lazy dog today!"
+    >>> other = fingerprint(loud, features="words")
     >>> other.content_hash == fp.content_hash, fp.jaccard(other)
     (True, 1.0)
 """
@@ -19,6 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
+
+from worker.dedup.spots import spots
 
 _TOKEN = re.compile(r"\w+")
 SCHEME_FAMILY = "crc32-affine32"
@@ -38,9 +46,10 @@ def shingles(words: list[str], size: int) -> set[bytes]:
     return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
 
 
-def scheme_name(shingle_size: int) -> str:
-    """Identifies how a signature was made; signatures of different schemes never compare."""
-    return f"w{shingle_size}-{SCHEME_FAMILY}"
+def scheme_name(shingle_size: int, kind: str = "w") -> str:
+    """Identifies how a signature was made (``w``: word shingles, ``s``: spots, with the
+    shingle size or spot chain); signatures of different schemes never compare."""
+    return f"{kind}{shingle_size}-{SCHEME_FAMILY}"
 
 
 @lru_cache(maxsize=8)
@@ -84,13 +93,28 @@ class Fingerprint:
 
 
 def fingerprint(
-    text: str, *, shingle_size: int = 3, num_perm: int = 128, seed: int = 1
+    text: str,
+    *,
+    shingle_size: int = 3,
+    num_perm: int = 128,
+    seed: int = 1,
+    features: str = "spots",
+    min_spots: int = 5,
 ) -> Fingerprint:
+    """``shingle_size`` is the word-shingle size, or the spot chain length for spots."""
     words = tokens(text)
     content_hash = hashlib.sha1(" ".join(words).encode()).hexdigest()
-    grams = shingles(words, shingle_size)
+    kind, grams = "w", set()
+    if features == "spots":
+        kind, grams = "s", spots(words, max(1, shingle_size - 1))
+        if len(grams) < min_spots:
+            kind, grams = "w", set()
+    elif features != "words":
+        raise ValueError(f"features: {features!r} is not 'spots' or 'words'")
+    if kind == "w":
+        grams = shingles(words, shingle_size)
     minhash = _template(num_perm, seed).copy()
     if grams:
         minhash.update_batch(list(grams))
     values = np.asarray(minhash.hashvalues, dtype=np.uint32)
-    return Fingerprint(values, len(grams), content_hash, scheme_name(shingle_size), seed)
+    return Fingerprint(values, len(grams), content_hash, scheme_name(shingle_size, kind), seed)

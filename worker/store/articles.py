@@ -5,6 +5,7 @@ same canonical URL or the same text anywhere, then a verified near copy, else a 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,13 +14,14 @@ from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from worker.dedup.canonical import ArticleFacts, choose_canonical
-from worker.dedup.decision import Candidate, Match, MatchRule, best_match
+from worker.dedup.decision import Candidate, Match, MatchRule, verified_matches
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.lsh import LshParams, band_keys
 from worker.store.feeds import as_utc, utcnow
 from worker.store.models import Article, ChromeLine, Feed, LshBucket, Story
 
 # Above this many candidate rows a bucket is a common band (boilerplate); verify the best.
+log = logging.getLogger("newsdedup.store")
 MAX_CANDIDATES = 500
 
 
@@ -55,6 +57,7 @@ class StoreResult:
     story_id: int
     kind: str  # new | url | content | near | updated | unchanged
     similarity: float | None = None
+    merged: tuple[int, ...] = ()  # stories folded into ``story_id`` by this article
 
 
 def find_existing(
@@ -208,10 +211,15 @@ def store_draft(
 
     match_article, kind = _exact_match(session, draft)
     near: Match | None = None
+    merged: tuple[int, ...] = ()
     if match_article is None and draft.fingerprint.shingle_count >= policy.rule.min_shingles:
-        near = best_match(
+        matches = verified_matches(
             draft.fingerprint, candidates(session, draft.fingerprint, policy), policy.rule
         )
+        near = matches[0] if matches else None
+        bridged = {m.story_id for m in matches if m.similarity.jaccard >= policy.rule.merge_jaccard}
+        if near is not None and len(bridged | {near.story_id}) > 1:
+            near, merged = _merge_stories(session, near, bridged, policy, feed_priority)
     if match_article is not None:
         story_id, matched_id, similarity = match_article.story_id, match_article.id, 1.0
     elif near is not None:
@@ -246,7 +254,25 @@ def store_draft(
     index_article(session, article.id, draft.fingerprint, policy, now)
     session.flush()
     refresh_story(session, story_id, policy.canonical_policy, feed_priority)
-    return StoreResult(article.id, story_id, kind, similarity)
+    return StoreResult(article.id, story_id, kind, similarity, merged)
+
+
+def _merge_stories(
+    session: Session,
+    near: Match,
+    stories: set[int],
+    policy: DedupPolicy,
+    feed_priority: dict[int, int],
+) -> tuple[Match, tuple[int, ...]]:
+    """One article is a verified copy of articles in several stories: they are one story.
+    The oldest story (lowest id) survives, whichever worker sees the bridge first; every
+    variant of the others is re-pointed to it, and the emptied stories are deleted."""
+    survivor = min(stories | {near.story_id})
+    folded = tuple(sorted((stories | {near.story_id}) - {survivor}))
+    session.execute(update(Article).where(Article.story_id.in_(folded)).values(story_id=survivor))
+    session.execute(delete(Story).where(Story.id.in_(folded)))
+    log.info("stories %s merged into story %d", ", ".join(map(str, folded)), survivor)
+    return Match(near.article_id, survivor, near.similarity), folded
 
 
 def learned_keys(session: Session, feed_id: int, min_articles: int) -> frozenset[str]:

@@ -62,8 +62,10 @@ def make_engine(url: str) -> Engine:
 class Database:
     """One database: its engine, a session factory, migrations and the dedup lock."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, dedup_lock: bool = True) -> None:
         self.url = _normalise_url(url)
+        # Off only in the test that shows what the lock prevents.
+        self.dedup_lock = dedup_lock
         self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._local_lock = threading.Lock()
@@ -128,9 +130,18 @@ class Database:
 
         The lock is held until *after* the commit: released any earlier, the next writer
         could look for candidates before this one's article is visible. In-process threads
-        share a lock; on PostgreSQL a transaction-scoped advisory lock covers every worker.
+        share a lock; on PostgreSQL a transaction-scoped advisory lock covers every worker,
+        on SQLite the database's write lock, taken at the start (``BEGIN IMMEDIATE``).
         """
+        if not self.dedup_lock:
+            with self.session() as session, session.begin():
+                yield session
+            return
         with self._local_lock, self.session() as session, session.begin():
             if self.dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DEDUP_LOCK_KEY})
+            elif self.dialect == "sqlite":
+                # Take SQLite's write lock before reading candidates: a deferred transaction
+                # would let another process read the same (empty) candidates meanwhile.
+                session.execute(text("BEGIN IMMEDIATE"))
             yield session

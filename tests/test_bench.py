@@ -1,0 +1,58 @@
+"""``newsdedup bench``: the commands run end to end on small inputs written here and print
+their tables. No timing is asserted (timings belong to benchmark runs, not tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.corpus import OUTLETS, UNRELATED, WIRE, outlet_paragraphs
+from worker.bench.measure import StageTimes
+from worker.cli import main
+
+
+def test_stage_times_quantiles() -> None:
+    t = StageTimes()
+    for ms in range(1, 101):
+        t.add("x", float(ms))
+    assert t.median("x") == 50.5 and t.quantile("x", 0.95) == 95.0
+    assert t.quantile("x", 1.0) == 100.0 and t.quantile("empty", 0.5) == 0.0
+
+
+def test_bench_pipeline_texts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for story in WIRE:
+        for i, outlet in enumerate(OUTLETS[:2]):
+            body = "\n".join(outlet_paragraphs(story, outlet))
+            (tmp_path / f"{story}-{i}.txt").write_text(f"{story} headline {i}\n{body}")
+    assert main(["bench", "pipeline", "--texts", str(tmp_path), "--warm", "300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["articles"] == 2 * len(WIRE) and out["warm_index"] == 300
+    assert set(out["stages"]) == {"clean", "fingerprint", "store", "total"}
+    assert out["articles_per_cpu_second"] > 0 and "reference" not in out
+
+
+def test_bench_pipeline_pages_has_reference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, paragraphs in UNRELATED.items():
+        body = "".join(f"<p>{p}</p>" for p in paragraphs)
+        page = f"<html><head><title>{name}</title></head><body><nav>Home</nav>"
+        (tmp_path / f"{name}.html").write_text(f"{page}<article>{body}</article></body></html>")
+    assert main(["bench", "pipeline", "--pages", str(tmp_path), "--warm", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "trafilatura.extract" in out and "pipeline CPU / trafilatura.extract alone" in out
+
+
+def test_bench_pipeline_empty_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "pipeline", "--texts", str(tmp_path)]) == 1
+    assert "no .txt files" in capsys.readouterr().err
+
+
+def test_bench_poll_small(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "poll", "--feeds", "40", "--changed", "0.25", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["first_round"]["outcomes"] == {"ok": 40}
+    # Every feed polled again: the changed ones with their new entry, the rest 304.
+    assert out["timed_round"]["outcomes"] == {"ok": 10, "not_modified": 30}

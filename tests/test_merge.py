@@ -1,0 +1,130 @@
+"""Story merge: one article that is a copy of articles in two stories joins them, on a real
+database (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+
+from tests.fixtures.corpus import WIRE
+from worker.dedup.decision import MatchRule
+from worker.dedup.fingerprint import fingerprint
+from worker.dedup.lsh import LshParams
+from worker.store import articles as store
+from worker.store.db import Database
+from worker.store.feeds import utcnow
+from worker.store.models import Article, Feed, LshBucket, Story
+
+POLICY = store.DedupPolicy(
+    rule=MatchRule(),
+    lsh=LshParams.for_threshold(0.2, 128),
+    canonical_policy="earliest",
+    retention=timedelta(days=30),
+)
+
+
+def _draft(feed_id: int, guid: str, text: str) -> store.Draft:
+    return store.Draft(
+        feed_id=feed_id, guid=guid, url=None, canonical_url=None, title=guid, author=None,
+        published_at=None, language=None, content_html=None, clean_text=text,
+        source_hash=guid, fingerprint=fingerprint(text),
+    )  # fmt: skip
+
+
+def test_bridging_copy_merges_two_stories(db: Database) -> None:
+    with db.session() as s, s.begin():
+        feed = Feed(name="f", url="file:///f", enabled=True, created_at=utcnow())
+        s.add(feed)
+        s.flush()
+        feed_id = feed.id
+    body = "\n".join(WIRE["orchestra"])
+    with db.dedup_transaction() as s:
+        first = store.store_draft(s, _draft(feed_id, "a", body), POLICY, {})
+    with db.dedup_transaction() as s:
+        second = store.store_draft(s, _draft(feed_id, "b", body + "\nUpdated at noon."), POLICY, {})
+        # Split the copy off into a story of its own: the state two workers reach when
+        # each indexes its copy before seeing the other's, or after a settings change.
+        split = Story(first_seen_at=utcnow(), last_seen_at=utcnow(), variant_count=1)
+        s.add(split)
+        s.flush()
+        s.execute(update(Article).where(Article.id == second.article_id).values(story_id=split.id))
+        store.refresh_story(s, first.story_id, "earliest", {})
+        second = replace(second, story_id=split.id)
+    assert first.story_id != second.story_id
+    with db.dedup_transaction() as s:
+        third = store.store_draft(s, _draft(feed_id, "c", body + "\nMore soon."), POLICY, {})
+    survivor = min(first.story_id, second.story_id)
+    assert third.story_id == survivor and third.merged == (max(first.story_id, second.story_id),)
+    with db.session() as s:
+        assert set(s.scalars(select(Article.story_id))) == {survivor}
+        assert s.scalar(select(func.count()).select_from(Story)) == 1
+        story = s.get(Story, survivor)
+        assert story is not None and story.variant_count == 3
+        assert story.canonical_article_id == first.article_id  # earliest stays canonical
+
+
+def test_containment_alone_does_not_merge(db: Database) -> None:
+    """A short text contained in two stories is no evidence that they are one story."""
+    with db.session() as s, s.begin():
+        feed = Feed(name="f", url="file:///f", enabled=True, created_at=utcnow())
+        s.add(feed)
+        s.flush()
+        feed_id = feed.id
+    shared = WIRE["harvest"][:2]
+    a = "\n".join(shared + WIRE["bridge"])
+    b = "\n".join(shared + WIRE["vaccine"])
+    with db.dedup_transaction() as s:
+        sa = store.store_draft(s, _draft(feed_id, "a", a), POLICY, {})
+    with db.dedup_transaction() as s:
+        sb = store.store_draft(s, _draft(feed_id, "b", b), POLICY, {})
+    assert sa.story_id != sb.story_id
+    with db.dedup_transaction() as s:
+        short = store.store_draft(s, _draft(feed_id, "c", "\n".join(shared)), POLICY, {})
+    assert short.merged == ()
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Story)) == 2
+
+
+def _race(url: str, *, guarded: bool, copies: int = 6) -> int:
+    """``copies`` workers (each its own ``Database``, as separate processes would have)
+    store retitled copies of one story at the same moment; returns how many stories."""
+    dbs = [Database(url, dedup_lock=guarded) for _ in range(copies)]
+    with dbs[0].session() as s, s.begin():
+        for table in (LshBucket, Article, Story, Feed):  # each round starts empty
+            s.execute(delete(table))
+        feed = Feed(name="race", url="file:///f", enabled=True, created_at=utcnow())
+        s.add(feed)
+        s.flush()
+        feed_id = feed.id
+    start = threading.Barrier(copies)
+    body = WIRE["harvest"]
+
+    def store_copy(i: int) -> None:
+        draft = _draft(feed_id, f"{guarded}-{i}", "\n".join(body[: 4 + i % 4]))
+        start.wait()
+        with dbs[i].dedup_transaction() as s:
+            store.store_draft(s, draft, POLICY, {})
+
+    threads = [threading.Thread(target=store_copy, args=(i,)) for i in range(copies)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with dbs[0].session() as s:
+        stories = s.scalar(
+            select(func.count(func.distinct(Article.story_id))).where(Article.feed_id == feed_id)
+        )
+    for d in dbs:
+        d.dispose()
+    return int(stories or 0)
+
+
+def test_concurrent_copies_need_the_dedup_guard(db: Database) -> None:
+    """With the guard, copies arriving at once end in one story, every time. Without it,
+    each worker looks for candidates before the others commit and starts its own story:
+    the same test fails, which is what shows the guard is what makes it pass."""
+    assert [_race(db.url, guarded=True) for _ in range(3)] == [1, 1, 1]
+    assert max(_race(db.url, guarded=False) for _ in range(3)) > 1

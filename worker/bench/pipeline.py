@@ -1,0 +1,179 @@
+"""``newsdedup bench pipeline``: time per article of each stage of the ingest path.
+
+Pages (``--pages DIR``: ``.htm``, ``.html``, ``.html.gz``) go through the article-page path
+(extract, chrome rules, fingerprint, store); plain texts (``--texts DIR``: ``.txt``, first
+line the headline) through the feed-body path (the body as ``<p>`` paragraphs, as a feed
+carrying full text gives it). Everything is stored into a temporary SQLite database that
+already holds a warm index (``--warm``, default 100,000 synthetic articles), through the
+daemon's own ``Ingestor.ingest_entry``. Pages also go through ``trafilatura.extract`` alone,
+in the same run, as the reference the issue measures against.
+
+Stage times are CPU milliseconds per article (``time.process_time``), median and p95;
+end to end is articles per CPU-second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+
+from worker import ingest as ingest_module
+from worker.backfill import BackfillIngestor, Record, make_entry, store_record
+from worker.bench.measure import StageTimes, peak_rss_mib
+from worker.bench.warm import warm_index
+from worker.config import Config
+from worker.errors import NewsdedupError
+from worker.eval.corpus import PAGE_SUFFIXES, TEXT_SUFFIXES, Document, read_document
+from worker.store.db import Database
+
+FEED = "bench"
+
+
+def _documents(folder: Path, suffixes: tuple[str, ...], limit: int | None) -> list[Document]:
+    if not folder.is_dir():
+        raise NewsdedupError(f"{folder}: not a folder")
+    paths = sorted(p for p in folder.rglob("*") if p.name.lower().endswith(suffixes))
+    if not paths:
+        raise NewsdedupError(f"{folder}: no {' / '.join(suffixes)} files")
+    paths = paths[:limit] if limit else paths
+    return [read_document(p, str(p.relative_to(folder)), "") for p in paths]
+
+
+class _TimedIngestor(BackfillIngestor):
+    """The normal store path, with the CPU time of each stage recorded per article."""
+
+    times: StageTimes
+
+    def clean_entry(self, cfg: Any, entry: Any, rules: Any) -> tuple[str, str]:
+        started = time.process_time()
+        try:
+            return super().clean_entry(cfg, entry, rules)
+        finally:
+            self.times.add("clean", 1000 * (time.process_time() - started))
+
+
+@contextmanager
+def _timing_fingerprint(times: StageTimes) -> Iterator[None]:
+    """Time ``fingerprint_text`` as the ingest path calls it."""
+    original = ingest_module.fingerprint_text
+
+    def timed(config: Config, text: str) -> Any:
+        started = time.process_time()
+        try:
+            return original(config, text)
+        finally:
+            times.add("fingerprint", 1000 * (time.process_time() - started))
+
+    ingest_module.fingerprint_text = timed
+    try:
+        yield
+    finally:
+        ingest_module.fingerprint_text = original
+
+
+def _record(doc: Document) -> Record:
+    if doc.page is not None:
+        return Record(doc.key, make_entry(doc.key, "", doc.title, "", None, None), FEED, doc.page)
+    body = "".join(f"<p>{line}</p>" for line in (doc.text or "").split("\n") if line.strip())
+    return Record(doc.key, make_entry(doc.key, "", doc.title, body, None, None), FEED)
+
+
+def run_pipeline(docs: list[Document], *, warm: int, workdir: Path) -> dict[str, Any]:
+    config = Config.model_validate(
+        {"worker": {"database": f"sqlite:///{workdir / 'bench.db'}"}, "clean": {}}
+    )
+    db = Database(config.worker.database)
+    db.ensure_current()
+    policy = ingest_module.dedup_policy(config)
+    started = time.perf_counter()
+    warm_index(db, warm, params=policy.lsh, num_perm=config.dedup.num_perm)
+    warm_seconds = time.perf_counter() - started
+
+    times = StageTimes()
+    ingestor = _TimedIngestor(config, db)
+    ingestor.pages, ingestor.times = {}, times
+    cpu_started, wall_started = time.process_time(), time.perf_counter()
+    with _timing_fingerprint(times):
+        for doc in docs:
+            t0 = time.process_time()
+            store_record(ingestor, _record(doc), FEED, workdir)
+            times.add("total", 1000 * (time.process_time() - t0))
+    cpu = time.process_time() - cpu_started
+    wall = time.perf_counter() - wall_started
+    ingestor.close()
+    db.dispose()
+    # What is neither cleaning nor fingerprinting: lookup, verification, writes, commit.
+    for clean, fp, total in zip(
+        times.samples["clean"], times.samples["fingerprint"], times.samples["total"], strict=False
+    ):
+        times.add("store", total - clean - fp)
+
+    result: dict[str, Any] = {
+        "articles": len(docs),
+        "warm_index": warm,
+        "warm_seconds": warm_seconds,
+        "stages": times.table(),
+        "articles_per_cpu_second": len(docs) / cpu if cpu else 0.0,
+        "articles_per_second": len(docs) / wall if wall else 0.0,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+    if docs and docs[0].page is not None:
+        ref = StageTimes()
+        for doc in docs:
+            t0 = time.process_time()
+            with contextlib.suppress(Exception):  # the reference may fail on hostile markup
+                trafilatura.extract(doc.page)
+            ref.add("trafilatura.extract", 1000 * (time.process_time() - t0))
+        result["reference"] = ref.table()["trafilatura.extract"]
+        result["ratio_to_reference"] = (
+            times.total("total") / ref.total("trafilatura.extract")
+            if ref.total("trafilatura.extract")
+            else 0.0
+        )
+    return result
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['articles']} articles into SQLite with a warm index of "
+        f"{result['warm_index']:,} articles (built in {result['warm_seconds']:.0f}s)",
+        f"{'stage':<22} {'median ms':>10} {'p95 ms':>10} {'mean ms':>10}",
+    ]
+    rows = dict(result["stages"])
+    if "reference" in result:
+        rows["trafilatura.extract"] = result["reference"]
+    for stage in ("clean", "fingerprint", "store", "total", "trafilatura.extract"):
+        if stage in rows:
+            r = rows[stage]
+            lines.append(
+                f"{stage:<22} {r['median_ms']:>10.2f} {r['p95_ms']:>10.2f} {r['mean_ms']:>10.2f}"
+            )
+    lines.append(
+        f"end to end: {result['articles_per_cpu_second']:.1f} articles per CPU-second, "
+        f"{result['articles_per_second']:.1f} per second; peak RSS {result['peak_rss_mib']:.0f} MiB"
+    )
+    if "ratio_to_reference" in result:
+        lines.append(
+            f"pipeline CPU / trafilatura.extract alone: {result['ratio_to_reference']:.2f}x"
+        )
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.pages:
+        docs = _documents(Path(args.pages), PAGE_SUFFIXES, args.limit)
+    else:
+        docs = _documents(Path(args.texts), TEXT_SUFFIXES, args.limit)
+    with tempfile.TemporaryDirectory(prefix="newsdedup-bench-") as tmp:
+        result = run_pipeline(docs, warm=args.warm, workdir=Path(tmp))
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    return 0
