@@ -17,6 +17,7 @@ from worker.store import articles as store
 from worker.store.db import Database
 from worker.store.feeds import utcnow
 from worker.store.models import Article, Feed, LshBucket, Story
+from worker.store.retention import prune_index
 
 POLICY = store.DedupPolicy(
     rule=MatchRule(),
@@ -128,3 +129,30 @@ def test_concurrent_copies_need_the_dedup_guard(db: Database) -> None:
     the same test fails, which is what shows the guard is what makes it pass."""
     assert [_race(db.url, guarded=True) for _ in range(3)] == [1, 1, 1]
     assert max(_race(db.url, guarded=False) for _ in range(3)) > 1
+
+
+def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
+    with db.session() as s, s.begin():
+        feed = Feed(name="f", url="file:///f", enabled=True, created_at=utcnow())
+        s.add(feed)
+        s.flush()
+        feed_id = feed.id
+    old_text, new_text = "\n".join(WIRE["bridge"]), "\n".join(WIRE["vaccine"])
+    with db.dedup_transaction() as s:
+        old = store.store_draft(s, _draft(feed_id, "old", old_text), POLICY, {})
+        store.store_draft(s, _draft(feed_id, "new", new_text), POLICY, {})
+    with db.session() as s, s.begin():  # the old article was indexed 40 days ago
+        s.execute(
+            update(LshBucket)
+            .where(LshBucket.article_id == old.article_id)
+            .values(added_at=utcnow() - timedelta(days=40))
+        )
+    assert prune_index(db, utcnow() - POLICY.retention) == 1
+    with db.session() as s:
+        assert old.article_id not in set(s.scalars(select(LshBucket.article_id)))
+        assert s.scalar(select(func.count()).select_from(Article)) == 2  # still stored
+        assert store.candidates(s, fingerprint(old_text), POLICY) == []
+    # A copy of the old story is no longer matched by similarity: it starts a new story.
+    with db.dedup_transaction() as s:
+        again = store.store_draft(s, _draft(feed_id, "again", old_text + "\nLater."), POLICY, {})
+    assert again.kind == "new"
