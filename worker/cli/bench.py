@@ -42,3 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     index.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: temp SQLite)")
     index.add_argument("--json", action="store_true")
     index.set_defaults(handler=_run("worker.bench.index"))
+
+    redis_index = bench_sub.add_parser(
+        "redis-index", help="datasketch's Redis-backed LSH, measured like bench index"
+    )
+    redis_index.add_argument("--articles", type=int, default=100_000)
+    redis_index.add_argument("--redis", default="127.0.0.1:6379", metavar="HOST:PORT")
+    redis_index.add_argument("--db", type=int, default=15, help="Redis database (flushed)")
+    redis_index.add_argument("--json", action="store_true")
+    redis_index.set_defaults(handler=_run("worker.bench.redis_index"))
