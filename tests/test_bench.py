@@ -56,3 +56,12 @@ def test_bench_poll_small(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["first_round"]["outcomes"] == {"ok": 40}
     # Every feed polled again: the changed ones with their new entry, the rest 304.
     assert out["timed_round"]["outcomes"] == {"ok": 10, "not_modified": 30}
+
+
+def test_bench_index_small(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "index", "--articles", "300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["database"] == "sqlite" and out["articles"] == 300
+    # Half the lookups are perturbed copies of stored signatures: they find candidates.
+    assert 0.3 < out["lookups_with_candidates"] < 0.7
+    assert out["bytes_per_article"] > 0 and out["restart_to_first_poll_seconds"] > 0

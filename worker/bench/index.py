@@ -72,13 +72,13 @@ def _lookups(db: Database, config: Config, count: int) -> StageTimes:
     with db.session() as session:
         top = session.scalar(select(func.max(Article.id))) or 0
         picks = [int(x) for x in rng.integers(1, top + 1, size=count // 2)] if top else []
-        stored = dict(
-            session.execute(select(Article.id, Article.signature).where(Article.id.in_(picks)))
-        )
+        rows = session.execute(select(Article.id, Article.signature).where(Article.id.in_(picks)))
+        stored = {row.id: row.signature for row in rows}
     times = StageTimes()
     scheme = scheme_name(config.dedup.shingle_size, "s")
     queries = []
-    for sig in stored.values():
+    for pick in picks:
+        sig = stored.get(pick)
         if sig is None:
             continue
         values = np.frombuffer(sig, dtype="<u4").astype(np.uint32).copy()

@@ -47,7 +47,9 @@ def run_redis_index(articles: int, host: str, port: int, db: int) -> dict[str, A
     t0 = time.perf_counter()
     with lsh.insertion_session(buffer_size=1000) as session:
         for i in range(articles):
-            session.insert(f"a{i}", MinHash(num_perm=num_perm, hashvalues=sigs[i], scheme="affine32"))
+            session.insert(
+                f"a{i}", MinHash(num_perm=num_perm, hashvalues=sigs[i], scheme="affine32")
+            )
     insert_seconds = time.perf_counter() - t0
     memory = int(client.info("memory")["used_memory"]) - memory_before
     times = StageTimes()
