@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.dedup.canonical import ArticleFacts, choose_canonical
@@ -79,11 +79,14 @@ def find_existing(
 
 def candidates(session: Session, fp: Fingerprint, policy: DedupPolicy) -> list[Candidate]:
     keys = band_keys(fp.hashvalues, policy.lsh)
-    pairs = list(enumerate(keys))
     cutoff = utcnow() - policy.retention
+    # One equality per band, OR-ed: both SQLite (multi-index OR) and PostgreSQL (bitmap OR)
+    # search the (band, bucket) primary key for each. A row-value IN list would make SQLite
+    # scan the whole index table, a lookup that grows with the index.
+    bands = or_(*(and_(LshBucket.band == b, LshBucket.bucket == k) for b, k in enumerate(keys)))
     ids = (
         select(LshBucket.article_id)
-        .where(tuple_(LshBucket.band, LshBucket.bucket).in_(pairs), LshBucket.added_at >= cutoff)
+        .where(bands, LshBucket.added_at >= cutoff)
         .group_by(LshBucket.article_id)
         .order_by(func.count().desc(), LshBucket.article_id)
         .limit(MAX_CANDIDATES)
