@@ -75,10 +75,14 @@ def warm_index(
                 for i in range(n)
             ]
             ids = conn.execute(insert(Article).returning(Article.id), rows).scalars().all()
+            mark = "?" if sqlite else "%s"
+            conn.exec_driver_sql(
+                f"UPDATE stories SET canonical_article_id = {mark} WHERE id = {mark}",
+                list(zip(ids, first, strict=True)),
+            )
             # The DBAPI directly: SQLAlchemy's per-row parameter handling would be most of
             # the time here (tens of rows per article).
             when = added.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else added
-            mark = "?" if sqlite else "%s"
             conn.exec_driver_sql(
                 f"INSERT INTO lsh_buckets (band, bucket, article_id, added_at) "
                 f"VALUES ({mark}, {mark}, {mark}, {mark})",
