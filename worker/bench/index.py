@@ -126,7 +126,11 @@ def _restart_seconds(db_url: str, workdir: Path) -> float:
         raise RuntimeError(f"the worker did not poll (exit status {proc.poll()})")
     finally:
         proc.terminate()
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         db.dispose()
 
 
