@@ -45,10 +45,10 @@ LOOKUPS = 1000
 def _reset(db: Database) -> None:
     if db.dialect == "postgresql":
         with db.engine.begin() as conn:
-            Base.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
             for view in ("canonical_articles", "story_variants"):
                 conn.execute(text(f"DROP VIEW IF EXISTS {view} CASCADE"))
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     db.ensure_current()
 
 
