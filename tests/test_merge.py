@@ -35,12 +35,16 @@ def _draft(feed_id: int, guid: str, text: str) -> store.Draft:
     )  # fmt: skip
 
 
-def test_bridging_copy_merges_two_stories(db: Database) -> None:
+def _feed(db: Database, name: str = "f") -> int:
     with db.session() as s, s.begin():
-        feed = Feed(name="f", url="file:///f", enabled=True, created_at=utcnow())
+        feed = Feed(name=name, url="file:///f", enabled=True, created_at=utcnow())
         s.add(feed)
         s.flush()
-        feed_id = feed.id
+        return feed.id
+
+
+def test_bridging_copy_merges_two_stories(db: Database) -> None:
+    feed_id = _feed(db)
     body = "\n".join(WIRE["orchestra"])
     with db.dedup_transaction() as s:
         first = store.store_draft(s, _draft(feed_id, "a", body), POLICY, {})
@@ -69,11 +73,7 @@ def test_bridging_copy_merges_two_stories(db: Database) -> None:
 
 def test_containment_alone_does_not_merge(db: Database) -> None:
     """A short text contained in two stories is no evidence that they are one story."""
-    with db.session() as s, s.begin():
-        feed = Feed(name="f", url="file:///f", enabled=True, created_at=utcnow())
-        s.add(feed)
-        s.flush()
-        feed_id = feed.id
+    feed_id = _feed(db)
     shared = WIRE["harvest"][:2]
     a = "\n".join(shared + WIRE["bridge"])
     b = "\n".join(shared + WIRE["vaccine"])
@@ -96,10 +96,7 @@ def _race(url: str, *, guarded: bool, copies: int = 6) -> int:
     with dbs[0].session() as s, s.begin():
         for table in (LshBucket, Article, Story, Feed):  # each round starts empty
             s.execute(delete(table))
-        feed = Feed(name="race", url="file:///f", enabled=True, created_at=utcnow())
-        s.add(feed)
-        s.flush()
-        feed_id = feed.id
+    feed_id = _feed(dbs[0], "race")
     start = threading.Barrier(copies)
     body = WIRE["harvest"]
 
@@ -132,11 +129,7 @@ def test_concurrent_copies_need_the_dedup_guard(db: Database) -> None:
 
 
 def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
-    with db.session() as s, s.begin():
-        feed = Feed(name="f", url="file:///f", enabled=True, created_at=utcnow())
-        s.add(feed)
-        s.flush()
-        feed_id = feed.id
+    feed_id = _feed(db)
     old_text, new_text = "\n".join(WIRE["bridge"]), "\n".join(WIRE["vaccine"])
     with db.dedup_transaction() as s:
         old = store.store_draft(s, _draft(feed_id, "old", old_text), POLICY, {})

@@ -34,7 +34,7 @@ import secrets
 import socket
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from worker.store.models import Feed
@@ -62,13 +62,21 @@ def claim(
         Feed.lease_expires_at.is_(None),
         Feed.lease_expires_at < now,
     )
-    condition = and_(Feed.id == feed_id, free)
-    if due_by is not None:
-        condition = and_(condition, or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= due_by))
+    return _lease(session, _due(and_(Feed.id == feed_id, free), due_by), owner, now + timeout)
+
+
+def _due(condition: ColumnElement[bool], due_by: datetime | None) -> ColumnElement[bool]:
+    if due_by is None:
+        return condition
+    return and_(condition, or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= due_by))
+
+
+def _lease(session: Session, condition: ColumnElement[bool], owner: str, until: datetime) -> bool:
+    """Set the lease on the feed row matching ``condition``; whether there was one."""
     result = session.execute(
         update(Feed)
         .where(condition)
-        .values(lease_owner=owner, lease_expires_at=now + timeout)
+        .values(lease_owner=owner, lease_expires_at=until)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
@@ -105,26 +113,14 @@ def take_over(
     """Take the lease of a dead holder (only if it still holds it, and with ``due_by``
     only if the feed is due)."""
     condition = and_(Feed.id == feed_id, Feed.lease_owner == dead)
-    if due_by is not None:
-        condition = and_(condition, or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= due_by))
-    result = session.execute(
-        update(Feed)
-        .where(condition)
-        .values(lease_owner=owner, lease_expires_at=now + timeout)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return _lease(session, _due(condition, due_by), owner, now + timeout)
 
 
 def renew(session: Session, feed_id: int, owner: str, *, now: datetime, timeout: timedelta) -> bool:
     """Extend our lease; ``False`` if it is no longer ours (it expired and was taken)."""
-    result = session.execute(
-        update(Feed)
-        .where(Feed.id == feed_id, Feed.lease_owner == owner)
-        .values(lease_expires_at=now + timeout)
-        .execution_options(synchronize_session=False)
+    return _lease(
+        session, and_(Feed.id == feed_id, Feed.lease_owner == owner), owner, now + timeout
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def release(session: Session, feed_id: int, owner: str) -> None:
