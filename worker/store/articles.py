@@ -9,8 +9,22 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    TextClause,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from worker.dedup.canonical import ArticleFacts, choose_canonical
@@ -77,20 +91,34 @@ def find_existing(
     return article
 
 
-def candidates(session: Session, fp: Fingerprint, policy: DedupPolicy) -> list[Candidate]:
-    keys = band_keys(fp.hashvalues, policy.lsh)
-    cutoff = utcnow() - policy.retention
-    # One equality per band, OR-ed: both SQLite (multi-index OR) and PostgreSQL (bitmap OR)
-    # search the (band, bucket) primary key for each. A row-value IN list would make SQLite
-    # scan the whole index table, a lookup that grows with the index.
-    bands = or_(*(and_(LshBucket.band == b, LshBucket.bucket == k) for b, k in enumerate(keys)))
-    ids = (
-        select(LshBucket.article_id)
-        .where(bands, LshBucket.added_at >= cutoff)
-        .group_by(LshBucket.article_id)
-        .order_by(func.count().desc(), LshBucket.article_id)
-        .limit(MAX_CANDIDATES)
+@lru_cache(maxsize=16)
+def _lookup_ids(bands: int) -> TextClause:
+    """The candidate query for ``bands`` band keys, built once per band count: one equality
+    per band, OR-ed, so SQLite (multi-index OR) and PostgreSQL (bitmap OR) each search the
+    (band, bucket) primary key. A row-value IN list made SQLite scan the whole table; an
+    expression rebuilt for every lookup cost more CPU than running it."""
+    ors = " OR ".join(f"(band = {b} AND bucket = :k{b})" for b in range(bands))
+    return text(
+        f"SELECT article_id FROM lsh_buckets WHERE ({ors}) AND added_at >= :cutoff "
+        "GROUP BY article_id ORDER BY count(*) DESC, article_id LIMIT :limit"
+    ).bindparams(
+        *(bindparam(f"k{b}", type_=BigInteger) for b in range(bands)),
+        bindparam("cutoff", type_=DateTime(timezone=True)),
+        bindparam("limit", type_=Integer),
     )
+
+
+def candidates(
+    session: Session, fp: Fingerprint, policy: DedupPolicy, keys: list[int] | None = None
+) -> list[Candidate]:
+    """Stored articles sharing a band with ``fp`` (most shared bands first), within the
+    retention window. ``keys``: the band keys of ``fp``, when the caller has them."""
+    keys = keys if keys is not None else band_keys(fp.hashvalues, policy.lsh)
+    params: dict[str, object] = {f"k{b}": k for b, k in enumerate(keys)}
+    params.update(cutoff=utcnow() - policy.retention, limit=MAX_CANDIDATES)
+    ids = [row[0] for row in session.execute(_lookup_ids(len(keys)), params)]
+    if not ids:
+        return []
     rows = session.execute(
         select(
             Article.id,
@@ -100,7 +128,7 @@ def candidates(session: Session, fp: Fingerprint, policy: DedupPolicy) -> list[C
             Article.content_hash,
             Article.sig_scheme,
             Article.sig_seed,
-        ).where(Article.id.in_(ids.scalar_subquery()))
+        ).where(Article.id.in_(ids))
     )
     out = []
     for row in rows:
@@ -118,14 +146,23 @@ def candidates(session: Session, fp: Fingerprint, policy: DedupPolicy) -> list[C
 
 
 def index_article(
-    session: Session, article_id: int, fp: Fingerprint, policy: DedupPolicy, now: datetime
+    session: Session,
+    article_id: int,
+    fp: Fingerprint,
+    policy: DedupPolicy,
+    now: datetime,
+    keys: list[int] | None = None,
 ) -> None:
     session.execute(delete(LshBucket).where(LshBucket.article_id == article_id))
     if fp.shingle_count < policy.rule.min_shingles:
         return  # too short to be matched by similarity: keep it out of the index
-    session.add_all(
-        LshBucket(band=band, bucket=key, article_id=article_id, added_at=now)
-        for band, key in enumerate(band_keys(fp.hashvalues, policy.lsh))
+    keys = keys if keys is not None else band_keys(fp.hashvalues, policy.lsh)
+    session.execute(
+        insert(LshBucket),
+        [
+            {"band": band, "bucket": key, "article_id": article_id, "added_at": now}
+            for band, key in enumerate(keys)
+        ],
     )
 
 
@@ -215,10 +252,10 @@ def store_draft(
     match_article, kind = _exact_match(session, draft)
     near: Match | None = None
     merged: tuple[int, ...] = ()
+    keys = band_keys(draft.fingerprint.hashvalues, policy.lsh)
     if match_article is None and draft.fingerprint.shingle_count >= policy.rule.min_shingles:
-        matches = verified_matches(
-            draft.fingerprint, candidates(session, draft.fingerprint, policy), policy.rule
-        )
+        found = candidates(session, draft.fingerprint, policy, keys)
+        matches = verified_matches(draft.fingerprint, found, policy.rule)
         near = matches[0] if matches else None
         bridged = {m.story_id for m in matches if m.similarity.jaccard >= policy.rule.merge_jaccard}
         if near is not None and len(bridged | {near.story_id}) > 1:
@@ -254,7 +291,7 @@ def store_draft(
     _apply_fingerprint(article, draft)
     session.add(article)
     session.flush()
-    index_article(session, article.id, draft.fingerprint, policy, now)
+    index_article(session, article.id, draft.fingerprint, policy, now, keys)
     session.flush()
     refresh_story(session, story_id, policy.canonical_policy, feed_priority)
     return StoreResult(article.id, story_id, kind, similarity, merged)
