@@ -65,3 +65,14 @@ def test_bench_index_small(capsys: pytest.CaptureFixture[str]) -> None:
     # Half the lookups are perturbed copies of stored signatures: they find candidates.
     assert 0.3 < out["lookups_with_candidates"] < 0.7
     assert out["bytes_per_article"] > 0 and out["restart_to_first_poll_seconds"] > 0
+
+
+def test_bench_workers_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for story, paragraphs in WIRE.items():
+        (tmp_path / f"{story}.txt").write_text(f"{story} headline\n" + "\n".join(paragraphs))
+    args = ["bench", "workers", "--texts", str(tmp_path), "--feeds", "2", "--counts", "1,2"]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # Two workers share the feeds through the leases: every article stored once either way.
+    assert [(r["workers"], r["articles"]) for r in out] == [(1, len(WIRE)), (2, len(WIRE))]
+    assert all(r["exit_statuses"] == [0] * r["workers"] for r in out)

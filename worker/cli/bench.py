@@ -51,3 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     redis_index.add_argument("--db", type=int, default=15, help="Redis database (flushed)")
     redis_index.add_argument("--json", action="store_true")
     redis_index.set_defaults(handler=_run("worker.bench.redis_index"))
+
+    workers = bench_sub.add_parser(
+        "workers", help="ingest throughput of several worker processes on one database"
+    )
+    workers.add_argument("--texts", required=True, metavar="DIR", help=".txt articles to serve")
+    workers.add_argument("--feeds", type=int, default=40)
+    workers.add_argument("--counts", default="1,2,4", help="worker counts to run (1,2,4)")
+    workers.add_argument("--database", metavar="URL", help="emptied before each count")
+    workers.add_argument("--json", action="store_true")
+    workers.set_defaults(handler=_run("worker.bench.workers"))
