@@ -160,6 +160,18 @@ class Ingestor:
         metric.record_poll(outcome)
         return outcome
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no poll runs (``stop`` makes them end between entries); ``False`` if
+        some still run after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._running_lock:
+                if not self._running:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
     def _claim(self, name: str, scheduled: bool) -> bool:
         now = utcnow()
         # A scheduled job fires at the planned time or just after; the slack only covers

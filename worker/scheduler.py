@@ -256,7 +256,14 @@ class Daemon:
                 systemd.notify("WATCHDOG=1")
                 last_ping = self._beat
         systemd.notify("STOPPING=1")
-        self.scheduler.shutdown(wait=True)
+        # Not shutdown(wait=True): APScheduler holds its job-store lock while it waits, and
+        # a poll finishing at that moment blocks on that lock to reschedule its feed: a
+        # deadlock (seen: a daemon that never exited after SIGTERM). Stop the scheduler,
+        # then wait for the polls in flight, which stop between entries.
+        self.scheduler.shutdown(wait=False)
+        grace = self.ingestor.config.fetch.timeout + 30.0
+        if not self.ingestor.wait_idle(grace):
+            log.warning("polls still running after %.0fs; exiting anyway", grace)
         if self.listener is not None:
             self.listener.close()
         self.ingestor.close()
