@@ -14,6 +14,7 @@ from worker.dedup.decision import MatchRule
 from worker.dedup.fingerprint import fingerprint
 from worker.dedup.lsh import LshParams
 from worker.store import articles as store
+from worker.store import index as lsh_index
 from worker.store.db import Database
 from worker.store.feeds import utcnow
 from worker.store.models import Article, Feed, LshBucket, Story
@@ -144,7 +145,7 @@ def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
     with db.session() as s:
         assert old.article_id not in set(s.scalars(select(LshBucket.article_id)))
         assert s.scalar(select(func.count()).select_from(Article)) == 2  # still stored
-        assert store.candidates(s, fingerprint(old_text), POLICY) == []
+        assert lsh_index.candidates(s, fingerprint(old_text), POLICY) == []
     # A copy of the old story is no longer matched by similarity: it starts a new story.
     with db.dedup_transaction() as s:
         again = store.store_draft(s, _draft(feed_id, "again", old_text + "\nLater."), POLICY, {})

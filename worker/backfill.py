@@ -38,9 +38,9 @@ from worker.logs import log_context
 from worker.reader.parser import Entry
 from worker.reader.sanitizer import sanitize_html
 from worker.reader.urlcleaner import canonical_url
-from worker.store.articles import index_article
 from worker.store.db import Database
 from worker.store.feeds import as_utc, utcnow
+from worker.store.index import index_article
 from worker.store.models import Article, Feed
 
 log = logging.getLogger("newsdedup.backfill")

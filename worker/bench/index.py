@@ -35,8 +35,8 @@ from worker.bench.warm import warm_index
 from worker.config import Config
 from worker.dedup.fingerprint import Fingerprint, scheme_name
 from worker.ingest import dedup_policy
-from worker.store.articles import candidates
 from worker.store.db import Database
+from worker.store.index import candidates
 from worker.store.models import Article, Base, PollLog
 
 LOOKUPS = 1000
