@@ -15,10 +15,18 @@ the intersection, |A ∩ B| ≈ J(|A|+|B|)/(1+J), hence containment = |A ∩ B| 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from worker.dedup.fingerprint import Fingerprint
+
+# Members compared per story when deciding a merge: bounds the work for a story with
+# thousands of variants (the first ones by id, so every worker compares the same).
+MAX_LINK_MEMBERS = 100
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,10 @@ class MatchRule:
     # A new copy nearly identical (this Jaccard or more) to articles of two stories merges
     # them. Containment is no evidence here: a short text is "contained" in many stories.
     merge_jaccard: float = 0.9
+    # Two stories a new article is verified against are one story when at least this share
+    # of the pairs between their members passes the rule (average linkage): a single
+    # bridge, such as a short text contained in both, never chains two stories.
+    merge_link_share: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -56,19 +68,30 @@ class Match:
     similarity: Similarity
 
 
+def _containment(j: Any, count_a: Any, count_b: Any) -> Any:
+    """Containment from the Jaccard estimate and the set sizes; scalars or numpy arrays."""
+    smaller = np.minimum(count_a, count_b)
+    intersection = j * (count_a + count_b) / (1.0 + j)
+    return np.minimum(1.0, intersection / np.maximum(smaller, 1))
+
+
+def _passes(j: Any, containment: Any, smaller: Any, rule: MatchRule) -> Any:
+    """The rule itself, on scalars or element-wise on numpy arrays."""
+    return (smaller >= rule.min_shingles) & (
+        (j >= rule.jaccard_threshold) | (containment >= rule.containment_threshold)
+    )
+
+
 def similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
     j = a.jaccard(b)
-    smaller = min(a.shingle_count, b.shingle_count)
-    if smaller == 0:
+    if min(a.shingle_count, b.shingle_count) == 0:
         return Similarity(0.0, 0.0)
-    intersection = j * (a.shingle_count + b.shingle_count) / (1.0 + j)
-    return Similarity(j, min(1.0, intersection / smaller))
+    return Similarity(j, float(_containment(j, a.shingle_count, b.shingle_count)))
 
 
 def is_copy(sim: Similarity, a: Fingerprint, b: Fingerprint, rule: MatchRule) -> bool:
-    if min(a.shingle_count, b.shingle_count) < rule.min_shingles:
-        return False
-    return sim.jaccard >= rule.jaccard_threshold or sim.containment >= rule.containment_threshold
+    smaller = min(a.shingle_count, b.shingle_count)
+    return bool(_passes(sim.jaccard, sim.containment, smaller, rule))
 
 
 def verified_matches(
@@ -83,7 +106,76 @@ def verified_matches(
         sim = similarity(fp, cand.fingerprint)
         if is_copy(sim, fp, cand.fingerprint, rule):
             out.append(Match(cand.article_id, cand.story_id, sim))
-    out.sort(key=lambda m: (-m.similarity.score, -m.similarity.jaccard, m.article_id))
+    out.sort(key=_rank)
+    return out
+
+
+def story_match(matches: Sequence[Match]) -> Match | None:
+    """The match that decides a new article's story: the story with the most verified
+    matches (one near-identical copy in a small split-off story does not outvote several
+    copies in the main one), ties to the more similar best match, then the oldest story;
+    within it, its best match. ``matches`` ordered best first, as ``verified_matches``."""
+    if not matches:
+        return None
+    votes: dict[int, list[Match]] = defaultdict(list)
+    for m in matches:
+        votes[m.story_id].append(m)
+    story = min(votes, key=lambda s: (-len(votes[s]), _rank(votes[s][0]), s))
+    return votes[story][0]
+
+
+def _rank(m: Match) -> tuple[float, float, int]:
+    return (-m.similarity.score, -m.similarity.jaccard, m.article_id)
+
+
+def link_share(left: Sequence[Fingerprint], right: Sequence[Fingerprint], rule: MatchRule) -> float:
+    """The share of pairs (one of ``left``, one of ``right``) that pass the rule; pairs of
+    incompatible schemes count as failing. Vectorised: a merge check compares up to
+    ``MAX_LINK_MEMBERS`` squared pairs."""
+    total = len(left) * len(right)
+    if total == 0:
+        return 0.0
+    passed = 0
+    groups: dict[tuple[str, int, int], tuple[list[Fingerprint], list[Fingerprint]]] = defaultdict(
+        lambda: ([], [])
+    )
+    for side, fps in enumerate((left, right)):
+        for fp in fps:
+            groups[(fp.scheme, fp.seed, fp.num_perm)][side].append(fp)
+    for lefts, rights in groups.values():
+        if not lefts or not rights:
+            continue
+        a = np.stack([f.hashvalues for f in lefts])
+        b = np.stack([f.hashvalues for f in rights])
+        count_a = np.array([f.shingle_count for f in lefts], dtype=float)[:, None]
+        count_b = np.array([f.shingle_count for f in rights], dtype=float)[None, :]
+        j = (a[:, None, :] == b[None, :, :]).mean(axis=2)
+        ok = _passes(j, _containment(j, count_a, count_b), np.minimum(count_a, count_b), rule)
+        passed += int(np.count_nonzero(ok))
+    return passed / total
+
+
+def stories_to_merge(
+    near: Match,
+    matches: Sequence[Match],
+    members: Mapping[int, Sequence[Fingerprint]],
+    rule: MatchRule,
+) -> set[int]:
+    """Stories other than ``near``'s that are the same story: the new article is a
+    near-identical copy (``merge_jaccard``) of one of their articles, or the pairs between
+    their members and those of ``near``'s story mostly pass the rule (``merge_link_share``).
+    ``members``: fingerprints of each story's stored articles (the new one not included)."""
+    out = set()
+    for story in {m.story_id for m in matches} - {near.story_id}:
+        bridged = any(
+            m.story_id == story and m.similarity.jaccard >= rule.merge_jaccard for m in matches
+        )
+        if (
+            bridged
+            or link_share(members.get(near.story_id, ()), members.get(story, ()), rule)
+            >= rule.merge_link_share
+        ):
+            out.add(story)
     return out
 
 
