@@ -13,6 +13,7 @@ from worker.dedup.decision import (
     is_copy,
     link_share,
     similarity,
+    similarity_matrix,
     stories_to_merge,
     story_match,
     verified_matches,
@@ -113,3 +114,17 @@ def test_two_halves_of_one_story_merge_on_their_links() -> None:
     assert stories_to_merge(near, matches, members, RULE) == {10, 20} - {near.story_id}
     strict = MatchRule(merge_link_share=1.0)
     assert stories_to_merge(near, matches, members, strict) == set()
+
+
+def test_similarity_matrix_agrees_with_the_pairwise_estimate() -> None:
+    body = "\n".join(WIRE["harvest"])
+    left = [fingerprint(body), fingerprint(""), fingerprint(body, features="words")]
+    right = [fingerprint("\n".join(WIRE["harvest"][:3])), fingerprint(body)]
+    jaccard, containment, smaller = similarity_matrix(left, right)
+    for (i, a), (j, b) in product(enumerate(left), enumerate(right)):
+        if not a.compatible(b):
+            assert (jaccard[i, j], containment[i, j], smaller[i, j]) == (0.0, 0.0, 0.0)
+            continue
+        sim = similarity(a, b)
+        assert (jaccard[i, j], containment[i, j]) == (sim.jaccard, sim.containment), (i, j)
+        assert smaller[i, j] == min(a.shingle_count, b.shingle_count)

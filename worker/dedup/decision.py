@@ -128,31 +128,41 @@ def _rank(m: Match) -> tuple[float, float, int]:
     return (-m.similarity.score, -m.similarity.jaccard, m.article_id)
 
 
+def similarity_matrix(
+    left: Sequence[Fingerprint], right: Sequence[Fingerprint]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(jaccard, containment, smaller set size)`` of every pair, as ``len(left) x
+    len(right)`` arrays; pairs of incompatible schemes are all zeros (never a copy)."""
+    shape = (len(left), len(right))
+    jaccard, containment, smaller = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    groups: dict[tuple[str, int, int], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    for side, fps in enumerate((left, right)):
+        for i, fp in enumerate(fps):
+            groups[(fp.scheme, fp.seed, fp.num_perm)][side].append(i)
+    for rows, cols in groups.values():
+        if not rows or not cols:
+            continue
+        a = np.stack([left[i].hashvalues for i in rows])
+        b = np.stack([right[i].hashvalues for i in cols])
+        count_a = np.array([left[i].shingle_count for i in rows], dtype=float)[:, None]
+        count_b = np.array([right[i].shingle_count for i in cols], dtype=float)[None, :]
+        j = (a[:, None, :] == b[None, :, :]).mean(axis=2)
+        small = np.minimum(count_a, count_b)
+        j[small == 0] = 0.0  # an empty set has no similarity, as Fingerprint.jaccard says
+        cell = np.ix_(rows, cols)
+        jaccard[cell], smaller[cell] = j, small
+        containment[cell] = np.where(small > 0, _containment(j, count_a, count_b), 0.0)
+    return jaccard, containment, smaller
+
+
 def link_share(left: Sequence[Fingerprint], right: Sequence[Fingerprint], rule: MatchRule) -> float:
     """The share of pairs (one of ``left``, one of ``right``) that pass the rule; pairs of
     incompatible schemes count as failing. Vectorised: a merge check compares up to
     ``MAX_LINK_MEMBERS`` squared pairs."""
-    total = len(left) * len(right)
-    if total == 0:
+    if not left or not right:
         return 0.0
-    passed = 0
-    groups: dict[tuple[str, int, int], tuple[list[Fingerprint], list[Fingerprint]]] = defaultdict(
-        lambda: ([], [])
-    )
-    for side, fps in enumerate((left, right)):
-        for fp in fps:
-            groups[(fp.scheme, fp.seed, fp.num_perm)][side].append(fp)
-    for lefts, rights in groups.values():
-        if not lefts or not rights:
-            continue
-        a = np.stack([f.hashvalues for f in lefts])
-        b = np.stack([f.hashvalues for f in rights])
-        count_a = np.array([f.shingle_count for f in lefts], dtype=float)[:, None]
-        count_b = np.array([f.shingle_count for f in rights], dtype=float)[None, :]
-        j = (a[:, None, :] == b[None, :, :]).mean(axis=2)
-        ok = _passes(j, _containment(j, count_a, count_b), np.minimum(count_a, count_b), rule)
-        passed += int(np.count_nonzero(ok))
-    return passed / total
+    jaccard, containment, smaller = similarity_matrix(left, right)
+    return float(np.count_nonzero(_passes(jaccard, containment, smaller, rule))) / jaccard.size
 
 
 def stories_to_merge(
