@@ -1,9 +1,14 @@
-"""The near-duplicate rule: which candidate, if any, a new text is a copy of.
+"""The near-duplicate rule: which candidates a new text is a copy of, which story it joins,
+and when two stories are one.
 
 A syndicated copy is either the same text with a new headline and chrome (high Jaccard)
 or a trimmed version of a longer original (low Jaccard, high *containment* of the shorter
 in the longer). The MinHash Jaccard estimate J and the exact shingle counts |A|, |B| give
 the intersection, |A ∩ B| ≈ J(|A|+|B|)/(1+J), hence containment = |A ∩ B| / min(|A|,|B|).
+
+The new text joins the story with the most verified matches (``story_match``). Another
+story it matches is merged in only on evidence about the two stories themselves
+(``stories_to_merge``): average linkage over their members, or a near-identical copy.
 
     >>> from worker.dedup.fingerprint import fingerprint
     >>> lines = [f"sentence {i} of the wire story about the harbour fire." for i in range(40)]
@@ -113,7 +118,7 @@ def verified_matches(
 def story_match(matches: Sequence[Match]) -> Match | None:
     """The match that decides a new article's story: the story with the most verified
     matches (one near-identical copy in a small split-off story does not outvote several
-    copies in the main one), ties to the more similar best match, then the oldest story;
+    copies in the main one), ties to the more similar best match, then the older article;
     within it, its best match. ``matches`` ordered best first, as ``verified_matches``."""
     if not matches:
         return None
