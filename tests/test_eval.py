@@ -102,8 +102,29 @@ def test_eval_dedup_json(dedup_bench: Path, capsys: pytest.CaptureFixture[str]) 
     # nothing merged wrongly.
     assert out["pairwise"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
     assert out["bcubed"]["f1"] == 1.0
+    assert out["labelled_only"]["pairwise"]["f1"] == out["labelled_only"]["bcubed"]["f1"] == 1.0
     assert out["distractor_merges"] == 0
     assert out["predicted_clusters"] == out["true_clusters"]
+
+
+def test_eval_dedup_scores_labelled_documents_alone(
+    dedup_bench: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two distractors that are copies of each other fold into one story, which the
+    all-documents scores count as a false merge; the labelled-only scores do not."""
+    folder = dedup_bench.parent / "distractors"
+    name, paragraphs = next(iter(UNRELATED.items()))
+    copy = f"{name} retitled\n" + "\n".join(paragraphs) + "\nUpdated this evening."
+    (folder / "misc" / f"{name}-copy.txt").write_text(copy)
+    args = ["eval", "dedup", "--labels", str(dedup_bench / "labels.tsv")]
+    assert main([*args, "--distractors", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["pairwise"]["precision"] < 1.0 and out["bcubed"]["precision"] < 1.0
+    assert out["labelled_only"]["pairwise"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    assert out["labelled_only"]["bcubed"]["f1"] == 1.0
+    assert out["distractor_merges"] == 0
+    assert main([*args, "--distractors", str(folder)]) == 0
+    assert "labelled documents only:" in capsys.readouterr().out
 
 
 def test_eval_dedup_reports_failures(dedup_bench: Path, capsys: pytest.CaptureFixture[str]) -> None:

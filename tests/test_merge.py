@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from tests.fixtures.corpus import WIRE
 from worker.dedup.decision import MatchRule
@@ -70,6 +71,38 @@ def test_bridging_copy_merges_two_stories(db: Database) -> None:
         story = s.get(Story, survivor)
         assert story is not None and story.variant_count == 3
         assert story.canonical_article_id == first.article_id  # earliest stays canonical
+
+
+def _split_off(s: Session, article_id: int) -> int:
+    """Move one article into a story of its own, as two workers (or another arrival
+    order) can leave a story split."""
+    split = Story(first_seen_at=utcnow(), last_seen_at=utcnow(), variant_count=1)
+    s.add(split)
+    s.flush()
+    s.execute(update(Article).where(Article.id == article_id).values(story_id=split.id))
+    return split.id
+
+
+def test_linked_halves_merge_without_a_near_identical_bridge(db: Database) -> None:
+    """Two trims of one wire story in two stories, and a copy that is only a partial
+    overlap of each: the stories merge because their members are copies of each other
+    (average linkage), not because of the one bridge."""
+    feed_id = _feed(db)
+    body = WIRE["bridge"]
+    with db.dedup_transaction() as s:
+        head = store.store_draft(s, _draft(feed_id, "a", "\n".join(body[:6])), POLICY, {})
+        tail = store.store_draft(s, _draft(feed_id, "b", "\n".join(body[2:])), POLICY, {})
+        split = _split_off(s, tail.article_id)
+        store.refresh_story(s, head.story_id, "earliest", {})
+    with db.dedup_transaction() as s:
+        third = store.store_draft(s, _draft(feed_id, "c", "\n".join(body[1:7])), POLICY, {})
+    assert third.kind == "near" and third.similarity is not None
+    assert third.story_id == min(head.story_id, split)
+    assert third.merged == (max(head.story_id, split),)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Story)) == 1
+        story = s.get(Story, third.story_id)
+        assert story is not None and story.variant_count == 3
 
 
 def test_containment_alone_does_not_merge(db: Database) -> None:

@@ -139,6 +139,8 @@ class DedupSettings(_Strict):
     min_shingles: StrictInt = Field(default=5, ge=1)
     # A copy this similar (estimated Jaccard) to articles of two stories merges them.
     merge_jaccard: float = Field(default=0.9, gt=0.0, le=1.0)
+    # ... or when this share of the pairs between the two stories' members are copies.
+    merge_link_share: float = Field(default=0.3, gt=0.0, le=1.0)
     canonical_policy: CanonicalPolicy = CanonicalPolicy.EARLIEST
     retention: Duration = 30 * 86400.0
 

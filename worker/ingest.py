@@ -46,7 +46,11 @@ def dedup_policy(config: Config) -> store.DedupPolicy:
     d = config.dedup
     return store.DedupPolicy(
         rule=MatchRule(
-            d.jaccard_threshold, d.containment_threshold, d.min_shingles, d.merge_jaccard
+            d.jaccard_threshold,
+            d.containment_threshold,
+            d.min_shingles,
+            d.merge_jaccard,
+            d.merge_link_share,
         ),
         lsh=LshParams.for_threshold(d.lsh_threshold, d.num_perm),
         canonical_policy=d.canonical_policy.value,

@@ -45,6 +45,11 @@ FEED = "eval"
 class DedupEval:
     pairwise: Scores
     bcubed: Scores
+    # The same over the labelled documents alone: near copies among the distractors (which
+    # are each their own "cluster" above, so merging two of them counts as an error) and
+    # the distractors' perfect singleton scores both drop out.
+    labelled_pairwise: Scores
+    labelled_bcubed: Scores
     documents: int
     labelled: int
     distractors: int
@@ -61,6 +66,10 @@ class DedupEval:
         return {
             "pairwise": self.pairwise.as_dict(),
             "bcubed": self.bcubed.as_dict(),
+            "labelled_only": {
+                "pairwise": self.labelled_pairwise.as_dict(),
+                "bcubed": self.labelled_bcubed.as_dict(),
+            },
             "documents": self.documents,
             "labelled": self.labelled,
             "distractors": self.distractors,
@@ -159,9 +168,14 @@ def run_eval(
         story_has_label[pred[d.key]] |= not d.distractor
     merges = sum(1 for d in docs if d.distractor and story_has_label[pred[d.key]])
     false_merges, missed = failure_report(docs, pred, by_key)
+    labelled = {d.key for d in docs if not d.distractor}
+    pred_labelled = {k: s for k, s in pred.items() if k in labelled}
+    gold_labelled = {k: c for k, c in gold.items() if k in labelled}
     return DedupEval(
         pairwise=pairwise(pred, gold),
         bcubed=bcubed(pred, gold),
+        labelled_pairwise=pairwise(pred_labelled, gold_labelled),
+        labelled_bcubed=bcubed(pred_labelled, gold_labelled),
         documents=len(docs),
         labelled=sum(1 for d in docs if not d.distractor),
         distractors=sum(1 for d in docs if d.distractor),
@@ -184,6 +198,13 @@ def render(result: DedupEval) -> str:
     ]
     for name, s in (("pairwise", result.pairwise), ("B-cubed", result.bcubed)):
         lines.append(f"{name:<10} {s.precision:>9.4f} {s.recall:>9.4f} {s.f1:>9.4f}")
+    if result.distractors:
+        lines.append("labelled documents only:")
+        for name, s in (
+            ("pairwise", result.labelled_pairwise),
+            ("B-cubed", result.labelled_bcubed),
+        ):
+            lines.append(f"{name:<10} {s.precision:>9.4f} {s.recall:>9.4f} {s.f1:>9.4f}")
     lines += [
         f"clusters: {result.predicted_clusters} predicted, {result.true_clusters} true",
         f"distractors merged with a labelled document: {result.distractor_merges}",

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     and_,
     delete,
+    func,
     or_,
     select,
     update,
@@ -20,7 +21,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from worker.dedup.canonical import ArticleFacts, choose_canonical
-from worker.dedup.decision import Match, MatchRule, verified_matches
+from worker.dedup.decision import (
+    MAX_LINK_MEMBERS,
+    Match,
+    MatchRule,
+    stories_to_merge,
+    story_match,
+    verified_matches,
+)
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.lsh import LshParams, band_keys
 from worker.store.feeds import as_utc, utcnow
@@ -172,10 +180,12 @@ def store_draft(
     if match_article is None and draft.fingerprint.shingle_count >= policy.rule.min_shingles:
         found = candidates(session, draft.fingerprint, policy, keys)
         matches = verified_matches(draft.fingerprint, found, policy.rule)
-        near = matches[0] if matches else None
-        bridged = {m.story_id for m in matches if m.similarity.jaccard >= policy.rule.merge_jaccard}
-        if near is not None and len(bridged | {near.story_id}) > 1:
-            near, merged = _merge_stories(session, near, bridged, policy, feed_priority)
+        near = story_match(matches)
+        if near is not None and any(m.story_id != near.story_id for m in matches):
+            members = _story_fingerprints(session, {m.story_id for m in matches})
+            bridged = stories_to_merge(near, matches, members, policy.rule)
+            if bridged:
+                near, merged = _merge_stories(session, near, bridged, policy, feed_priority)
     if match_article is not None:
         story_id, matched_id, similarity = match_article.story_id, match_article.id, 1.0
     elif near is not None:
@@ -211,6 +221,37 @@ def store_draft(
     session.flush()
     refresh_story(session, story_id, policy.canonical_policy, feed_priority)
     return StoreResult(article.id, story_id, kind, similarity, merged)
+
+
+def _story_fingerprints(session: Session, story_ids: set[int]) -> dict[int, list[Fingerprint]]:
+    """The stored fingerprints of each story's first ``MAX_LINK_MEMBERS`` articles by id."""
+    ranked = (
+        select(
+            Article.story_id,
+            Article.signature,
+            Article.shingle_count,
+            Article.content_hash,
+            Article.sig_scheme,
+            Article.sig_seed,
+            func.row_number().over(partition_by=Article.story_id, order_by=Article.id).label("n"),
+        )
+        .where(Article.story_id.in_(story_ids), Article.signature.is_not(None))
+        .subquery()
+    )
+    out: dict[int, list[Fingerprint]] = {s: [] for s in story_ids}
+    for row in session.execute(select(ranked).where(ranked.c.n <= MAX_LINK_MEMBERS)):
+        if row.sig_scheme is None:
+            continue
+        out[row.story_id].append(
+            Fingerprint.from_stored(
+                row.signature,
+                shingle_count=row.shingle_count,
+                content_hash=row.content_hash,
+                scheme=row.sig_scheme,
+                seed=row.sig_seed or 0,
+            )
+        )
+    return out
 
 
 def _merge_stories(
