@@ -8,6 +8,7 @@ import itertools
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -21,7 +22,7 @@ from worker.config import parse_config
 from worker.ingest import Ingestor
 from worker.store import leases
 from worker.store.db import Database
-from worker.store.feeds import PollOutcome, as_utc, record_poll, utcnow
+from worker.store.feeds import PollOutcome, as_utc, record_poll, sync_feeds, utcnow
 from worker.store.models import Article, Feed, PollLog
 
 INTERVAL = 4.0
@@ -47,6 +48,21 @@ def _partition(db: Database) -> set[frozenset[tuple[str, str]]]:
     for name, guid, story in rows:
         stories[story].add((name, guid))
     return {frozenset(v) for v in stories.values()}
+
+
+def test_workers_starting_together_both_sync_the_feed_rows(db: Database) -> None:
+    config = parse_config(_config_text(db.url, {n: f"http://feeds.invalid/{n}" for n in "abc"}))
+    late = Ingestor(config, db)
+    synced: list[dict[str, int]] = []
+    with db.session() as s, s.begin():
+        # Another worker's sync, caught between its INSERTs and its COMMIT: the late
+        # worker's INSERT of the same names waits for it, then breaks the unique name.
+        first = sync_feeds(s, config.feeds)
+        thread = threading.Thread(target=lambda: synced.append(late.sync_feeds()))
+        thread.start()
+        time.sleep(1.0)
+    thread.join(60)
+    assert synced == [first]
 
 
 def test_poll_record_releases_only_its_own_lease(db: Database) -> None:

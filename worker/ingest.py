@@ -115,6 +115,15 @@ class Ingestor:
 
     # -- setup -------------------------------------------------------------------------
     def sync_feeds(self) -> dict[str, int]:
+        try:
+            return self._sync_feeds_once()
+        except IntegrityError:
+            # Workers started together on a new database insert the same feed rows, and the
+            # one that commits second breaks the unique name (seen: a worker exiting 1 at
+            # start). The rows exist now: syncing again finds and updates them.
+            return self._sync_feeds_once()
+
+    def _sync_feeds_once(self) -> dict[str, int]:
         with self._sync_lock, self.db.session() as session, session.begin():
             self._feed_ids = sync_feeds(session, self.config.feeds)
             self._priorities = store.feed_priorities(
