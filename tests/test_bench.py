@@ -56,6 +56,10 @@ def test_bench_poll_small(capsys: pytest.CaptureFixture[str]) -> None:
     assert out["first_round"]["outcomes"] == {"ok": 40}
     # Every feed polled again: the changed ones with their new entry, the rest 304.
     assert out["timed_round"]["outcomes"] == {"ok": 10, "not_modified": 30}
+    for name in ("first_round", "timed_round"):  # the poll log agrees: none starved
+        r = out[name]
+        assert (r["feeds_polled"], r["feeds_starved"], r["feeds_polled_twice"]) == (40, 0, 0)
+        assert r["server_cpu_seconds"] > 0 and r["cpu_ms_per_feed"] > 0
 
 
 def test_bench_index_small(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import gzip
+import threading
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -102,6 +104,38 @@ def test_fetch_conditional_get_and_304(httpserver: HTTPServer) -> None:
     assert first.status == 200 and first.etag == '"v1"' and first.content == RSS
     second = fetcher.fetch(httpserver.url_for("/feed"), etag=first.etag)
     assert second.not_modified and second.content == b""
+
+
+def test_304_keeps_the_connection_alive() -> None:
+    """A round of 304s reuses one connection per host instead of opening one per poll."""
+    clients: list[tuple[str, int]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            clients.append(self.client_address)
+            self.send_response(304 if self.headers.get("If-None-Match") == '"v1"' else 200)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/feed"
+    try:
+        with Fetcher(FetchLimits(timeout=5)) as fetcher:
+            statuses = [fetcher.fetch(url, etag='"v1"').status for _ in range(5)]
+            statuses.append(fetcher.fetch(url).status)  # and the 200 after them too
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert statuses == [304] * 5 + [200]
+    assert len(set(clients)) == 1, clients
 
 
 def test_fetch_gzip_and_decompressed_size_cap(httpserver: HTTPServer) -> None:

@@ -8,6 +8,7 @@ import itertools
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -19,8 +20,9 @@ from sqlalchemy import func, select
 from tests.fixtures.corpus import demo_feeds
 from worker.config import parse_config
 from worker.ingest import Ingestor
+from worker.store import leases
 from worker.store.db import Database
-from worker.store.feeds import as_utc
+from worker.store.feeds import PollOutcome, as_utc, record_poll, sync_feeds, utcnow
 from worker.store.models import Article, Feed, PollLog
 
 INTERVAL = 4.0
@@ -46,6 +48,52 @@ def _partition(db: Database) -> set[frozenset[tuple[str, str]]]:
     for name, guid, story in rows:
         stories[story].add((name, guid))
     return {frozenset(v) for v in stories.values()}
+
+
+def test_workers_starting_together_both_sync_the_feed_rows(db: Database) -> None:
+    config = parse_config(_config_text(db.url, {n: f"http://feeds.invalid/{n}" for n in "abc"}))
+    late = Ingestor(config, db)
+    synced: list[dict[str, int]] = []
+    with db.session() as s, s.begin():
+        # Another worker's sync, caught between its INSERTs and its COMMIT: the late
+        # worker's INSERT of the same names waits for it, then breaks the unique name.
+        first = sync_feeds(s, config.feeds)
+        thread = threading.Thread(target=lambda: synced.append(late.sync_feeds()))
+        thread.start()
+        time.sleep(1.0)
+    thread.join(60)
+    assert synced == [first]
+
+
+def test_poll_record_releases_only_its_own_lease(db: Database) -> None:
+    now = utcnow()
+    lease = timedelta(seconds=60)
+    with db.session() as s, s.begin():
+        s.add(Feed(id=1, name="f", url="http://feeds.invalid/f", created_at=now))
+    with db.engine.begin() as conn:
+        assert leases.claim(conn, 1, "a", now=now, timeout=lease) == leases.PollState(None, None, 0)
+    failed = PollOutcome("error", error_kind="timeout", error="slow")
+    # b's poll (its lease expired and a took the feed) is recorded, but a keeps the lease.
+    with db.engine.begin() as conn:
+        record_poll(conn, 1, failed, owner="b", started=now, next_poll_at=now + lease)
+    with db.session() as s:
+        feed = s.get(Feed, 1)
+        assert feed is not None and feed.lease_owner == "a" and feed.consecutive_failures == 1
+    with db.engine.begin() as conn:  # a second failure counts on; a's record releases
+        record_poll(conn, 1, failed, owner="a", started=now, next_poll_at=now + lease)
+        assert leases.holder(conn, 1) is None
+    with db.engine.begin() as conn:
+        state = leases.claim(conn, 1, "c", now=now, timeout=lease)
+        assert state is not None and state.consecutive_failures == 2
+        record_poll(
+            conn, 1, PollOutcome("ok"), owner="c", started=now, next_poll_at=now, etag='"v2"'
+        )
+    with db.session() as s:
+        feed = s.get(Feed, 1)
+        assert feed is not None
+        assert (feed.etag, feed.consecutive_failures, feed.lease_owner) == ('"v2"', 0, None)
+        assert feed.last_error_kind == "timeout"  # the last error stays on record
+        assert s.scalar(select(func.count()).select_from(PollLog)) == 3
 
 
 def test_three_workers_share_feeds_and_survive_a_kill(

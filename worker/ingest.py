@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import random
 import threading
 import time
 from collections.abc import Iterable
@@ -34,7 +35,6 @@ from worker.store import leases
 from worker.store.availability import retry_transient
 from worker.store.db import Database
 from worker.store.feeds import PollOutcome, record_poll, sync_feeds, utcnow
-from worker.store.models import Feed
 
 log = logging.getLogger("newsdedup.ingest")
 
@@ -113,9 +113,21 @@ class Ingestor:
         self.owner = leases.worker_identity()
         self._lease = timedelta(seconds=self.config.worker.lease_timeout)
         self._sync_lock = threading.RLock()
+        # One generator for every poll's jitter instead of one seeded from os.urandom per
+        # poll; its draws are atomic under the GIL, so the poll threads can share it.
+        self._rng = random.Random()
 
     # -- setup -------------------------------------------------------------------------
     def sync_feeds(self) -> dict[str, int]:
+        try:
+            return self._sync_feeds_once()
+        except IntegrityError:
+            # Workers started together on a new database insert the same feed rows, and the
+            # one that commits second breaks the unique name (seen: a worker exiting 1 at
+            # start). The rows exist now: syncing again finds and updates them.
+            return self._sync_feeds_once()
+
+    def _sync_feeds_once(self) -> dict[str, int]:
         with self._sync_lock, self.db.session() as session, session.begin():
             self._feed_ids = sync_feeds(session, self.config.feeds)
             self._priorities = store.feed_priorities(
@@ -150,9 +162,10 @@ class Ingestor:
             self._running.add(name)
         try:
             with log_context(feed=name):
-                if not self._claim(name, scheduled):
+                state = self._claim(name, scheduled)
+                if state is None:
                     return PollOutcome("leased")
-                outcome = self._poll(self.config.feed(name))
+                outcome = self._poll(self.config.feed(name), state)
         except SQLAlchemyError as exc:
             # The database went away before the poll could even read its feed row: the
             # scheduler retries with backoff; nothing was fetched, so nothing is lost.
@@ -176,45 +189,40 @@ class Ingestor:
                 return False
             time.sleep(0.05)
 
-    def _claim(self, name: str, scheduled: bool) -> bool:
+    def _claim(self, name: str, scheduled: bool) -> leases.PollState | None:
+        """The feed's lease and poll state in one statement (``None``: not ours to poll)."""
         now = utcnow()
         # A scheduled job fires at the planned time or just after; the slack only covers
         # clock differences between hosts, and must stay well under any interval.
         due_by = now + timedelta(seconds=0.5) if scheduled else None
         feed_id = self.feed_id(name)
-        with self.db.session() as session, session.begin():
-            if leases.claim(
-                session, feed_id, self.owner, now=now, timeout=self._lease, due_by=due_by
-            ):
-                return True
-            holder, _expires = leases.lease_of(session, feed_id)
+        with self.db.engine.begin() as conn:
+            state = leases.claim(
+                conn, feed_id, self.owner, now=now, timeout=self._lease, due_by=due_by
+            )
+            if state is not None:
+                return state
+            holder = leases.holder(conn, feed_id)
             if not leases.dead_local_owner(holder):
-                return False
+                return None
             assert holder is not None
             log.info("feed=%s taking over the lease of %s (not running)", name, holder)
             return leases.take_over(
-                session, feed_id, self.owner, holder, now=now, timeout=self._lease, due_by=due_by
+                conn, feed_id, self.owner, holder, now=now, timeout=self._lease, due_by=due_by
             )
 
     def _renew_lease(self, feed_id: int) -> None:
         try:
-            with self.db.session() as session, session.begin():
-                if not leases.renew(
-                    session, feed_id, self.owner, now=utcnow(), timeout=self._lease
-                ):
+            with self.db.engine.begin() as conn:
+                if not leases.renew(conn, feed_id, self.owner, now=utcnow(), timeout=self._lease):
                     log.warning("feed=%s lease lost to another worker", feed_id)
         except SQLAlchemyError as exc:
             log.warning("feed=%s lease not renewed: %s", feed_id, exc)
 
-    def _poll(self, cfg: FeedConfig) -> PollOutcome:
+    def _poll(self, cfg: FeedConfig, state: leases.PollState) -> PollOutcome:
         started = utcnow()
         t0 = time.monotonic()
         feed_id = self.feed_id(cfg.name)
-        with self.db.session() as session:
-            feed = session.get(Feed, feed_id)
-            assert feed is not None
-            etag, last_modified = feed.etag, feed.last_modified
-            failures = feed.consecutive_failures or 0
         retry_after = ttl = max_age = None
         parsed: ParsedFeed | None = None
         result_headers: dict[str, str] = {}
@@ -223,11 +231,11 @@ class Ingestor:
             with metric.stage("fetch"):
                 result = self.fetcher.fetch(
                     cfg.url,
-                    etag=etag,
-                    last_modified=last_modified,
+                    etag=state.etag,
+                    last_modified=state.last_modified,
                     user_agent=cfg.user_agent,
                     trusted=True,
-                    base_dir=self.config.base_dir,
+                    base_dir=self.config.base_dir if cfg.url[:5].lower() == "file:" else None,
                 )
             result_headers = result.headers
             max_age = backoff.cache_max_age(result.headers.get("cache-control"))
@@ -246,7 +254,7 @@ class Ingestor:
                 outcome.http_status = exc.status
         except StoreError as exc:
             outcome = PollOutcome("error", error_kind="database", error=str(exc))
-        failures = failures + 1 if outcome.outcome == "error" else 0
+        failures = state.consecutive_failures + 1 if outcome.outcome == "error" else 0
         delay = backoff.next_delay(
             cfg.interval,
             failures=failures,
@@ -255,45 +263,48 @@ class Ingestor:
             max_age=max_age,
             max_backoff=self.config.worker.max_backoff,
             jitter=self.config.worker.jitter,
+            rng=self._rng,
         )
+        next_poll_at = utcnow() + timedelta(seconds=delay)
         try:
-            with self.db.session() as session, session.begin():
-                feed = session.get(Feed, feed_id)
-                assert feed is not None
+            with self.db.engine.begin() as conn:
                 record_poll(
-                    session,
-                    feed,
+                    conn,
+                    feed_id,
                     outcome,
+                    owner=self.owner,
                     started=started,
-                    next_poll_at=utcnow() + timedelta(seconds=delay),
+                    next_poll_at=next_poll_at,
                     etag=result_headers.get("etag"),
                     last_modified=result_headers.get("last-modified"),
                     title=parsed.title if parsed else None,
                 )
-                leases.release(session, feed_id, self.owner)
+            outcome.next_poll_at = next_poll_at
         except SQLAlchemyError as exc:
             log.error("feed=%s cannot record poll: %s", cfg.name, exc)
         changed = outcome.articles_new + outcome.duplicates_exact + outcome.duplicates_near
         changed += outcome.articles_updated
-        # Quiet at steady state: a poll that changed nothing logs at DEBUG.
+        # Quiet at steady state: a poll that changed nothing logs at DEBUG (and, with
+        # DEBUG off, does not even build the line's arguments).
         level = (
             logging.WARNING
             if outcome.outcome == "error"
             else (logging.INFO if changed else logging.DEBUG)
         )
-        log.log(
-            level,
-            "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d%s (%.2fs)",
-            cfg.name,
-            outcome.outcome,
-            outcome.articles_new,
-            outcome.duplicates_exact,
-            outcome.duplicates_near,
-            outcome.articles_updated,
-            outcome.entries_seen,
-            f" error={outcome.error_kind}: {outcome.error}" if outcome.error else "",
-            time.monotonic() - t0,
-        )
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d%s (%.2fs)",
+                cfg.name,
+                outcome.outcome,
+                outcome.articles_new,
+                outcome.duplicates_exact,
+                outcome.duplicates_near,
+                outcome.articles_updated,
+                outcome.entries_seen,
+                f" error={outcome.error_kind}: {outcome.error}" if outcome.error else "",
+                time.monotonic() - t0,
+            )
         return outcome
 
     def _store_entries(self, cfg: FeedConfig, feed_id: int, parsed: ParsedFeed) -> PollOutcome:

@@ -29,7 +29,7 @@ from worker.health import DatabaseProbe, count_overdue
 from worker.http import Listener
 from worker.ingest import Ingestor
 from worker.logs import setup_logging
-from worker.store.feeds import as_utc, utcnow
+from worker.store.feeds import PollOutcome, as_utc, utcnow
 from worker.store.models import Feed
 from worker.store.retention import prune_index
 
@@ -72,14 +72,22 @@ class Daemon:
     def _run_poll(self, name: str) -> None:
         if self.stop.is_set() or not self._polled(name):
             return
-        leased = False
+        outcome: PollOutcome | None = None
         try:
-            leased = self.ingestor.poll(name, scheduled=True).outcome == "leased"
+            outcome = self.ingestor.poll(name, scheduled=True)
         except Exception:  # a bug must not kill the feed's schedule
             log.exception("feed=%s poll crashed", name)
         if self.stop.is_set() or not self._polled(name):
             return  # a reload removed the feed while it was polled
-        self._schedule(name, self._after_lease(name) if leased else self._next_run(name))
+        if outcome is not None and outcome.outcome == "leased":
+            when = self._after_lease(name)
+        elif outcome is not None and outcome.next_poll_at is not None:
+            # The poll recorded when the feed is due: no need to read the row back.
+            self._db_failures.pop(name, None)
+            when = outcome.next_poll_at
+        else:
+            when = self._next_run(name)
+        self._schedule(name, when)
 
     def _prune_index(self) -> None:
         cutoff = utcnow() - timedelta(seconds=self.ingestor.config.dedup.retention)
@@ -105,7 +113,10 @@ class Daemon:
         return max(now + timedelta(seconds=1), expires or now)
 
     def _polled(self, name: str) -> bool:
-        return any(f.name == name and f.enabled for f in self.ingestor.config.feeds)
+        try:  # a look-up by name, not a scan: it runs twice per poll
+            return self.ingestor.config.feed(name).enabled
+        except KeyError:
+            return False
 
     def _next_run(self, name: str) -> datetime:
         interval = self.ingestor.config.feed(name).interval

@@ -253,7 +253,16 @@ class Fetcher:
         try:
             with deadline(deadline_at), client.stream("GET", url, headers=headers) as response:
                 response_headers = {k.lower(): v for k, v in response.headers.items()}
-                if response.status_code in _REDIRECT_CODES or response.status_code == 304:
+                if response.status_code == 304:
+                    # A 304 has no body by definition (h11 frames it as empty, so this
+                    # reads nothing from the socket); reading it to its end is what lets
+                    # the connection go back to the pool instead of being closed: a round
+                    # of mostly-304 polls then reuses its connections (keep-alive).
+                    response.read()
+                    return 304, b"", response_headers
+                if response.status_code in _REDIRECT_CODES:
+                    # Not drained: a redirect's body may be long or slow, and is not worth
+                    # waiting for; its connection is closed.
                     return response.status_code, b"", response_headers
                 declared = response_headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.limits.max_bytes:

@@ -3,14 +3,17 @@ failures) and a poll log."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from worker.config import FeedConfig
+from worker.store import leases
 from worker.store.models import Feed, PollLog
 
 
@@ -64,50 +67,87 @@ class PollOutcome:
     entry_errors: int = 0
     error_kind: str | None = None
     error: str | None = None
+    # When the feed is due again, as recorded (``None`` if the record failed): the
+    # scheduler plans the next poll from it without reading the row back.
+    next_poll_at: datetime | None = None
 
 
 def record_poll(
-    session: Session,
-    feed: Feed,
+    conn: Connection,
+    feed_id: int,
     outcome: PollOutcome,
     *,
+    owner: str,
     started: datetime,
     next_poll_at: datetime,
     etag: str | None = None,
     last_modified: str | None = None,
     title: str | None = None,
 ) -> None:
+    """Write the poll's result to the feed row, release ``owner``'s lease in the same
+    ``UPDATE``, and append the poll log row (call inside one transaction)."""
     now = utcnow()
-    feed.last_polled_at = now
-    feed.next_poll_at = next_poll_at
-    if outcome.outcome == "error":
-        feed.consecutive_failures = (feed.consecutive_failures or 0) + 1
-        feed.last_error_kind = outcome.error_kind
-        feed.last_error = (outcome.error or "")[:2000]
-        feed.last_error_at = now
-    else:
-        feed.consecutive_failures = 0
-        feed.last_success_at = now
-        if outcome.outcome == "ok":
-            # Validators are kept only when every entry was stored: a 304 next time
-            # must not hide an entry that failed this time.
-            if outcome.entry_errors == 0:
-                feed.etag, feed.last_modified = etag, last_modified
-            if title:
-                feed.title = title[:1000]
-    session.add(
-        PollLog(
-            feed_id=feed.id,
-            started_at=started,
-            finished_at=now,
-            outcome=outcome.outcome,
-            http_status=outcome.http_status,
-            entries_seen=outcome.entries_seen,
-            articles_new=outcome.articles_new,
-            articles_updated=outcome.articles_updated,
-            duplicates_exact=outcome.duplicates_exact,
-            duplicates_near=outcome.duplicates_near,
-            error_kind=outcome.error_kind,
-            error=(outcome.error or None) and outcome.error[:2000],
+    failed = outcome.outcome == "error"
+    # Validators are kept only when every entry was stored: a 304 next time must not hide
+    # an entry that failed this time.
+    validators = outcome.outcome == "ok" and outcome.entry_errors == 0
+    titled = outcome.outcome == "ok" and bool(title)
+    params: dict[str, Any] = {
+        "feed_id": feed_id,
+        "owner": owner,
+        "polled_at": now,
+        "next_at": next_poll_at,
+    }
+    if failed:
+        params.update(
+            error_kind=outcome.error_kind, error_text=(outcome.error or "")[:2000], error_at=now
         )
+    if validators:
+        params.update(new_etag=etag, new_last_modified=last_modified)
+    if titled:
+        params["new_title"] = (title or "")[:1000]
+    conn.execute(_record_statement(failed, validators, titled), params)
+    conn.execute(
+        _POLL_LOG,
+        {
+            "feed_id": feed_id,
+            "started_at": started,
+            "finished_at": now,
+            "outcome": outcome.outcome,
+            "http_status": outcome.http_status,
+            "entries_seen": outcome.entries_seen,
+            "articles_new": outcome.articles_new,
+            "articles_updated": outcome.articles_updated,
+            "duplicates_exact": outcome.duplicates_exact,
+            "duplicates_near": outcome.duplicates_near,
+            "error_kind": outcome.error_kind,
+            "error": (outcome.error or None) and outcome.error[:2000],
+        },
     )
+
+
+_POLL_LOG = insert(PollLog)
+
+
+@functools.cache
+def _record_statement(failed: bool, validators: bool, titled: bool) -> Update:
+    """The feed-row ``UPDATE`` for one kind of outcome, built once per kind."""
+    values: dict[str, Any] = {
+        "last_polled_at": bindparam("polled_at"),
+        "next_poll_at": bindparam("next_at"),
+        **leases.release_values(),
+    }
+    if failed:
+        values.update(
+            consecutive_failures=func.coalesce(Feed.consecutive_failures, 0) + 1,
+            last_error_kind=bindparam("error_kind"),
+            last_error=bindparam("error_text"),
+            last_error_at=bindparam("error_at"),
+        )
+    else:
+        values.update(consecutive_failures=0, last_success_at=bindparam("polled_at"))
+    if validators:
+        values.update(etag=bindparam("new_etag"), last_modified=bindparam("new_last_modified"))
+    if titled:
+        values["title"] = bindparam("new_title")
+    return update(Feed).where(Feed.id == bindparam("feed_id")).values(values)

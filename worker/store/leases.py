@@ -4,10 +4,16 @@ A worker *claims* a feed before polling it with one conditional ``UPDATE``: it s
 when nobody holds the lease (or the holder's lease has expired, or it is our own) and, for
 a scheduled poll, only while the feed is due. PostgreSQL re-checks the ``WHERE`` of a
 waiting ``UPDATE`` against the row the winner committed (READ COMMITTED), and SQLite runs
-one writer at a time, so two workers can never both win. The holder renews the lease while
-it stores entries and releases it when the poll is recorded; a worker that dies simply
-stops renewing, and after ``worker.lease_timeout`` any other worker takes the feed over.
+one writer at a time, so two workers can never both win. The same statement returns what
+the poll needs from the row (validators, failure count: ``RETURNING``), so a claim is one
+round trip. The holder renews the lease while it stores entries and releases it in the
+statement that records the poll (``release_values``); a worker that dies simply stops
+renewing, and after ``worker.lease_timeout`` any other worker takes the feed over.
 There is no leader: every worker runs the same schedule and the database decides.
+
+The statements are built once, with bound parameters: a poll that finds nothing new is
+little more than these statements, so building and cache-keying an SQLAlchemy expression
+per call would be a good part of its cost.
 
     >>> from datetime import datetime, timedelta, UTC
     >>> from worker.store.db import Database
@@ -15,16 +21,16 @@ There is no leader: every worker runs the same schedule and the database decides
     >>> db = Database("sqlite://"); db.upgrade()
     >>> now = datetime(2026, 11, 24, tzinfo=UTC)
     >>> with db.session() as s, s.begin():
-    ...     s.add(Feed(id=1, name="f", url="file:///f", enabled=True, created_at=now))
-    >>> with db.session() as s, s.begin():
-    ...     claim(s, 1, "a", now=now, timeout=timedelta(seconds=60))
+    ...     s.add(Feed(id=1, name="f", url="file:///f", enabled=True, created_at=now, etag='"v1"'))
+    >>> with db.engine.begin() as conn:
+    ...     claim(conn, 1, "a", now=now, timeout=timedelta(seconds=60))
+    PollState(etag='"v1"', last_modified=None, consecutive_failures=0)
+    >>> with db.engine.begin() as conn:  # held by a
+    ...     claim(conn, 1, "b", now=now, timeout=timedelta(seconds=60)) is None
     True
-    >>> with db.session() as s, s.begin():  # held by a
-    ...     claim(s, 1, "b", now=now, timeout=timedelta(seconds=60))
-    False
-    >>> with db.session() as s, s.begin():  # a died: its lease ran out
-    ...     claim(s, 1, "b", now=now + timedelta(seconds=61), timeout=timedelta(seconds=60))
-    True
+    >>> with db.engine.begin() as conn:  # a died: its lease ran out
+    ...     claim(conn, 1, "b", now=now + timedelta(seconds=61), timeout=timedelta(seconds=60))
+    PollState(etag='"v1"', last_modified=None, consecutive_failures=0)
 """
 
 from __future__ import annotations
@@ -32,10 +38,11 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Update, and_, bindparam, case, null, or_, select, update
 
 from worker.store.models import Feed
 
@@ -45,41 +52,71 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+@dataclass(frozen=True)
+class PollState:
+    """What a poll reads from its feed row: the validators for a conditional GET and the
+    failures so far (for the backoff)."""
+
+    etag: str | None
+    last_modified: str | None
+    consecutive_failures: int
+
+
+def _set_lease(condition: Any, *, due: bool) -> Update:
+    if due:
+        condition = and_(
+            condition,
+            or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= bindparam("due_by")),
+        )
+    return (
+        update(Feed)
+        .where(condition)
+        .values(lease_owner=bindparam("new_owner"), lease_expires_at=bindparam("until"))
+        .returning(Feed.etag, Feed.last_modified, Feed.consecutive_failures)
+    )
+
+
+_IS_FEED = Feed.id == bindparam("feed_id")
+_FREE = or_(
+    Feed.lease_owner.is_(None),
+    Feed.lease_owner == bindparam("new_owner"),
+    Feed.lease_expires_at.is_(None),
+    Feed.lease_expires_at < bindparam("now"),
+)
+_HELD_BY = Feed.lease_owner == bindparam("holder")
+# (statement, statement for a scheduled poll, which also needs the feed to be due)
+_CLAIM = (_set_lease(and_(_IS_FEED, _FREE), due=False), _set_lease(and_(_IS_FEED, _FREE), due=True))
+_TAKE_OVER = (
+    _set_lease(and_(_IS_FEED, _HELD_BY), due=False),
+    _set_lease(and_(_IS_FEED, _HELD_BY), due=True),
+)
+_RENEW = _set_lease(and_(_IS_FEED, _HELD_BY), due=False)
+_HOLDER = select(Feed.lease_owner).where(_IS_FEED)
+
+
+def _lease(conn: Connection, statement: Update, params: dict[str, Any]) -> PollState | None:
+    row = conn.execute(statement, params).first()
+    if row is None:
+        return None
+    return PollState(row.etag, row.last_modified, row.consecutive_failures or 0)
+
+
 def claim(
-    session: Session,
+    conn: Connection,
     feed_id: int,
     owner: str,
     *,
     now: datetime,
     timeout: timedelta,
     due_by: datetime | None = None,
-) -> bool:
+) -> PollState | None:
     """Take (or renew) the feed's lease until ``now + timeout``; with ``due_by``, only if
-    the feed is due by then (so a feed another worker has just polled is not polled again)."""
-    free = or_(
-        Feed.lease_owner.is_(None),
-        Feed.lease_owner == owner,
-        Feed.lease_expires_at.is_(None),
-        Feed.lease_expires_at < now,
-    )
-    return _lease(session, _due(and_(Feed.id == feed_id, free), due_by), owner, now + timeout)
-
-
-def _due(condition: ColumnElement[bool], due_by: datetime | None) -> ColumnElement[bool]:
-    if due_by is None:
-        return condition
-    return and_(condition, or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= due_by))
-
-
-def _lease(session: Session, condition: ColumnElement[bool], owner: str, until: datetime) -> bool:
-    """Set the lease on the feed row matching ``condition``; whether there was one."""
-    result = session.execute(
-        update(Feed)
-        .where(condition)
-        .values(lease_owner=owner, lease_expires_at=until)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    the feed is due by then (so a feed another worker has just polled is not polled again).
+    The feed's poll state if claimed, else ``None``."""
+    params = {"feed_id": feed_id, "new_owner": owner, "now": now, "until": now + timeout}
+    if due_by is not None:
+        params["due_by"] = due_by
+    return _lease(conn, _CLAIM[due_by is not None], params)
 
 
 def dead_local_owner(owner: str | None) -> bool:
@@ -101,7 +138,7 @@ def dead_local_owner(owner: str | None) -> bool:
 
 
 def take_over(
-    session: Session,
+    conn: Connection,
     feed_id: int,
     owner: str,
     dead: str,
@@ -109,31 +146,31 @@ def take_over(
     now: datetime,
     timeout: timedelta,
     due_by: datetime | None = None,
-) -> bool:
+) -> PollState | None:
     """Take the lease of a dead holder (only if it still holds it, and with ``due_by``
     only if the feed is due)."""
-    condition = and_(Feed.id == feed_id, Feed.lease_owner == dead)
-    return _lease(session, _due(condition, due_by), owner, now + timeout)
+    params = {"feed_id": feed_id, "new_owner": owner, "holder": dead, "until": now + timeout}
+    if due_by is not None:
+        params["due_by"] = due_by
+    return _lease(conn, _TAKE_OVER[due_by is not None], params)
 
 
-def renew(session: Session, feed_id: int, owner: str, *, now: datetime, timeout: timedelta) -> bool:
+def renew(conn: Connection, feed_id: int, owner: str, *, now: datetime, timeout: timedelta) -> bool:
     """Extend our lease; ``False`` if it is no longer ours (it expired and was taken)."""
-    return _lease(
-        session, and_(Feed.id == feed_id, Feed.lease_owner == owner), owner, now + timeout
-    )
+    params = {"feed_id": feed_id, "new_owner": owner, "holder": owner, "until": now + timeout}
+    return _lease(conn, _RENEW, params) is not None
 
 
-def release(session: Session, feed_id: int, owner: str) -> None:
-    session.execute(
-        update(Feed)
-        .where(Feed.id == feed_id, Feed.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
+def holder(conn: Connection, feed_id: int) -> str | None:
+    """Who holds the feed's lease now (``None``: nobody, or no such feed)."""
+    return conn.execute(_HOLDER, {"feed_id": feed_id}).scalar()
 
 
-def lease_of(session: Session, feed_id: int) -> tuple[str | None, datetime | None]:
-    row = session.execute(
-        select(Feed.lease_owner, Feed.lease_expires_at).where(Feed.id == feed_id)
-    ).one_or_none()
-    return (row.lease_owner, row.lease_expires_at) if row else (None, None)
+def release_values() -> dict[str, Any]:
+    """``SET`` values that give the lease up if the ``owner`` parameter still holds it, for
+    the statement that records the poll: record and release are one write."""
+    ours = Feed.lease_owner == bindparam("owner")
+    return {
+        "lease_owner": case((ours, null()), else_=Feed.lease_owner),
+        "lease_expires_at": case((ours, null()), else_=Feed.lease_expires_at),
+    }
