@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
-    and_,
     delete,
+    insert,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from worker.dedup.canonical import ArticleFacts, choose_canonical
@@ -82,10 +84,46 @@ def find_existing(
     return article
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What identity needs of a stored article: which one, and the entry it was made of."""
+
+    article_id: int
+    source_hash: str
+
+
+# Bound parameters per IN list: far below SQLite's and PostgreSQL's limits.
+_IN_CHUNK = 500
+
+
+def stored_entries(
+    session: Session, feed_id: int, guids: Iterable[str], canonical_urls: Iterable[str]
+) -> tuple[dict[str, Stored], dict[str, Stored]]:
+    """The stored articles of ``feed_id`` for many entries at once, by GUID and by
+    canonical URL (the lowest id per URL), as ``find_existing`` finds them one by one."""
+    by_guid: dict[str, Stored] = {}
+    by_url: dict[str, Stored] = {}
+    for column, wanted, found in (
+        (Article.guid, sorted(set(guids)), by_guid),
+        (Article.canonical_url, sorted(set(canonical_urls)), by_url),
+    ):
+        for start in range(0, len(wanted), _IN_CHUNK):
+            rows = session.execute(
+                select(column, Article.id, Article.source_hash)
+                .where(Article.feed_id == feed_id, column.in_(wanted[start : start + _IN_CHUNK]))
+                .order_by(Article.id)
+            )
+            for key, article_id, digest in rows:
+                if key is not None:
+                    found.setdefault(key, Stored(article_id, digest))
+    return by_guid, by_url
+
+
 def refresh_story(
     session: Session, story_id: int, policy: str, feed_priority: dict[int, int]
 ) -> None:
-    """Recount the story's variants and choose its canonical article again."""
+    """Recount the story's variants and choose its canonical article again (a story left
+    without articles is deleted)."""
     members = session.execute(
         select(
             Article.id,
@@ -95,11 +133,8 @@ def refresh_story(
             Article.text_length,
         ).where(Article.story_id == story_id)
     ).all()
-    story = session.get(Story, story_id)
-    if story is None:
-        return
     if not members:
-        session.delete(story)
+        session.execute(delete(Story).where(Story.id == story_id))
         return
     facts = [
         ArticleFacts(
@@ -110,36 +145,60 @@ def refresh_story(
         )
         for m in members
     ]
-    story.canonical_article_id = choose_canonical(facts, policy)
-    story.variant_count = len(members)
-    seen = [as_utc(m.fetched_at) for m in members]
-    story.first_seen_at = min(s for s in seen if s)
-    story.last_seen_at = max(s for s in seen if s)
+    seen = [s for s in (as_utc(m.fetched_at) for m in members) if s]
+    # Core, not the ORM: this runs for every stored entry, and loading the Story object
+    # cost more than the query.
+    session.execute(
+        update(Story)
+        .where(Story.id == story_id)
+        .values(
+            canonical_article_id=choose_canonical(facts, policy),
+            variant_count=len(members),
+            first_seen_at=min(seen),
+            last_seen_at=max(seen),
+        )
+    )
 
 
-def _apply_fingerprint(article: Article, draft: Draft) -> None:
+def _fingerprint_columns(draft: Draft) -> dict[str, object]:
     fp = draft.fingerprint
-    article.clean_text = draft.clean_text
-    article.text_length = len(draft.clean_text)
-    article.content_hash = fp.content_hash
-    article.shingle_count = fp.shingle_count
-    article.signature = fp.to_bytes()
-    article.sig_scheme, article.sig_seed, article.sig_num_perm = fp.scheme, fp.seed, fp.num_perm
+    return {
+        "clean_text": draft.clean_text,
+        "text_length": len(draft.clean_text),
+        "content_hash": fp.content_hash,
+        "shingle_count": fp.shingle_count,
+        "signature": fp.to_bytes(),
+        "sig_scheme": fp.scheme,
+        "sig_seed": fp.seed,
+        "sig_num_perm": fp.num_perm,
+    }
 
 
-def _exact_match(session: Session, draft: Draft) -> tuple[Article | None, str]:
+@dataclass(frozen=True)
+class _Exact:
+    article_id: int
+    story_id: int
+    kind: str  # url | content
+
+
+def _exact_match(session: Session, draft: Draft) -> _Exact | None:
     conditions = []
     if draft.canonical_url:
         conditions.append(Article.canonical_url == draft.canonical_url)
     if draft.fingerprint.shingle_count > 0:
         conditions.append(Article.content_hash == draft.fingerprint.content_hash)
     if not conditions:
-        return None, ""
-    match = session.scalar(select(Article).where(or_(*conditions)).order_by(Article.id).limit(1))
-    if match is None:
-        return None, ""
-    url_match = bool(draft.canonical_url) and match.canonical_url == draft.canonical_url
-    return match, "url" if url_match else "content"
+        return None
+    row = session.execute(
+        select(Article.id, Article.story_id, Article.canonical_url)
+        .where(or_(*conditions))
+        .order_by(Article.id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    url_match = bool(draft.canonical_url) and row.canonical_url == draft.canonical_url
+    return _Exact(row.id, row.story_id, "url" if url_match else "content")
 
 
 def store_draft(
@@ -159,58 +218,70 @@ def store_draft(
         existing.url, existing.content_html = draft.url, draft.content_html
         existing.published_at = draft.published_at or existing.published_at
         existing.source_hash, existing.updated_at = draft.source_hash, now
-        _apply_fingerprint(existing, draft)
+        for column, value in _fingerprint_columns(draft).items():
+            setattr(existing, column, value)
         index_article(session, existing.id, draft.fingerprint, policy, now)
         session.flush()
         refresh_story(session, existing.story_id, policy.canonical_policy, feed_priority)
         return StoreResult(existing.id, existing.story_id, "updated")
 
-    match_article, kind = _exact_match(session, draft)
+    exact = _exact_match(session, draft)
     near: Match | None = None
     merged: tuple[int, ...] = ()
     keys = band_keys(draft.fingerprint.hashvalues, policy.lsh)
-    if match_article is None and draft.fingerprint.shingle_count >= policy.rule.min_shingles:
+    if exact is None and draft.fingerprint.shingle_count >= policy.rule.min_shingles:
         found = candidates(session, draft.fingerprint, policy, keys)
         matches = verified_matches(draft.fingerprint, found, policy.rule)
         near = matches[0] if matches else None
         bridged = {m.story_id for m in matches if m.similarity.jaccard >= policy.rule.merge_jaccard}
         if near is not None and len(bridged | {near.story_id}) > 1:
             near, merged = _merge_stories(session, near, bridged, policy, feed_priority)
-    if match_article is not None:
-        story_id, matched_id, similarity = match_article.story_id, match_article.id, 1.0
+    kind: str
+    if exact is not None:
+        story_id, matched_id, similarity, kind = exact.story_id, exact.article_id, 1.0, exact.kind
     elif near is not None:
         story_id, matched_id, similarity = near.story_id, near.article_id, near.similarity.score
         kind = "near"
     else:
-        story = Story(first_seen_at=now, last_seen_at=now, variant_count=1)
-        session.add(story)
-        session.flush()
-        story_id, matched_id, similarity, kind = story.id, None, None, "new"
+        story_id = session.execute(
+            insert(Story)
+            .values(first_seen_at=now, last_seen_at=now, variant_count=1)
+            .returning(Story.id)
+        ).scalar_one()
+        matched_id, similarity, kind = None, None, "new"
 
-    article = Article(
-        feed_id=draft.feed_id,
-        guid=draft.guid,
-        url=draft.url,
-        canonical_url=draft.canonical_url,
-        title=draft.title,
-        author=draft.author,
-        published_at=draft.published_at,
-        fetched_at=now,
-        language=draft.language,
-        content_html=draft.content_html,
-        source_hash=draft.source_hash,
-        story_id=story_id,
-        match_kind=kind,
-        matched_article_id=matched_id,
-        similarity=similarity,
-    )
-    _apply_fingerprint(article, draft)
-    session.add(article)
-    session.flush()
-    index_article(session, article.id, draft.fingerprint, policy, now, keys)
-    session.flush()
-    refresh_story(session, story_id, policy.canonical_policy, feed_priority)
-    return StoreResult(article.id, story_id, kind, similarity, merged)
+    # Core inserts: the ORM's unit of work cost more than the statements themselves.
+    article_id = session.execute(
+        insert(Article)
+        .values(
+            feed_id=draft.feed_id,
+            guid=draft.guid,
+            url=draft.url,
+            canonical_url=draft.canonical_url,
+            title=draft.title,
+            author=draft.author,
+            published_at=draft.published_at,
+            fetched_at=now,
+            language=draft.language,
+            content_html=draft.content_html,
+            source_hash=draft.source_hash,
+            story_id=story_id,
+            match_kind=kind,
+            matched_article_id=matched_id,
+            similarity=similarity,
+            **_fingerprint_columns(draft),
+        )
+        .returning(Article.id)
+    ).scalar_one()
+    index_article(session, article_id, draft.fingerprint, policy, now, keys)
+    if kind == "new":
+        # The story's only article: nothing to choose between.
+        session.execute(
+            update(Story).where(Story.id == story_id).values(canonical_article_id=article_id)
+        )
+    else:
+        refresh_story(session, story_id, policy.canonical_policy, feed_priority)
+    return StoreResult(article_id, story_id, kind, similarity, merged)
 
 
 def _merge_stories(
@@ -240,29 +311,41 @@ def learned_keys(session: Session, feed_id: int, min_articles: int) -> frozenset
     return frozenset(rows)
 
 
+def line_counts(session: Session, feed_id: int, keys: Iterable[str]) -> dict[str, int]:
+    """How many articles of ``feed_id`` carried each of ``keys`` (known keys only)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(ChromeLine.line_key, ChromeLine.article_count).where(
+            ChromeLine.feed_id == feed_id, ChromeLine.line_key.in_(wanted)
+        )
+    )
+    return {key: count for key, count in rows}
+
+
 def count_lines(session: Session, feed_id: int, keys: Iterable[str]) -> None:
     """Count each key once more for ``feed_id`` (keys of one article)."""
     keys = sorted(set(keys))
     if not keys:
         return
     now = utcnow()
-    known = set(
-        session.scalars(
-            select(ChromeLine.line_key).where(
-                ChromeLine.feed_id == feed_id, ChromeLine.line_key.in_(keys)
-            )
-        )
-    )
-    if known:
-        session.execute(
-            update(ChromeLine)
-            .where(and_(ChromeLine.feed_id == feed_id, ChromeLine.line_key.in_(known)))
-            .values(article_count=ChromeLine.article_count + 1, last_seen_at=now)
-        )
-    session.add_all(
-        ChromeLine(feed_id=feed_id, line_key=k, article_count=1, last_seen_at=now)
-        for k in keys
-        if k not in known
+    # One upsert for all keys instead of a read, an update and inserts; both supported
+    # dialects have INSERT ... ON CONFLICT DO UPDATE.
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = upsert(ChromeLine)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[ChromeLine.feed_id, ChromeLine.line_key],
+            set_={
+                "article_count": ChromeLine.article_count + 1,
+                "last_seen_at": statement.excluded.last_seen_at,
+            },
+        ),
+        [
+            {"feed_id": feed_id, "line_key": k, "article_count": 1, "last_seen_at": now}
+            for k in keys
+        ],
     )
 
 
