@@ -376,7 +376,7 @@ class Ingestor:
         matched."""
         for attempt in range(2):
             try:
-                with metric.stage("store"), self.db.dedup_transaction() as session:
+                with metric.stage("store", len(batch)), self.db.dedup_transaction() as session:
                     return write_batch(
                         session,
                         feed_id,

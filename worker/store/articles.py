@@ -9,8 +9,14 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import cast
 
 from sqlalchemy import (
+    Integer,
+    Select,
+    Table,
+    bindparam,
     delete,
     insert,
     or_,
@@ -65,6 +71,34 @@ class StoreResult:
     kind: str  # new | url | content | near | updated | unchanged
     similarity: float | None = None
     merged: tuple[int, ...] = ()  # stories folded into ``story_id`` by this article
+
+
+_articles = cast(Table, Article.__table__)
+_stories = cast(Table, Story.__table__)
+_INSERT_ARTICLE = insert(_articles).returning(_articles.c.id)
+_INSERT_STORY = insert(_stories).returning(_stories.c.id)
+_SET_CANONICAL = (
+    update(_stories)
+    .where(_stories.c.id == bindparam("b_story"))
+    .values(canonical_article_id=bindparam("b_article", type_=Integer))
+)
+_MEMBERS = select(
+    _articles.c.id,
+    _articles.c.published_at,
+    _articles.c.fetched_at,
+    _articles.c.feed_id,
+    _articles.c.text_length,
+).where(_articles.c.story_id == bindparam("b_story"))
+_REFRESH = (
+    update(_stories)
+    .where(_stories.c.id == bindparam("b_story"))
+    .values(
+        canonical_article_id=bindparam("b_canonical", type_=Integer),
+        variant_count=bindparam("b_count", type_=Integer),
+        first_seen_at=bindparam("b_first", type_=_stories.c.first_seen_at.type),
+        last_seen_at=bindparam("b_last", type_=_stories.c.last_seen_at.type),
+    )
+)
 
 
 def find_existing(
@@ -124,17 +158,11 @@ def refresh_story(
 ) -> None:
     """Recount the story's variants and choose its canonical article again (a story left
     without articles is deleted)."""
-    members = session.execute(
-        select(
-            Article.id,
-            Article.published_at,
-            Article.fetched_at,
-            Article.feed_id,
-            Article.text_length,
-        ).where(Article.story_id == story_id)
-    ).all()
+    session.flush()  # the statements below run on the connection, past the ORM
+    conn = session.connection()
+    members = conn.execute(_MEMBERS, {"b_story": story_id}).all()
     if not members:
-        session.execute(delete(Story).where(Story.id == story_id))
+        conn.execute(delete(_stories).where(_stories.c.id == story_id))
         return
     facts = [
         ArticleFacts(
@@ -146,17 +174,15 @@ def refresh_story(
         for m in members
     ]
     seen = [s for s in (as_utc(m.fetched_at) for m in members) if s]
-    # Core, not the ORM: this runs for every stored entry, and loading the Story object
-    # cost more than the query.
-    session.execute(
-        update(Story)
-        .where(Story.id == story_id)
-        .values(
-            canonical_article_id=choose_canonical(facts, policy),
-            variant_count=len(members),
-            first_seen_at=min(seen),
-            last_seen_at=max(seen),
-        )
+    conn.execute(
+        _REFRESH,
+        {
+            "b_story": story_id,
+            "b_canonical": choose_canonical(facts, policy),
+            "b_count": len(members),
+            "b_first": min(seen),
+            "b_last": max(seen),
+        },
     )
 
 
@@ -181,23 +207,37 @@ class _Exact:
     kind: str  # url | content
 
 
-def _exact_match(session: Session, draft: Draft) -> _Exact | None:
+@lru_cache(maxsize=4)
+def _exact_query(by_url: bool, by_hash: bool) -> Select[tuple[int, int, str | None]]:
     conditions = []
-    if draft.canonical_url:
-        conditions.append(Article.canonical_url == draft.canonical_url)
-    if draft.fingerprint.shingle_count > 0:
-        conditions.append(Article.content_hash == draft.fingerprint.content_hash)
-    if not conditions:
-        return None
-    row = session.execute(
-        select(Article.id, Article.story_id, Article.canonical_url)
+    if by_url:
+        conditions.append(_articles.c.canonical_url == bindparam("b_url"))
+    if by_hash:
+        conditions.append(_articles.c.content_hash == bindparam("b_hash"))
+    return (
+        select(_articles.c.id, _articles.c.story_id, _articles.c.canonical_url)
         .where(or_(*conditions))
-        .order_by(Article.id)
+        .order_by(_articles.c.id)
         .limit(1)
-    ).first()
+    )
+
+
+def _exact_match(session: Session, draft: Draft) -> _Exact | None:
+    by_url = bool(draft.canonical_url)
+    by_hash = draft.fingerprint.shingle_count > 0
+    if not (by_url or by_hash):
+        return None
+    row = (
+        session.connection()
+        .execute(
+            _exact_query(by_url, by_hash),
+            {"b_url": draft.canonical_url, "b_hash": draft.fingerprint.content_hash},
+        )
+        .first()
+    )
     if row is None:
         return None
-    url_match = bool(draft.canonical_url) and row.canonical_url == draft.canonical_url
+    url_match = by_url and row.canonical_url == draft.canonical_url
     return _Exact(row.id, row.story_id, "url" if url_match else "content")
 
 
@@ -225,6 +265,8 @@ def store_draft(
         refresh_story(session, existing.story_id, policy.canonical_policy, feed_priority)
         return StoreResult(existing.id, existing.story_id, "updated")
 
+    session.flush()  # the hot path below runs on the connection, past the ORM
+    conn = session.connection()
     exact = _exact_match(session, draft)
     near: Match | None = None
     merged: tuple[int, ...] = ()
@@ -243,42 +285,38 @@ def store_draft(
         story_id, matched_id, similarity = near.story_id, near.article_id, near.similarity.score
         kind = "near"
     else:
-        story_id = session.execute(
-            insert(Story)
-            .values(first_seen_at=now, last_seen_at=now, variant_count=1)
-            .returning(Story.id)
+        story_id = conn.execute(
+            _INSERT_STORY, {"first_seen_at": now, "last_seen_at": now, "variant_count": 1}
         ).scalar_one()
         matched_id, similarity, kind = None, None, "new"
 
-    # Core inserts: the ORM's unit of work cost more than the statements themselves.
-    article_id = session.execute(
-        insert(Article)
-        .values(
-            feed_id=draft.feed_id,
-            guid=draft.guid,
-            url=draft.url,
-            canonical_url=draft.canonical_url,
-            title=draft.title,
-            author=draft.author,
-            published_at=draft.published_at,
-            fetched_at=now,
-            language=draft.language,
-            content_html=draft.content_html,
-            source_hash=draft.source_hash,
-            story_id=story_id,
-            match_kind=kind,
-            matched_article_id=matched_id,
-            similarity=similarity,
+    # Prebuilt Core statements on the connection: building an ORM statement (or an ORM
+    # object) per entry cost more CPU than running it.
+    article_id = conn.execute(
+        _INSERT_ARTICLE,
+        {
+            "feed_id": draft.feed_id,
+            "guid": draft.guid,
+            "url": draft.url,
+            "canonical_url": draft.canonical_url,
+            "title": draft.title,
+            "author": draft.author,
+            "published_at": draft.published_at,
+            "fetched_at": now,
+            "language": draft.language,
+            "content_html": draft.content_html,
+            "source_hash": draft.source_hash,
+            "story_id": story_id,
+            "match_kind": kind,
+            "matched_article_id": matched_id,
+            "similarity": similarity,
             **_fingerprint_columns(draft),
-        )
-        .returning(Article.id)
+        },
     ).scalar_one()
     index_article(session, article_id, draft.fingerprint, policy, now, keys)
     if kind == "new":
         # The story's only article: nothing to choose between.
-        session.execute(
-            update(Story).where(Story.id == story_id).values(canonical_article_id=article_id)
-        )
+        conn.execute(_SET_CANONICAL, {"b_story": story_id, "b_article": article_id})
     else:
         refresh_story(session, story_id, policy.canonical_policy, feed_priority)
     return StoreResult(article_id, story_id, kind, similarity, merged)
