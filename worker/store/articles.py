@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import cast
 
 from sqlalchemy import (
+    Insert,
     Integer,
     Select,
     Table,
@@ -75,6 +76,7 @@ class StoreResult:
 
 _articles = cast(Table, Article.__table__)
 _stories = cast(Table, Story.__table__)
+_chrome_lines = cast(Table, ChromeLine.__table__)
 _INSERT_ARTICLE = insert(_articles).returning(_articles.c.id)
 _INSERT_STORY = insert(_stories).returning(_stories.c.id)
 _SET_CANONICAL = (
@@ -354,12 +356,26 @@ def line_counts(session: Session, feed_id: int, keys: Iterable[str]) -> dict[str
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    rows = session.execute(
-        select(ChromeLine.line_key, ChromeLine.article_count).where(
-            ChromeLine.feed_id == feed_id, ChromeLine.line_key.in_(wanted)
+    rows = session.connection().execute(
+        select(_chrome_lines.c.line_key, _chrome_lines.c.article_count).where(
+            _chrome_lines.c.feed_id == feed_id, _chrome_lines.c.line_key.in_(wanted)
         )
     )
     return {key: count for key, count in rows}
+
+
+@lru_cache(maxsize=2)
+def _count_line(dialect: str) -> Insert:
+    # One upsert for all keys instead of a read, an update and inserts; both supported
+    # dialects have INSERT ... ON CONFLICT DO UPDATE.
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(_chrome_lines)
+    return statement.on_conflict_do_update(
+        index_elements=[_chrome_lines.c.feed_id, _chrome_lines.c.line_key],
+        set_={
+            "article_count": _chrome_lines.c.article_count + 1,
+            "last_seen_at": statement.excluded.last_seen_at,
+        },
+    )
 
 
 def count_lines(session: Session, feed_id: int, keys: Iterable[str]) -> None:
@@ -368,23 +384,13 @@ def count_lines(session: Session, feed_id: int, keys: Iterable[str]) -> None:
     if not keys:
         return
     now = utcnow()
-    # One upsert for all keys instead of a read, an update and inserts; both supported
-    # dialects have INSERT ... ON CONFLICT DO UPDATE.
-    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = upsert(ChromeLine)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ChromeLine.feed_id, ChromeLine.line_key],
-            set_={
-                "article_count": ChromeLine.article_count + 1,
-                "last_seen_at": statement.excluded.last_seen_at,
-            },
-        ),
-        [
-            {"feed_id": feed_id, "line_key": k, "article_count": 1, "last_seen_at": now}
-            for k in keys
-        ],
-    )
+    session.flush()  # the upsert runs on the connection, past the ORM
+    conn = session.connection()
+    rows = [
+        {"feed_id": feed_id, "line_key": key, "article_count": 1, "last_seen_at": now}
+        for key in keys
+    ]
+    conn.execute(_count_line(conn.dialect.name), rows)
 
 
 def feed_priorities(session: Session, priorities_by_name: dict[str, int]) -> dict[int, int]:
