@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from tests.fixtures.corpus import UNRELATED, WIRE, content_html, rss
 from tests.helpers import make_config
+from worker import ingest
 from worker.backfill import make_entry
 from worker.ingest import Ingestor
 from worker.reader.parser import Entry
@@ -106,3 +108,24 @@ def test_batches_of_a_poll_store_every_entry_once(db: Database, tmp_path: Path) 
     articles, stories, _lines = _stored(db)
     assert len(articles) == 10 and len(stories) == 8
     assert frozenset({"bridge", "bridge-again"}) in stories
+
+
+def test_a_batch_open_too_long_is_written_before_it_is_full(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slow entries (article pages fetched one by one) do not hold a batch, or the lease,
+    for long: past the time limit the batch is written and the lease renewed."""
+    items = [
+        {"title": guid, "link": _link(guid), "guid": guid, "content": body,
+         "pubDate": "Fri, 20 Nov 2026 08:00:00 +0000"}
+        for guid, body in _poll()[:5]
+    ]  # fmt: skip
+    feed = tmp_path / "gazette.xml"
+    feed.write_text(rss("Gazette", "https://gazette.example/", items))
+    ingestor = _ingestor(db, tmp_path, feed.as_uri())
+    monkeypatch.setattr(ingest, "_BATCH_SECONDS", 0.0)
+    renewals: list[int] = []
+    monkeypatch.setattr(ingestor, "_renew_lease", renewals.append)
+    outcome = ingestor.poll("gazette")
+    ingestor.close()
+    assert outcome.articles_new == 5 and len(renewals) == 5  # one batch per entry

@@ -44,6 +44,9 @@ from worker.store.models import Feed
 
 log = logging.getLogger("newsdedup.ingest")
 
+# A batch of a poll's entries is written after this long even when not full.
+_BATCH_SECONDS = 5.0
+
 
 def dedup_policy(config: Config) -> store.DedupPolicy:
     d = config.dedup
@@ -279,12 +282,16 @@ class Ingestor:
         outcome = PollOutcome("ok", entries_seen=len(parsed.entries))
         # A database outage is waited out; if it lasts, StoreError fails the poll
         # (validators unsaved, so every entry comes again on the next poll).
-        known, learned = retry_transient(
-            functools.partial(poll_state, self.db, self.config, feed_id, parsed.entries),
-            what=f"feed {cfg.name}",
-            stop=self.stop,
-        )
+        try:
+            known, learned = retry_transient(
+                functools.partial(poll_state, self.db, self.config, feed_id, parsed.entries),
+                what=f"feed {cfg.name}",
+                stop=self.stop,
+            )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"feed {cfg.name}: {exc}") from exc
         batch: list[Prepared] = []
+        opened = time.monotonic()
         for entry in parsed.entries:
             if self.stop.is_set():
                 outcome.outcome = "stopped"
@@ -294,9 +301,12 @@ class Ingestor:
                 prepared = self.prepare_entry(cfg, feed_id, entry, known, learned)
             if prepared is not None:
                 batch.append(prepared)
-            if len(batch) >= self.config.worker.store_batch:
+            # Also written when it has been open a while (slow article-page fetches), so
+            # the lease is renewed and a crash loses little time's work.
+            full = len(batch) >= self.config.worker.store_batch
+            if batch and (full or time.monotonic() - opened > _BATCH_SECONDS):
                 self._write_poll_batch(cfg, feed_id, batch, outcome)
-                batch = []
+                batch, opened = [], time.monotonic()
         if batch:  # also after a stop: the entries in hand are written, then the poll ends
             self._write_poll_batch(cfg, feed_id, batch, outcome)
         return outcome
