@@ -59,7 +59,7 @@ def build_feeds(
 
 def write_config(tmp_path: Path, server: HostileServer, db_path: Path, names: list[str]) -> Path:
     # Small batches: the kills below land in many different transactions of one poll.
-    lines = ["[worker]", f'database = "sqlite:///{db_path}"', "jitter = 0", "store_batch = 2"]
+    lines = ["[worker]", f'database = "sqlite:///{db_path}"', "jitter = 0", "store_batch = 4"]
     for name in names:
         lines += [
             "[[feeds]]",
@@ -130,7 +130,7 @@ def stored_guids(db: Database) -> dict[str, list[str]]:
 
 @pytest.fixture
 def crash_server() -> Iterator[tuple[HostileServer, dict[str, set[str]], int]]:
-    feeds, served, distinct = build_feeds(random.Random(4), per_feed=60)
+    feeds, served, distinct = build_feeds(random.Random(4), per_feed=120)
     with hostile_server() as server:
         server.feeds.update(feeds)
         yield server, served, distinct
