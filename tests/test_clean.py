@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.clean import clean_fragment, clean_page
+from worker.clean import clean_fragment, clean_page, extract
 from worker.clean.chrome import ChromeRules, chrome_lines, strip_chrome
 from worker.clean.extract import fragment_to_text, html_to_plain_text
 from worker.clean.learned import learnable_keys, line_key
@@ -89,6 +89,56 @@ def test_fragment_keeps_every_paragraph_and_inline_markup() -> None:
         + "<p>A <b>bold</b> <a href='x'>link</a> here.</p>"
     )
     assert fragment_to_text(html).split("\n") == [*ARTICLE[:2], "A bold link here."]
+
+
+def _prose_fragments() -> list[str]:
+    """Feed bodies of plain paragraphs, as the fixture outlets and wire texts give them."""
+    from tests.fixtures.corpus import OUTLETS, UNRELATED, WIRE, content_html, outlet_paragraphs
+
+    bodies = [content_html(outlet_paragraphs(s, o)) for s in WIRE for o in OUTLETS]
+    bodies += [content_html(p) for p in UNRELATED.values()]
+    styled = "".join(
+        f"<p><b>CALDER</b> - {p}<br><em>{p[:40]}</em> <span>end</span></p>" for p in ARTICLE
+    )
+    return [*bodies, styled]
+
+
+@pytest.mark.parametrize("html", _prose_fragments())
+def test_fragment_of_plain_prose_skips_trafilatura_with_the_same_text(
+    html: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = fragment_to_text(html)
+    monkeypatch.setattr(extract, "_plain_prose", lambda root, text: False)
+    assert fast == fragment_to_text(html)  # what the trafilatura path gives
+    monkeypatch.undo()
+    calls = []
+    monkeypatch.setattr(extract.trafilatura, "extract", lambda *a, **k: calls.append(1))
+    assert fragment_to_text(html) == fast and not calls  # and it did not run
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "".join(f"<p>{p}</p>" for p in ARTICLE) + f"<p>{ARTICLE[0]}</p>",  # a repeat
+        f"<p>{ARTICLE[0]} AT&amp;T</p>",  # an ampersand
+        f"<p>{ARTICLE[0]}</p><p><a href='/more'>Read more</a></p>",  # a link
+        f"<h2>Head</h2><p>{ARTICLE[0]}</p>",  # a heading
+        f"<div><p>{ARTICLE[0]}</p></div>",  # a container
+    ],
+)
+def test_fragments_trafilatura_may_change_still_go_through_it(
+    html: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real = extract.trafilatura.extract
+
+    def counted(*args: object, **kwargs: object) -> str | None:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extract.trafilatura, "extract", counted)
+    fragment_to_text(html)
+    assert calls
 
 
 def test_plain_text_drops_scripts() -> None:

@@ -58,7 +58,8 @@ def build_feeds(
 
 
 def write_config(tmp_path: Path, server: HostileServer, db_path: Path, names: list[str]) -> Path:
-    lines = ["[worker]", f'database = "sqlite:///{db_path}"', "jitter = 0"]
+    # Small batches: the kills below land in many different transactions of one poll.
+    lines = ["[worker]", f'database = "sqlite:///{db_path}"', "jitter = 0", "store_batch = 4"]
     for name in names:
         lines += [
             "[[feeds]]",
@@ -129,7 +130,7 @@ def stored_guids(db: Database) -> dict[str, list[str]]:
 
 @pytest.fixture
 def crash_server() -> Iterator[tuple[HostileServer, dict[str, set[str]], int]]:
-    feeds, served, distinct = build_feeds(random.Random(4), per_feed=40)
+    feeds, served, distinct = build_feeds(random.Random(4), per_feed=120)
     with hostile_server() as server:
         server.feeds.update(feeds)
         yield server, served, distinct
@@ -170,7 +171,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(scene: Scene) ->
         before = count_articles(db_path)
         pid = forked_worker(config)
         # Kill once a random number of further entries is in, plus a random few
-        # milliseconds, so the kill lands anywhere inside an entry's transaction.
+        # milliseconds, so the kill lands anywhere inside a batch's transaction.
         wait_for_count(
             running(pid),
             db_path,

@@ -32,8 +32,9 @@ from sqlalchemy import func, select
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import page_to_text
 from worker.config import Config, FeedConfig, FullTextMode
+from worker.entries import fingerprint_text
 from worker.errors import NewsdedupError
-from worker.ingest import Ingestor, dedup_policy, fingerprint_text
+from worker.ingest import Ingestor, dedup_policy
 from worker.logs import log_context
 from worker.reader.parser import Entry
 from worker.reader.sanitizer import sanitize_html
@@ -128,6 +129,17 @@ class BackfillIngestor(Ingestor):
     """The normal store path; whole pages get the article-page extraction."""
 
     pages: dict[str, tuple[bytes, str]]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.pages = {}
+        self._import_feeds: dict[str, int] = {}
+
+    def import_feed_id(self, cfg: FeedConfig) -> int:
+        """The row of an import-only feed, read (or created) once per run."""
+        if cfg.name not in self._import_feeds:
+            self._import_feeds[cfg.name] = _import_feed_id(self.db, cfg)
+        return self._import_feeds[cfg.name]
 
     def clean_entry(self, cfg: FeedConfig, entry: Entry, rules: ChromeRules) -> tuple[str, str]:
         page = self.pages.pop(entry.guid, None)
@@ -271,20 +283,30 @@ def run_import(
 
 
 def store_record(ingestor: BackfillIngestor, record: Record, feed_name: str, source: Path) -> str:
+    return store_records(ingestor, [record], feed_name, source)[0]
+
+
+def store_records(
+    ingestor: BackfillIngestor, records: list[Record], feed_name: str, source: Path
+) -> list[str]:
+    """Store records of one feed in one batch, as a poll stores its entries."""
     cfg = next((f for f in ingestor.config.feeds if f.name == feed_name), None)
     if cfg is None:
         cfg = FeedConfig(name=feed_name, url=source.resolve().as_uri(), enabled=False)
         cfg = cfg.model_copy(update={"full_text": FullTextMode.NEVER})
-        feed_id = _import_feed_id(ingestor.db, cfg)
+        feed_id = ingestor.import_feed_id(cfg)
     else:
         feed_id = ingestor.feed_id(cfg.name)
-    if record.page is not None:
-        ingestor.pages[record.entry.guid] = (record.page, record.entry.link)
-    with log_context(feed=feed_name, article=record.where):
+    for record in records:
+        if record.page is not None:
+            ingestor.pages[record.entry.guid] = (record.page, record.entry.link)
+    where = records[0].where if len(records) == 1 else f"{records[0].where}..."
+    with log_context(feed=feed_name, article=where):
         try:
-            return ingestor.ingest_entry(cfg, feed_id, record.entry)
+            return ingestor.ingest_entries(cfg, feed_id, [r.entry for r in records])
         finally:
-            ingestor.pages.pop(record.entry.guid, None)
+            for record in records:
+                ingestor.pages.pop(record.entry.guid, None)
 
 
 def _import_feed_id(db: Database, cfg: FeedConfig) -> int:

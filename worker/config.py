@@ -156,6 +156,9 @@ class WorkerSettings(_Strict):
     # Several workers on one database: a worker that stops renewing its poll lease this
     # long (it died) loses the feed to the others.
     lease_timeout: Duration = 60.0
+    # Entries of one poll stored per transaction: fewer commits and lock holds; a crash
+    # loses at most this many (they come again on the next poll).
+    store_batch: StrictInt = Field(default=32, ge=1, le=1000)
 
     @field_validator("listen")
     @classmethod

@@ -1,12 +1,12 @@
 """One poll of one feed, wiring the stages: fetch -> parse -> clean -> fingerprint ->
-dedup -> store. Each entry is stored in its own transaction, so a crash or a stop loses at
-most the entry in flight and never leaves half an entry behind.
+dedup -> store. The entries of a poll are stored in batches (``worker.store_batch``), each
+batch one transaction (``worker/entries.py``), so a crash or a stop loses at most the batch
+in flight and never leaves half an entry behind.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import random
 import threading
@@ -21,11 +21,17 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from worker import backoff, metric
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import fragment_to_text, page_to_text
-from worker.clean.learned import learnable_keys
 from worker.config import Config, FeedConfig, FullTextMode
 from worker.dedup.decision import MatchRule
-from worker.dedup.fingerprint import Fingerprint, fingerprint
 from worker.dedup.lsh import LshParams
+from worker.entries import (
+    KnownEntries,
+    LearnedLines,
+    Prepared,
+    poll_state,
+    prepare,
+    write_batch,
+)
 from worker.errors import FeedError, HTTPStatusError, StoreError
 from worker.logs import log_context
 from worker.reader.fetcher import Fetcher, FetchLimits
@@ -38,8 +44,8 @@ from worker.store.feeds import PollOutcome, record_poll, sync_feeds, utcnow
 
 log = logging.getLogger("newsdedup.ingest")
 
-# Chrome lives at the edges of a text: only these lines of each article are counted.
-_LEARN_HEAD, _LEARN_TAIL = 5, 10
+# A batch of a poll's entries is written after this long even when not full.
+_BATCH_SECONDS = 5.0
 
 
 def dedup_policy(config: Config) -> store.DedupPolicy:
@@ -58,14 +64,6 @@ def dedup_policy(config: Config) -> store.DedupPolicy:
     )
 
 
-def fingerprint_text(config: Config, text: str) -> Fingerprint:
-    """The fingerprint of a clean text under the config's ``[dedup]`` settings."""
-    d = config.dedup
-    return fingerprint(
-        text, shingle_size=d.shingle_size, num_perm=d.num_perm, seed=d.seed, features=d.features
-    )
-
-
 def fetcher_for(config: Config) -> Fetcher:
     f = config.fetch
     return Fetcher(
@@ -78,18 +76,6 @@ def fetcher_for(config: Config) -> Fetcher:
             per_host=f.per_host_concurrency,
         )
     )
-
-
-def source_hash(entry: Entry) -> str:
-    """Hash of the entry as the feed gave it: unchanged entries are skipped before cleaning."""
-    basis = "\x1f".join([entry.title, entry.link, entry.content_html])
-    return hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()
-
-
-def edge_keys(text: str, max_words: int) -> set[str]:
-    lines = text.split("\n")
-    edges = lines[:_LEARN_HEAD] + lines[max(_LEARN_HEAD, len(lines) - _LEARN_TAIL) :]
-    return learnable_keys("\n".join(edges), max_words=max_words)
 
 
 @dataclass
@@ -309,25 +295,63 @@ class Ingestor:
 
     def _store_entries(self, cfg: FeedConfig, feed_id: int, parsed: ParsedFeed) -> PollOutcome:
         outcome = PollOutcome("ok", entries_seen=len(parsed.entries))
+        # A database outage is waited out; if it lasts, StoreError fails the poll
+        # (validators unsaved, so every entry comes again on the next poll).
+        try:
+            known, learned = retry_transient(
+                functools.partial(poll_state, self.db, self.config, feed_id, parsed.entries),
+                what=f"feed {cfg.name}",
+                stop=self.stop,
+            )
+        except SQLAlchemyError as exc:
+            raise StoreError(f"feed {cfg.name}: {exc}") from exc
+        batch: list[Prepared] = []
+        opened = time.monotonic()
         for entry in parsed.entries:
             if self.stop.is_set():
                 outcome.outcome = "stopped"
                 outcome.entry_errors += 1  # keep the validators: the rest comes next time
                 break
-            try:
-                # A database outage is waited out; if it lasts, StoreError fails the poll
-                # (validators unsaved, so every entry comes again on the next poll).
-                with log_context(article=entry.guid):
-                    kind = retry_transient(
-                        functools.partial(self.ingest_entry, cfg, feed_id, entry),
-                        what=f"feed {cfg.name}",
-                        stop=self.stop,
+            with log_context(article=entry.guid):
+                prepared = self.prepare_entry(cfg, feed_id, entry, known, learned)
+            if prepared is not None:
+                batch.append(prepared)
+            # Also written when it has been open a while (slow article-page fetches), so
+            # the lease is renewed and a crash loses little time's work.
+            full = len(batch) >= self.config.worker.store_batch
+            if batch and (full or time.monotonic() - opened > _BATCH_SECONDS):
+                self._write_poll_batch(cfg, feed_id, batch, outcome)
+                batch, opened = [], time.monotonic()
+        if batch:  # also after a stop: the entries in hand are written, then the poll ends
+            self._write_poll_batch(cfg, feed_id, batch, outcome)
+        return outcome
+
+    def _write_poll_batch(
+        self, cfg: FeedConfig, feed_id: int, batch: list[Prepared], outcome: PollOutcome
+    ) -> None:
+        def write(part: list[Prepared]) -> list[str]:
+            return retry_transient(
+                functools.partial(self.write_entries, feed_id, part),
+                what=f"feed {cfg.name}",
+                stop=self.stop,
+            )
+
+        try:
+            kinds = write(batch)
+        except SQLAlchemyError:
+            # Not an outage (that raised StoreError): one entry the database refuses must
+            # not cost the others, so each is tried alone.
+            kinds = []
+            for prepared in batch:
+                try:
+                    kinds += write([prepared])
+                except SQLAlchemyError as exc:
+                    outcome.entry_errors += 1
+                    log.warning(
+                        "feed=%s guid=%s not stored: %s", cfg.name, prepared.draft.guid, exc
                     )
-            except SQLAlchemyError as exc:
-                outcome.entry_errors += 1
-                log.warning("feed=%s guid=%s not stored: %s", cfg.name, entry.guid, exc)
-                continue
-            self._renew_lease(feed_id)
+        self._renew_lease(feed_id)
+        for kind in kinds:
             if kind == "new":
                 outcome.articles_new += 1
             elif kind in ("url", "content"):
@@ -336,7 +360,6 @@ class Ingestor:
                 outcome.duplicates_near += 1
             elif kind == "updated":
                 outcome.articles_updated += 1
-        return outcome
 
     def clean_entry(self, cfg: FeedConfig, entry: Entry, rules: ChromeRules) -> tuple[str, str]:
         """``(extracted text, clean text)`` of an entry, fetching the article page when
@@ -361,62 +384,50 @@ class Ingestor:
             text = fragment_to_text(entry.content_html)
         return text, strip_chrome(text, rules)
 
-    def ingest_entry(self, cfg: FeedConfig, feed_id: int, entry: Entry) -> str:
-        """Store one entry (its own transaction); returns how it was matched."""
-        digest = source_hash(entry)
-        with self.db.session() as session:
-            existing = store.find_existing(session, feed_id, entry.guid, entry.url or None)
-            if existing is not None and existing.source_hash == digest:
-                return "unchanged"
-            learned = (
-                store.learned_keys(session, feed_id, self.config.clean.learn_min_articles)
-                if self.config.clean.learn_lines
-                else frozenset()
-            )
-        rules = ChromeRules(
-            tuple(self.config.clean.extra_patterns) + tuple(cfg.boilerplate), learned
-        )
-        with metric.stage("clean"):
-            extracted, clean_text = self.clean_entry(cfg, entry, rules)
-        with metric.stage("fingerprint"):
-            fp = fingerprint_text(self.config, clean_text)
-        draft = store.Draft(
-            feed_id=feed_id,
-            guid=entry.guid,
-            url=entry.link or None,
-            canonical_url=entry.url or None,
-            title=entry.title,
-            author=entry.author,
-            published_at=entry.published,
-            language=cfg.language,
-            content_html=entry.content_html,
-            clean_text=clean_text,
-            source_hash=digest,
-            fingerprint=fp,
-        )
+    def prepare_entry(
+        self,
+        cfg: FeedConfig,
+        feed_id: int,
+        entry: Entry,
+        known: KnownEntries,
+        learned: LearnedLines,
+    ) -> Prepared | None:
+        """Clean and fingerprint an entry (outside the dedup lock); ``None`` when it is
+        stored unchanged."""
+        return prepare(self.config, cfg, feed_id, entry, known, learned, self.clean_entry)
+
+    def write_entries(self, feed_id: int, batch: list[Prepared]) -> list[str]:
+        """Store prepared entries of one feed in one dedup transaction; how each was
+        matched."""
         for attempt in range(2):
             try:
-                with metric.stage("store"), self.db.dedup_transaction() as session:
-                    existing = store.find_existing(session, feed_id, entry.guid, entry.url or None)
-                    result = store.store_draft(
-                        session, draft, self.policy, self._priorities, existing
+                with metric.stage("store", len(batch)), self.db.dedup_transaction() as session:
+                    return write_batch(
+                        session,
+                        feed_id,
+                        batch,
+                        self.policy,
+                        self._priorities,
+                        learn_lines=self.config.clean.learn_lines,
                     )
-                    if self.config.clean.learn_lines and result.kind not in (
-                        "unchanged",
-                        "updated",
-                    ):
-                        store.count_lines(
-                            session,
-                            feed_id,
-                            edge_keys(extracted, self.config.clean.learn_max_words),
-                        )
-                return result.kind
             except IntegrityError:
-                # Another worker stored the same entry between our read and write: retry
-                # once, which finds it as existing.
+                # Another worker stored one of the entries between our read and write:
+                # retry once, which finds it as existing.
                 if attempt:
                     raise
         raise AssertionError("unreachable")
+
+    def ingest_entries(self, cfg: FeedConfig, feed_id: int, entries: list[Entry]) -> list[str]:
+        """Store entries of one feed as a poll does, in one batch: how each was matched
+        (``unchanged`` for those already stored as they are)."""
+        known, learned = poll_state(self.db, self.config, feed_id, entries)
+        prepared = [self.prepare_entry(cfg, feed_id, e, known, learned) for e in entries]
+        kinds = iter(self.write_entries(feed_id, [p for p in prepared if p is not None]))
+        return ["unchanged" if p is None else next(kinds) for p in prepared]
+
+    def ingest_entry(self, cfg: FeedConfig, feed_id: int, entry: Entry) -> str:
+        """Store one entry (its own transaction); returns how it was matched."""
+        return self.ingest_entries(cfg, feed_id, [entry])[0]
 
     def close(self) -> None:
         if self.fetcher is not None:

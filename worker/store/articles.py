@@ -9,15 +9,24 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import cast
 
 from sqlalchemy import (
-    and_,
+    Insert,
+    Integer,
+    Select,
+    Table,
+    bindparam,
     delete,
     func,
+    insert,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from worker.dedup.canonical import ArticleFacts, choose_canonical
@@ -73,6 +82,35 @@ class StoreResult:
     merged: tuple[int, ...] = ()  # stories folded into ``story_id`` by this article
 
 
+_articles = cast(Table, Article.__table__)
+_stories = cast(Table, Story.__table__)
+_chrome_lines = cast(Table, ChromeLine.__table__)
+_INSERT_ARTICLE = insert(_articles).returning(_articles.c.id)
+_INSERT_STORY = insert(_stories).returning(_stories.c.id)
+_SET_CANONICAL = (
+    update(_stories)
+    .where(_stories.c.id == bindparam("b_story"))
+    .values(canonical_article_id=bindparam("b_article", type_=Integer))
+)
+_MEMBERS = select(
+    _articles.c.id,
+    _articles.c.published_at,
+    _articles.c.fetched_at,
+    _articles.c.feed_id,
+    _articles.c.text_length,
+).where(_articles.c.story_id == bindparam("b_story"))
+_REFRESH = (
+    update(_stories)
+    .where(_stories.c.id == bindparam("b_story"))
+    .values(
+        canonical_article_id=bindparam("b_canonical", type_=Integer),
+        variant_count=bindparam("b_count", type_=Integer),
+        first_seen_at=bindparam("b_first", type_=_stories.c.first_seen_at.type),
+        last_seen_at=bindparam("b_last", type_=_stories.c.last_seen_at.type),
+    )
+)
+
+
 def find_existing(
     session: Session, feed_id: int, guid: str, canonical_url: str | None
 ) -> Article | None:
@@ -90,24 +128,51 @@ def find_existing(
     return article
 
 
+@dataclass(frozen=True)
+class Stored:
+    """What identity needs of a stored article: which one, and the entry it was made of."""
+
+    article_id: int
+    source_hash: str
+
+
+# Bound parameters per IN list: far below SQLite's and PostgreSQL's limits.
+_IN_CHUNK = 500
+
+
+def stored_entries(
+    session: Session, feed_id: int, guids: Iterable[str], canonical_urls: Iterable[str]
+) -> tuple[dict[str, Stored], dict[str, Stored]]:
+    """The stored articles of ``feed_id`` for many entries at once, by GUID and by
+    canonical URL (the lowest id per URL), as ``find_existing`` finds them one by one."""
+    by_guid: dict[str, Stored] = {}
+    by_url: dict[str, Stored] = {}
+    for column, wanted, found in (
+        (Article.guid, sorted(set(guids)), by_guid),
+        (Article.canonical_url, sorted(set(canonical_urls)), by_url),
+    ):
+        for start in range(0, len(wanted), _IN_CHUNK):
+            rows = session.execute(
+                select(column, Article.id, Article.source_hash)
+                .where(Article.feed_id == feed_id, column.in_(wanted[start : start + _IN_CHUNK]))
+                .order_by(Article.id)
+            )
+            for key, article_id, digest in rows:
+                if key is not None:
+                    found.setdefault(key, Stored(article_id, digest))
+    return by_guid, by_url
+
+
 def refresh_story(
     session: Session, story_id: int, policy: str, feed_priority: dict[int, int]
 ) -> None:
-    """Recount the story's variants and choose its canonical article again."""
-    members = session.execute(
-        select(
-            Article.id,
-            Article.published_at,
-            Article.fetched_at,
-            Article.feed_id,
-            Article.text_length,
-        ).where(Article.story_id == story_id)
-    ).all()
-    story = session.get(Story, story_id)
-    if story is None:
-        return
+    """Recount the story's variants and choose its canonical article again (a story left
+    without articles is deleted)."""
+    session.flush()  # the statements below run on the connection, past the ORM
+    conn = session.connection()
+    members = conn.execute(_MEMBERS, {"b_story": story_id}).all()
     if not members:
-        session.delete(story)
+        conn.execute(delete(_stories).where(_stories.c.id == story_id))
         return
     facts = [
         ArticleFacts(
@@ -118,36 +183,72 @@ def refresh_story(
         )
         for m in members
     ]
-    story.canonical_article_id = choose_canonical(facts, policy)
-    story.variant_count = len(members)
-    seen = [as_utc(m.fetched_at) for m in members]
-    story.first_seen_at = min(s for s in seen if s)
-    story.last_seen_at = max(s for s in seen if s)
+    seen = [s for s in (as_utc(m.fetched_at) for m in members) if s]
+    conn.execute(
+        _REFRESH,
+        {
+            "b_story": story_id,
+            "b_canonical": choose_canonical(facts, policy),
+            "b_count": len(members),
+            "b_first": min(seen),
+            "b_last": max(seen),
+        },
+    )
 
 
-def _apply_fingerprint(article: Article, draft: Draft) -> None:
+def _fingerprint_columns(draft: Draft) -> dict[str, object]:
     fp = draft.fingerprint
-    article.clean_text = draft.clean_text
-    article.text_length = len(draft.clean_text)
-    article.content_hash = fp.content_hash
-    article.shingle_count = fp.shingle_count
-    article.signature = fp.to_bytes()
-    article.sig_scheme, article.sig_seed, article.sig_num_perm = fp.scheme, fp.seed, fp.num_perm
+    return {
+        "clean_text": draft.clean_text,
+        "text_length": len(draft.clean_text),
+        "content_hash": fp.content_hash,
+        "shingle_count": fp.shingle_count,
+        "signature": fp.to_bytes(),
+        "sig_scheme": fp.scheme,
+        "sig_seed": fp.seed,
+        "sig_num_perm": fp.num_perm,
+    }
 
 
-def _exact_match(session: Session, draft: Draft) -> tuple[Article | None, str]:
+@dataclass(frozen=True)
+class _Exact:
+    article_id: int
+    story_id: int
+    kind: str  # url | content
+
+
+@lru_cache(maxsize=4)
+def _exact_query(by_url: bool, by_hash: bool) -> Select[tuple[int, int, str | None]]:
     conditions = []
-    if draft.canonical_url:
-        conditions.append(Article.canonical_url == draft.canonical_url)
-    if draft.fingerprint.shingle_count > 0:
-        conditions.append(Article.content_hash == draft.fingerprint.content_hash)
-    if not conditions:
-        return None, ""
-    match = session.scalar(select(Article).where(or_(*conditions)).order_by(Article.id).limit(1))
-    if match is None:
-        return None, ""
-    url_match = bool(draft.canonical_url) and match.canonical_url == draft.canonical_url
-    return match, "url" if url_match else "content"
+    if by_url:
+        conditions.append(_articles.c.canonical_url == bindparam("b_url"))
+    if by_hash:
+        conditions.append(_articles.c.content_hash == bindparam("b_hash"))
+    return (
+        select(_articles.c.id, _articles.c.story_id, _articles.c.canonical_url)
+        .where(or_(*conditions))
+        .order_by(_articles.c.id)
+        .limit(1)
+    )
+
+
+def _exact_match(session: Session, draft: Draft) -> _Exact | None:
+    by_url = bool(draft.canonical_url)
+    by_hash = draft.fingerprint.shingle_count > 0
+    if not (by_url or by_hash):
+        return None
+    row = (
+        session.connection()
+        .execute(
+            _exact_query(by_url, by_hash),
+            {"b_url": draft.canonical_url, "b_hash": draft.fingerprint.content_hash},
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    url_match = by_url and row.canonical_url == draft.canonical_url
+    return _Exact(row.id, row.story_id, "url" if url_match else "content")
 
 
 def store_draft(
@@ -167,17 +268,20 @@ def store_draft(
         existing.url, existing.content_html = draft.url, draft.content_html
         existing.published_at = draft.published_at or existing.published_at
         existing.source_hash, existing.updated_at = draft.source_hash, now
-        _apply_fingerprint(existing, draft)
+        for column, value in _fingerprint_columns(draft).items():
+            setattr(existing, column, value)
         index_article(session, existing.id, draft.fingerprint, policy, now)
         session.flush()
         refresh_story(session, existing.story_id, policy.canonical_policy, feed_priority)
         return StoreResult(existing.id, existing.story_id, "updated")
 
-    match_article, kind = _exact_match(session, draft)
+    session.flush()  # the hot path below runs on the connection, past the ORM
+    conn = session.connection()
+    exact = _exact_match(session, draft)
     near: Match | None = None
     merged: tuple[int, ...] = ()
     keys = band_keys(draft.fingerprint.hashvalues, policy.lsh)
-    if match_article is None and draft.fingerprint.shingle_count >= policy.rule.min_shingles:
+    if exact is None and draft.fingerprint.shingle_count >= policy.rule.min_shingles:
         found = candidates(session, draft.fingerprint, policy, keys)
         matches = verified_matches(draft.fingerprint, found, policy.rule)
         near = story_match(matches)
@@ -186,41 +290,48 @@ def store_draft(
             bridged = stories_to_merge(near, matches, members, policy.rule)
             if bridged:
                 near, merged = _merge_stories(session, near, bridged, policy, feed_priority)
-    if match_article is not None:
-        story_id, matched_id, similarity = match_article.story_id, match_article.id, 1.0
+    kind: str
+    if exact is not None:
+        story_id, matched_id, similarity, kind = exact.story_id, exact.article_id, 1.0, exact.kind
     elif near is not None:
         story_id, matched_id, similarity = near.story_id, near.article_id, near.similarity.score
         kind = "near"
     else:
-        story = Story(first_seen_at=now, last_seen_at=now, variant_count=1)
-        session.add(story)
-        session.flush()
-        story_id, matched_id, similarity, kind = story.id, None, None, "new"
+        story_id = conn.execute(
+            _INSERT_STORY, {"first_seen_at": now, "last_seen_at": now, "variant_count": 1}
+        ).scalar_one()
+        matched_id, similarity, kind = None, None, "new"
 
-    article = Article(
-        feed_id=draft.feed_id,
-        guid=draft.guid,
-        url=draft.url,
-        canonical_url=draft.canonical_url,
-        title=draft.title,
-        author=draft.author,
-        published_at=draft.published_at,
-        fetched_at=now,
-        language=draft.language,
-        content_html=draft.content_html,
-        source_hash=draft.source_hash,
-        story_id=story_id,
-        match_kind=kind,
-        matched_article_id=matched_id,
-        similarity=similarity,
-    )
-    _apply_fingerprint(article, draft)
-    session.add(article)
-    session.flush()
-    index_article(session, article.id, draft.fingerprint, policy, now, keys)
-    session.flush()
-    refresh_story(session, story_id, policy.canonical_policy, feed_priority)
-    return StoreResult(article.id, story_id, kind, similarity, merged)
+    # Prebuilt Core statements on the connection: building an ORM statement (or an ORM
+    # object) per entry cost more CPU than running it.
+    article_id = conn.execute(
+        _INSERT_ARTICLE,
+        {
+            "feed_id": draft.feed_id,
+            "guid": draft.guid,
+            "url": draft.url,
+            "canonical_url": draft.canonical_url,
+            "title": draft.title,
+            "author": draft.author,
+            "published_at": draft.published_at,
+            "fetched_at": now,
+            "language": draft.language,
+            "content_html": draft.content_html,
+            "source_hash": draft.source_hash,
+            "story_id": story_id,
+            "match_kind": kind,
+            "matched_article_id": matched_id,
+            "similarity": similarity,
+            **_fingerprint_columns(draft),
+        },
+    ).scalar_one()
+    index_article(session, article_id, draft.fingerprint, policy, now, keys)
+    if kind == "new":
+        # The story's only article: nothing to choose between.
+        conn.execute(_SET_CANONICAL, {"b_story": story_id, "b_article": article_id})
+    else:
+        refresh_story(session, story_id, policy.canonical_policy, feed_priority)
+    return StoreResult(article_id, story_id, kind, similarity, merged)
 
 
 def _story_fingerprints(session: Session, story_ids: set[int]) -> dict[int, list[Fingerprint]]:
@@ -281,30 +392,46 @@ def learned_keys(session: Session, feed_id: int, min_articles: int) -> frozenset
     return frozenset(rows)
 
 
+def line_counts(session: Session, feed_id: int, keys: Iterable[str]) -> dict[str, int]:
+    """How many articles of ``feed_id`` carried each of ``keys`` (known keys only)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = session.connection().execute(
+        select(_chrome_lines.c.line_key, _chrome_lines.c.article_count).where(
+            _chrome_lines.c.feed_id == feed_id, _chrome_lines.c.line_key.in_(wanted)
+        )
+    )
+    return {key: count for key, count in rows}
+
+
+@lru_cache(maxsize=2)
+def _count_line(dialect: str) -> Insert:
+    # One upsert for all keys instead of a read, an update and inserts; both supported
+    # dialects have INSERT ... ON CONFLICT DO UPDATE.
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(_chrome_lines)
+    return statement.on_conflict_do_update(
+        index_elements=[_chrome_lines.c.feed_id, _chrome_lines.c.line_key],
+        set_={
+            "article_count": _chrome_lines.c.article_count + 1,
+            "last_seen_at": statement.excluded.last_seen_at,
+        },
+    )
+
+
 def count_lines(session: Session, feed_id: int, keys: Iterable[str]) -> None:
     """Count each key once more for ``feed_id`` (keys of one article)."""
     keys = sorted(set(keys))
     if not keys:
         return
     now = utcnow()
-    known = set(
-        session.scalars(
-            select(ChromeLine.line_key).where(
-                ChromeLine.feed_id == feed_id, ChromeLine.line_key.in_(keys)
-            )
-        )
-    )
-    if known:
-        session.execute(
-            update(ChromeLine)
-            .where(and_(ChromeLine.feed_id == feed_id, ChromeLine.line_key.in_(known)))
-            .values(article_count=ChromeLine.article_count + 1, last_seen_at=now)
-        )
-    session.add_all(
-        ChromeLine(feed_id=feed_id, line_key=k, article_count=1, last_seen_at=now)
-        for k in keys
-        if k not in known
-    )
+    session.flush()  # the upsert runs on the connection, past the ORM
+    conn = session.connection()
+    rows = [
+        {"feed_id": feed_id, "line_key": key, "article_count": 1, "last_seen_at": now}
+        for key in keys
+    ]
+    conn.execute(_count_line(conn.dialect.name), rows)
 
 
 def feed_priorities(session: Session, priorities_by_name: dict[str, int]) -> dict[int, int]:

@@ -1,0 +1,238 @@
+"""Storing the entries of one poll of one feed.
+
+Identity comes first for all of them at once (one query for every GUID and URL of the
+poll), so unchanged entries are skipped before any cleaning. The others are cleaned and
+fingerprinted outside the dedup lock, then written in batches: each batch is one
+transaction under one hold of the lock, its entries decided in order, so a later entry can
+match an earlier one of the same batch. A crash loses at most the batch in flight, and it
+comes again on the next poll (validators are saved only after a complete poll).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from worker import metric
+from worker.clean import ChromeRules
+from worker.clean.learned import learnable_keys
+from worker.config import Config, FeedConfig
+from worker.dedup.fingerprint import Fingerprint, fingerprint
+from worker.reader.parser import Entry
+from worker.store import articles as store
+from worker.store.db import Database
+from worker.store.models import Article
+
+# Chrome lives at the edges of a text: only these lines of each article are counted.
+_LEARN_HEAD, _LEARN_TAIL = 5, 10
+
+
+def source_hash(entry: Entry) -> str:
+    """Hash of the entry as the feed gave it: unchanged entries are skipped before cleaning."""
+    basis = "\x1f".join([entry.title, entry.link, entry.content_html])
+    return hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def edge_keys(text: str, max_words: int) -> frozenset[str]:
+    lines = text.split("\n")
+    edges = lines[:_LEARN_HEAD] + lines[max(_LEARN_HEAD, len(lines) - _LEARN_TAIL) :]
+    return frozenset(learnable_keys("\n".join(edges), max_words=max_words))
+
+
+def fingerprint_text(config: Config, text: str) -> Fingerprint:
+    """The fingerprint of a clean text under the config's ``[dedup]`` settings."""
+    d = config.dedup
+    return fingerprint(
+        text, shingle_size=d.shingle_size, num_perm=d.num_perm, seed=d.seed, features=d.features
+    )
+
+
+class LearnedLines:
+    """A feed's learned chrome lines during one poll: read once, then grown by the counts
+    the poll's own new articles add, so every entry is cleaned with the lines a fresh read
+    before it would give (a feed is polled by one worker at a time: its lease).
+
+    >>> stored = {"subscribe now": 3}
+    >>> lines = LearnedLines(frozenset(), 4, lambda keys: {k: stored[k] for k in keys & {*stored}})
+    >>> lines.count(frozenset({"subscribe now", "a new line"}))
+    >>> sorted(lines.keys)
+    ['subscribe now']
+    """
+
+    def __init__(
+        self,
+        learned: frozenset[str],
+        min_articles: int,
+        stored_counts: Callable[[set[str]], dict[str, int]],
+    ) -> None:
+        self.keys = learned
+        self._min = min_articles
+        self._stored_counts = stored_counts
+        self._counts: dict[str, int] = {}
+
+    def count(self, keys: frozenset[str]) -> None:
+        """One more article of the feed carried ``keys`` (it is being stored)."""
+        unseen = {k for k in keys if k not in self._counts and k not in self.keys}
+        if unseen:
+            known = self._stored_counts(unseen)
+            self._counts.update((k, known.get(k, 0)) for k in unseen)
+        grown = set()
+        for key in keys:
+            if key in self.keys:
+                continue
+            self._counts[key] += 1
+            if self._counts[key] >= self._min:
+                grown.add(key)
+        if grown:
+            self.keys = self.keys | grown
+
+
+class KnownEntries:
+    """Which entries of a poll are already stored, with the hash of the entry they were
+    made of: from one query, plus the entries this poll has prepared since."""
+
+    def __init__(self, by_guid: dict[str, str], by_url: dict[str, str]) -> None:
+        self._by_guid, self._by_url = by_guid, by_url
+
+    @classmethod
+    def load(cls, session: Session, feed_id: int, entries: Iterable[Entry]) -> KnownEntries:
+        entries = list(entries)
+        by_guid, by_url = store.stored_entries(
+            session, feed_id, (e.guid for e in entries), (e.url for e in entries if e.url)
+        )
+        return cls(
+            {k: v.source_hash for k, v in by_guid.items()},
+            {k: v.source_hash for k, v in by_url.items()},
+        )
+
+    def source_hash(self, entry: Entry) -> str | None:
+        """The stored (or prepared) hash of this entry; ``None`` for a new entry."""
+        digest = self._by_guid.get(entry.guid)
+        if digest is None and entry.url:
+            digest = self._by_url.get(entry.url)
+        return digest
+
+    def add(self, entry: Entry, digest: str) -> None:
+        """``entry`` is prepared: a later copy in the same poll is the same entry."""
+        if entry.guid in self._by_guid:
+            self._by_guid[entry.guid] = digest
+        elif entry.url and entry.url in self._by_url:
+            self._by_url[entry.url] = digest
+        else:
+            self._by_guid[entry.guid] = digest
+            if entry.url:
+                self._by_url.setdefault(entry.url, digest)
+
+
+def poll_state(
+    db: Database, config: Config, feed_id: int, entries: list[Entry]
+) -> tuple[KnownEntries, LearnedLines]:
+    """What a poll reads once before its entries: which of them are stored (one query for
+    all), and the feed's learned chrome lines."""
+    clean = config.clean
+    with db.session() as session:
+        known = KnownEntries.load(session, feed_id, entries)
+        learned = (
+            store.learned_keys(session, feed_id, clean.learn_min_articles)
+            if clean.learn_lines
+            else frozenset()
+        )
+
+    def stored_counts(keys: set[str]) -> dict[str, int]:
+        with db.session() as session:
+            return store.line_counts(session, feed_id, keys)
+
+    return known, LearnedLines(learned, clean.learn_min_articles, stored_counts)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An entry cleaned and fingerprinted, ready to be stored."""
+
+    draft: store.Draft
+    # Its head/tail line keys, counted for the feed when it is stored as a new article.
+    edge_keys: frozenset[str]
+
+
+def prepare(
+    config: Config,
+    cfg: FeedConfig,
+    feed_id: int,
+    entry: Entry,
+    known: KnownEntries,
+    learned: LearnedLines,
+    clean: Callable[[FeedConfig, Entry, ChromeRules], tuple[str, str]],
+) -> Prepared | None:
+    """Clean (``clean``: extracted and clean text) and fingerprint an entry; ``None`` when
+    it is stored unchanged."""
+    digest = source_hash(entry)
+    stored_hash = known.source_hash(entry)
+    if stored_hash == digest:
+        return None
+    rules = ChromeRules(tuple(config.clean.extra_patterns) + tuple(cfg.boilerplate), learned.keys)
+    with metric.stage("clean"):
+        extracted, clean_text = clean(cfg, entry, rules)
+    with metric.stage("fingerprint"):
+        fp = fingerprint_text(config, clean_text)
+    keys: frozenset[str] = frozenset()
+    if config.clean.learn_lines:
+        keys = edge_keys(extracted, config.clean.learn_max_words)
+        if stored_hash is None:  # a new article: its lines count for the next entries
+            learned.count(keys)
+    known.add(entry, digest)
+    draft = store.Draft(
+        feed_id=feed_id,
+        guid=entry.guid,
+        url=entry.link or None,
+        canonical_url=entry.url or None,
+        title=entry.title,
+        author=entry.author,
+        published_at=entry.published,
+        language=cfg.language,
+        content_html=entry.content_html,
+        clean_text=clean_text,
+        source_hash=digest,
+        fingerprint=fp,
+    )
+    return Prepared(draft, keys)
+
+
+def write_batch(
+    session: Session,
+    feed_id: int,
+    batch: Sequence[Prepared],
+    policy: store.DedupPolicy,
+    priorities: dict[int, int],
+    *,
+    learn_lines: bool,
+) -> list[str]:
+    """Store ``batch`` in order, in the caller's dedup transaction; how each was matched.
+
+    Identity is read again here, under the lock, for the whole batch in one query: another
+    worker may have stored one of the entries since they were prepared."""
+    by_guid, by_url = store.stored_entries(
+        session,
+        feed_id,
+        (p.draft.guid for p in batch),
+        (p.draft.canonical_url for p in batch if p.draft.canonical_url),
+    )
+    kinds = []
+    for prepared in batch:
+        draft = prepared.draft
+        known = by_guid.get(draft.guid)
+        if known is None and draft.canonical_url:
+            known = by_url.get(draft.canonical_url)
+        existing = session.get(Article, known.article_id) if known is not None else None
+        result = store.store_draft(session, draft, policy, priorities, existing)
+        if existing is None:
+            stored = store.Stored(result.article_id, draft.source_hash)
+            by_guid[draft.guid] = stored
+            if draft.canonical_url:
+                by_url.setdefault(draft.canonical_url, stored)
+            if learn_lines:
+                store.count_lines(session, feed_id, prepared.edge_keys)
+        kinds.append(result.kind)
+    return kinds
