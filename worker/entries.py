@@ -23,6 +23,7 @@ from worker.config import Config, FeedConfig
 from worker.dedup.fingerprint import Fingerprint, fingerprint
 from worker.reader.parser import Entry
 from worker.store import articles as store
+from worker.store import chrome_lines
 from worker.store.db import Database
 from worker.store.models import Article
 
@@ -136,14 +137,14 @@ def poll_state(
     with db.session() as session:
         known = KnownEntries.load(session, feed_id, entries)
         learned = (
-            store.learned_keys(session, feed_id, clean.learn_min_articles)
+            chrome_lines.learned_keys(session, feed_id, clean.learn_min_articles)
             if clean.learn_lines
             else frozenset()
         )
 
     def stored_counts(keys: set[str]) -> dict[str, int]:
         with db.session() as session:
-            return store.line_counts(session, feed_id, keys)
+            return chrome_lines.line_counts(session, feed_id, keys)
 
     return known, LearnedLines(learned, clean.learn_min_articles, stored_counts)
 
@@ -233,6 +234,6 @@ def write_batch(
             if draft.canonical_url:
                 by_url.setdefault(draft.canonical_url, stored)
             if learn_lines:
-                store.count_lines(session, feed_id, prepared.edge_keys)
+                chrome_lines.count_lines(session, feed_id, prepared.edge_keys)
         kinds.append(result.kind)
     return kinds

@@ -13,7 +13,6 @@ from functools import lru_cache
 from typing import cast
 
 from sqlalchemy import (
-    Insert,
     Integer,
     Select,
     Table,
@@ -25,8 +24,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from worker.dedup.canonical import ArticleFacts, choose_canonical
@@ -42,7 +39,7 @@ from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.lsh import LshParams, band_keys
 from worker.store.feeds import as_utc, utcnow
 from worker.store.index import candidates, index_article
-from worker.store.models import Article, ChromeLine, Feed, Story
+from worker.store.models import Article, Feed, Story
 
 log = logging.getLogger("newsdedup.store")
 
@@ -84,7 +81,6 @@ class StoreResult:
 
 _articles = cast(Table, Article.__table__)
 _stories = cast(Table, Story.__table__)
-_chrome_lines = cast(Table, ChromeLine.__table__)
 _INSERT_ARTICLE = insert(_articles).returning(_articles.c.id)
 _INSERT_STORY = insert(_stories).returning(_stories.c.id)
 _SET_CANONICAL = (
@@ -381,57 +377,6 @@ def _merge_stories(
     session.execute(delete(Story).where(Story.id.in_(folded)))
     log.info("stories %s merged into story %d", ", ".join(map(str, folded)), survivor)
     return Match(near.article_id, survivor, near.similarity), folded
-
-
-def learned_keys(session: Session, feed_id: int, min_articles: int) -> frozenset[str]:
-    rows = session.scalars(
-        select(ChromeLine.line_key).where(
-            ChromeLine.feed_id == feed_id, ChromeLine.article_count >= min_articles
-        )
-    )
-    return frozenset(rows)
-
-
-def line_counts(session: Session, feed_id: int, keys: Iterable[str]) -> dict[str, int]:
-    """How many articles of ``feed_id`` carried each of ``keys`` (known keys only)."""
-    wanted = sorted(set(keys))
-    if not wanted:
-        return {}
-    rows = session.connection().execute(
-        select(_chrome_lines.c.line_key, _chrome_lines.c.article_count).where(
-            _chrome_lines.c.feed_id == feed_id, _chrome_lines.c.line_key.in_(wanted)
-        )
-    )
-    return {key: count for key, count in rows}
-
-
-@lru_cache(maxsize=2)
-def _count_line(dialect: str) -> Insert:
-    # One upsert for all keys instead of a read, an update and inserts; both supported
-    # dialects have INSERT ... ON CONFLICT DO UPDATE.
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(_chrome_lines)
-    return statement.on_conflict_do_update(
-        index_elements=[_chrome_lines.c.feed_id, _chrome_lines.c.line_key],
-        set_={
-            "article_count": _chrome_lines.c.article_count + 1,
-            "last_seen_at": statement.excluded.last_seen_at,
-        },
-    )
-
-
-def count_lines(session: Session, feed_id: int, keys: Iterable[str]) -> None:
-    """Count each key once more for ``feed_id`` (keys of one article)."""
-    keys = sorted(set(keys))
-    if not keys:
-        return
-    now = utcnow()
-    session.flush()  # the upsert runs on the connection, past the ORM
-    conn = session.connection()
-    rows = [
-        {"feed_id": feed_id, "line_key": key, "article_count": 1, "last_seen_at": now}
-        for key in keys
-    ]
-    conn.execute(_count_line(conn.dialect.name), rows)
 
 
 def feed_priorities(session: Session, priorities_by_name: dict[str, int]) -> dict[int, int]:

@@ -1,0 +1,70 @@
+"""Per-feed counts of the short lines seen at the head and tail of articles: a line that
+recurs in enough articles of one feed is that feed's own chrome (``clean.learned``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import cast
+
+from sqlalchemy import Insert, Table, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from worker.store.feeds import utcnow
+from worker.store.models import ChromeLine
+
+_chrome_lines = cast(Table, ChromeLine.__table__)
+
+
+def learned_keys(session: Session, feed_id: int, min_articles: int) -> frozenset[str]:
+    rows = session.scalars(
+        select(ChromeLine.line_key).where(
+            ChromeLine.feed_id == feed_id, ChromeLine.article_count >= min_articles
+        )
+    )
+    return frozenset(rows)
+
+
+def line_counts(session: Session, feed_id: int, keys: Iterable[str]) -> dict[str, int]:
+    """How many articles of ``feed_id`` carried each of ``keys`` (known keys only)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = session.connection().execute(
+        select(_chrome_lines.c.line_key, _chrome_lines.c.article_count).where(
+            _chrome_lines.c.feed_id == feed_id, _chrome_lines.c.line_key.in_(wanted)
+        )
+    )
+    return {key: count for key, count in rows}
+
+
+@lru_cache(maxsize=2)
+def _count_line(dialect: str) -> Insert:
+    # One upsert for all keys instead of a read, an update and inserts; both supported
+    # dialects have INSERT ... ON CONFLICT DO UPDATE.
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(_chrome_lines)
+    return statement.on_conflict_do_update(
+        index_elements=[_chrome_lines.c.feed_id, _chrome_lines.c.line_key],
+        set_={
+            "article_count": _chrome_lines.c.article_count + 1,
+            "last_seen_at": statement.excluded.last_seen_at,
+        },
+    )
+
+
+def count_lines(session: Session, feed_id: int, keys: Iterable[str]) -> None:
+    """Count each key once more for ``feed_id`` (keys of one article)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    now = utcnow()
+    session.flush()  # the upsert runs on the connection, past the ORM
+    conn = session.connection()
+    rows = [
+        {"feed_id": feed_id, "line_key": key, "article_count": 1, "last_seen_at": now}
+        for key in keys
+    ]
+    conn.execute(_count_line(conn.dialect.name), rows)
