@@ -38,6 +38,12 @@ def test_one_line_of_prose_does_not_save_furniture() -> None:
     assert "Sign up" not in _text(page) and PROSE[1][:40] in _text(page)
 
 
+def test_one_long_paragraph_is_prose_enough() -> None:
+    long_paragraph = PROSE[0] + " " + PROSE[1]  # 50+ words of running text
+    page = _page(f"<div class='post-and-ads'><p>{long_paragraph}</p><p>Sign up</p></div>")
+    assert prune_furniture(page) == 0
+
+
 def test_widget_blocks_are_not_furniture() -> None:
     page = _page(f"<div class='elementor-widget-wrap'><p>{PROSE[0]}</p></div>")
     assert prune_furniture(page) == 0

@@ -10,8 +10,8 @@ as older news sites are built) into plain blocks so a whole page is not read as 
 A paragraph that is nothing but a link and not a sentence ("READ MORE: <a>Other story</a>",
 a shouted teaser headline) points to another page and goes too.
 
-A *prose guard* keeps any element that holds running text (several sentence-length
-paragraphs, also when they are text lines between ``<br>`` tags): a site that calls its
+A *prose guard* keeps any element that holds running text (two sentence-length paragraphs
+or one long one, also when they are text lines between ``<br>`` tags): a site that calls its
 article column ``sidebar-content`` keeps its article. "widget" is not a furniture word:
 page builders and blog engines call every block a widget, the article's too.
 
@@ -89,6 +89,9 @@ PROSE_WORDS = 25
 # An element holding this many prose paragraphs is content, whatever its markup says.
 PROSE_PARAGRAPHS = 2
 LAYOUT_CELL_WORDS = 80
+# One paragraph of running text this long is article text by itself: furniture (share
+# bars, newsletter boxes, related lists) carries no paragraph of this length.
+LONG_PROSE_WORDS = 50
 _NESTED_BLOCKS = ("p", "div", "td", "li")
 # Link text this share of an item's characters makes the item a pointer to another page.
 LINK_SHARE = 0.8
@@ -116,8 +119,9 @@ def _prose_paragraphs(element: html.HtmlElement, limit: int) -> int:
     count = 0
     for block in element.iter(*_NESTED_BLOCKS):
         for own in _own_paragraphs(block):
-            if _word_count(own) >= PROSE_WORDS and _SENTENCE_END.search(own.strip()):
-                count += 1
+            words = _word_count(own)
+            if words >= PROSE_WORDS and _SENTENCE_END.search(own.strip()):
+                count += limit if words >= LONG_PROSE_WORDS else 1
                 if count >= limit:
                     return count
     return count
