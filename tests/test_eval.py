@@ -197,6 +197,11 @@ def test_eval_extract_aeb_and_wcxb(tmp_path: Path, capsys: pytest.CaptureFixture
     assert out["keep_rate"] == 0.5  # one of the two must-have snippets exists
     assert out["leak_rate"] == 0.0  # navigation and share bar pruned
     assert math.isclose(out["reference"]["keep_rate"], 0.5)
+    assert main(["eval", "extract", "--wcxb", str(wcxb), "--no-reference"]) == 0
+    report = capsys.readouterr().out
+    assert "lost snippets (newsdedup, 1;" in report
+    assert "0001: a sentence that is nowhere on the page" in report
+    assert "leaked snippets" not in report
     assert main(["eval", "extract", "--wcxb", str(tmp_path / "nowhere")]) == 1
 
 

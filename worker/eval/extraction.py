@@ -29,6 +29,7 @@ from worker.errors import NewsdedupError
 from worker.eval.text_metrics import Tally, shingle_counts, snippet_found, token_text, tokens
 
 AEB_SHINGLE = 4
+FAILURES_SHOWN = 15
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class Score:
     leaked: int = 0
     must_not: int = 0
     worst: list[tuple[float, str]] = field(default_factory=list)  # (page F1, id)
+    leaks: list[tuple[str, str]] = field(default_factory=list)  # (id, "without" snippet found)
+    losses: list[tuple[str, str]] = field(default_factory=list)  # (id, "with" snippet missing)
 
     def add(self, page: Page, output: str, cpu_ms: float, *, wcxb: bool) -> None:
         out_tokens, truth_tokens = tokens(output), tokens(page.truth)
@@ -114,11 +117,17 @@ class Score:
         for snippet in page.must_have:
             if words := tokens(snippet):
                 self.must_have += 1
-                self.kept += snippet_found(haystack, words)
+                found = snippet_found(haystack, words)
+                self.kept += found
+                if not found:
+                    self.losses.append((page.id, snippet))
         for snippet in page.must_not:
             if words := tokens(snippet):
                 self.must_not += 1
-                self.leaked += snippet_found(haystack, words)
+                found = snippet_found(haystack, words)
+                self.leaked += found
+                if found:
+                    self.leaks.append((page.id, snippet))
 
     def as_dict(self, *, wcxb: bool) -> dict[str, Any]:
         # AEB publishes per-page averages, WCXB pooled word counts; the other is extra.
@@ -176,9 +185,19 @@ def render(scores: dict[str, Score], *, wcxb: bool, pages: int) -> str:
         if wcxb:
             row += f" {d['leak_rate']:>7.2%} {d['keep_rate']:>7.2%}"
         lines.append(row + f" {d['cpu_ms_median']:>15.1f} {d['cpu_ms_mean']:>7.1f}")
-    worst = sorted(scores["newsdedup"].worst)[:8]
+    ours = scores["newsdedup"]
+    worst = sorted(ours.worst)[:8]
     lines.append("worst pages (newsdedup F1): " + ", ".join(f"{i} {f:.2f}" for f, i in worst))
+    for title, cases in (("leaked", ours.leaks), ("lost", ours.losses)):
+        if cases:
+            lines.append(f"{title} snippets (newsdedup, {len(cases)}; first {FAILURES_SHOWN}):")
+            lines += [f"  {i}: {_excerpt(text)}" for i, text in cases[:FAILURES_SHOWN]]
     return "\n".join(lines)
+
+
+def _excerpt(text: str, width: int = 90) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
 def main(args: argparse.Namespace) -> int:
