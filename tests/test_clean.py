@@ -132,12 +132,17 @@ PAGE_CHROME = [
     "Get the best of the Gazette delivered to your inbox every week",
     "Disclosure: we may earn a small commission when you buy through affiliate links.",
     "2026-11-20T08:57:40+01:00",
+    "November 20, 2026",
+    "Friday, 20 November 2026 10:15",
+    "Updated at 1:23 p.m.",
 ]
 ARTICLE_LINES_LIKE_CHROME = [
     "Related research shows that night shifts double the risk of accidents on the quays.",
     "More than 1,200 dockers signed up for the strike fund in its first week.",
     "Dockers who want to register for the new rota can do so at the union office.",
     "She said she would read more about the agreement before the vote.",
+    "March 2020",  # a timeline's sub-heading
+    "May 5, 2026 was the day the first crane stopped.",
 ]
 
 

@@ -72,6 +72,9 @@ def test_headline_dropped_when_it_is_the_page_title() -> None:
     assert drop_headline("Dock deal\n" + PROSE[0], headlines) == "Dock deal\n" + PROSE[0]
     long_line = " ".join(PROSE)  # a paragraph, even when a title repeats it
     assert drop_headline(long_line, {line_key(long_line)}) == long_line
+    # a kicker or dateline above the headline
+    assert drop_headline("Business\nDock deal ends strike\nText.", headlines) == "Business\nText."
+    assert drop_headline("a\nb\nc\nDock deal ends strike", headlines).endswith("strike")
     og = _page("", "<meta property='og:title' content='Cranes idle at dawn'>")
     assert drop_headline("Cranes idle at dawn!\nText.", page_headlines(og)) == "Text."
 

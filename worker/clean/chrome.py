@@ -28,6 +28,8 @@ from worker.clean.learned import line_key
 
 _I = re.IGNORECASE
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+
 # Whole-line patterns (matched with fullmatch against the stripped line).
 _HARD_LINE_PATTERNS = [
     # pointers to other pages: "READ MORE: ...", "Related: ...", "Next article: ..."
@@ -35,6 +37,13 @@ _HARD_LINE_PATTERNS = [
     r"|don'?t miss|next article|previous article|next post|previous post|up next)\s*:.{0,150}",
     r"don'?t miss(?: this)?|table of contents|advertisement|tags?",
     r"[-•·]?\s*\d+\s*min(?:ute)?s?\s+read",
+    # a dateline alone: "August 08, 2018", "Tuesday, 19 November 2019 10:15", "Updated at 1:23 p.m."
+    r"(?:(?:updated|published|posted)(?: on| at)?:? )?(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri"
+    r"|sat(?:ur)?|sun)(?:day)?,? )?(?:\d{1,2}(?:st|nd|rd|th)? " + _MONTH + r"\.? \d{4}"
+    r"|" + _MONTH + r"\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4})"
+    r"(?:,? (?:at )?\d{1,2}[:.]\d{2}(?: ?[ap]\.?m\.?)?(?: [a-z]{2,4})?)?",
+    r"(?:updated|published|posted)(?: on| at)?:? \d{1,2}[:.]\d{2}"
+    r"(?: ?[ap]\.?m\.?)?(?: [a-z]{2,4})?",
     r"(?:written|posted|published|reviewed|edited) by [\w .,'\-]{2,60}(?: (?:on|at) .{0,40})?",
     r"skip to (?:the )?(?:main )?content|back to (?:top|home|all [\w ]{1,20}|\w+)",
     # calls to action standing alone: sign-up, log-in, demo and quote buttons

@@ -25,6 +25,8 @@ _TITLE_SEPARATOR = re.compile(r"\s+[|\-–—·»]\s+")
 
 # A first line longer than this is a paragraph, whatever the title says.
 HEADLINE_MAX_WORDS = 30
+# The headline is looked for among this many first lines.
+HEADLINE_LINES = 3
 
 
 def page_headlines(root: html.HtmlElement) -> set[str]:
@@ -39,10 +41,12 @@ def page_headlines(root: html.HtmlElement) -> set[str]:
 
 
 def drop_headline(text: str, headlines: set[str]) -> str:
-    """``text`` without its first line when that line is the page's title, or the part of
-    it before or after a separator ("Storm hits coast | The Gazette")."""
-    first, _, rest = text.partition("\n")
-    key = line_key(first)
-    if key and len(key.split()) <= HEADLINE_MAX_WORDS and key in headlines:
-        return rest
+    """``text`` without the page's title when one of its first lines is that title, or the
+    part of it before or after a separator ("Storm hits coast | The Gazette"); a kicker,
+    a dateline or the page's address may stand above it."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines[:HEADLINE_LINES]):
+        key = line_key(line)
+        if key and len(key.split()) <= HEADLINE_MAX_WORDS and key in headlines:
+            return "\n".join(lines[:i] + lines[i + 1 :])
     return text
