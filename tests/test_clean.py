@@ -158,3 +158,50 @@ def test_clean_fragment_and_page() -> None:
     for sentence in ARTICLE[:2] + ARTICLE[3:]:
         assert sentence in text
     assert "Leave a Reply" not in text and "Home" not in text
+
+
+# Chrome of article pages in general (pointers, buttons, prompts, disclosures, bylines),
+# in our own words.
+PAGE_CHROME = [
+    "READ MORE: Port strike enters its third week",
+    "Related: How the night-shift rota works",
+    "Next article: Cranes idle at dawn",
+    "DON'T MISS",
+    "Table of Contents",
+    "Advertisement",
+    "Tags",
+    "- 6 min read",
+    "Written by Jane Carver",
+    "Posted by Jane Carver at November 20, 2026",
+    "Skip to main content",
+    "Back to news",
+    "Sign up",
+    "Book a demo",
+    "Get a free quote today.",
+    "Subscribe to get the latest stories sent to your email.",
+    "Get the best of the Gazette delivered to your inbox every week",
+    "Disclosure: we may earn a small commission when you buy through affiliate links.",
+    "2026-11-20T08:57:40+01:00",
+    "November 20, 2026",
+    "Friday, 20 November 2026 10:15",
+    "Updated at 1:23 p.m.",
+]
+ARTICLE_LINES_LIKE_CHROME = [
+    "Related research shows that night shifts double the risk of accidents on the quays.",
+    "More than 1,200 dockers signed up for the strike fund in its first week.",
+    "Dockers who want to register for the new rota can do so at the union office.",
+    "She said she would read more about the agreement before the vote.",
+    "March 2020",  # a timeline's sub-heading
+    "May 5, 2026 was the day the first crane stopped.",
+]
+
+
+@pytest.mark.parametrize("line", PAGE_CHROME)
+def test_page_chrome_lines_go(line: str) -> None:
+    text = "\n".join([ARTICLE[0], line, ARTICLE[1]])
+    assert strip_chrome(text).split("\n") == ARTICLE[:2]
+
+
+def test_article_lines_that_resemble_chrome_stay() -> None:
+    text = "\n".join(ARTICLE_LINES_LIKE_CHROME)
+    assert strip_chrome(text) == text

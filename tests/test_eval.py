@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from tests.fixtures.corpus import OUTLETS, UNRELATED, WIRE, outlet_paragraphs
 from worker.cli import main
 from worker.eval.metrics import bcubed, pairwise
-from worker.eval.text_metrics import Tally, contains_run, shingle_counts, tokens
+from worker.eval.text_metrics import Tally, shingle_counts, snippet_found, token_text, tokens
 
 
 def test_pairwise_counts_pairs() -> None:
@@ -51,12 +52,43 @@ def test_text_metrics_by_hand() -> None:
     assert tokens("Hello, WORLD-wide!") == ["hello", "world", "wide"]
     assert sum(shingle_counts(tokens("a b c d e"), 4).values()) == 2
     assert shingle_counts(tokens("x x x x x"), 4)[("x",) * 4] == 2  # multiplicity kept
+    assert shingle_counts(tokens("Hello world"), 4) == Counter([("hello", "world")])
+    assert shingle_counts([], 4) == Counter()
     t = Tally()
     t.add(shingle_counts(tokens("a b c d e"), 4), shingle_counts(tokens("a b c d"), 4))
-    assert (t.tp, t.fp, t.fn) == (1, 1, 0)
-    assert contains_run(tokens("we share a story"), tokens("share a"))
-    assert not contains_run(tokens("we share a story"), tokens("a share"))
-    assert not contains_run(tokens("anything"), [])
+    assert t.pages == [(1, 1, 0)]
+
+
+def test_aeb_scores_average_pages_and_pooled_scores_sum_them() -> None:
+    long_page = " ".join(f"w{i}" for i in range(20))  # 17 shingles, extracted exactly
+    t = Tally()
+    t.add(shingle_counts(tokens(long_page), 4), shingle_counts(tokens(long_page), 4))
+    # 1 true shingle of 5 predicted: precision 0.2, recall 1
+    t.add(shingle_counts(tokens("p q r s x y z w"), 4), shingle_counts(tokens("p q r s"), 4))
+    assert t.per_page() == (pytest.approx(0.6), 1.0)
+    assert t.per_page().f1 == pytest.approx(0.75)
+    assert t.pooled() == (pytest.approx(18 / 22), 1.0)
+
+
+def test_aeb_page_without_output_counts_in_recall_only() -> None:
+    t = Tally()
+    t.add(Counter({"a": 2}), Counter({"a": 2}))
+    t.add(Counter(), Counter({"b": 3}))
+    assert t.per_page() == (1.0, 0.5)
+    assert t.pooled() == (1.0, 0.4)
+    t.add(Counter(), Counter())  # nothing on either side: in neither average
+    assert t.per_page() == (1.0, 0.5)
+
+
+def test_snippets_match_token_runs_cut_inside_words() -> None:
+    out = token_text(tokens("It is hard to find a cheap one that doesn't totally suck."))
+    assert snippet_found(out, tokens("find a cheap one that does"))  # cut inside "doesn't"
+    assert snippet_found(out, tokens("eap one that"))  # cut inside "cheap"
+    assert snippet_found(out, tokens("doesn’t TOTALLY"))  # punctuation and case ignored
+    assert not snippet_found(out, tokens("a che one"))  # inner tokens are whole words
+    assert not snippet_found(out, tokens("one a cheap"))  # order kept
+    assert snippet_found(token_text(tokens("Visit our homepage")), tokens("Home"))
+    assert not snippet_found(out, [])
 
 
 def _page(title: str, paragraphs: list[str], *, chrome: bool = True) -> str:
@@ -186,6 +218,11 @@ def test_eval_extract_aeb_and_wcxb(tmp_path: Path, capsys: pytest.CaptureFixture
     assert out["keep_rate"] == 0.5  # one of the two must-have snippets exists
     assert out["leak_rate"] == 0.0  # navigation and share bar pruned
     assert math.isclose(out["reference"]["keep_rate"], 0.5)
+    assert main(["eval", "extract", "--wcxb", str(wcxb), "--no-reference"]) == 0
+    report = capsys.readouterr().out
+    assert "lost snippets (newsdedup, 1;" in report
+    assert "0001: a sentence that is nowhere on the page" in report
+    assert "leaked snippets" not in report
     assert main(["eval", "extract", "--wcxb", str(tmp_path / "nowhere")]) == 1
 
 

@@ -5,7 +5,9 @@ disclaimers, "You may like" rails).
 Rules come in two strengths:
 
 * *hard* lines are chrome wherever they stand ("Leave a Reply", "Photo: ...", "source site",
-  a line that is only a share count);
+  a line that is only a share count; pointers such as "READ MORE: ..." and "Next article:
+  ...", buttons such as "Sign up" or "Book a demo" alone on a line, newsletter prompts,
+  affiliate disclosures, "5 min read", "Written by ..." bylines);
 * *soft* lines (short navigation words such as "Latest", a masthead, a date stamp) are chrome
   only inside a run of non-sentence lines at the head or the tail of the text that also holds a
   hard line, so a sub-heading called "Latest" inside an article stays.
@@ -26,8 +28,34 @@ from worker.clean.learned import line_key
 
 _I = re.IGNORECASE
 
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+
 # Whole-line patterns (matched with fullmatch against the stripped line).
 _HARD_LINE_PATTERNS = [
+    # pointers to other pages: "READ MORE: ...", "Related: ...", "Next article: ..."
+    r"(?:(?:read|see|watch|listen) (?:more|also|next)|also read|read|related(?: \w+)?"
+    r"|don'?t miss|next article|previous article|next post|previous post|up next)\s*:.{0,150}",
+    r"don'?t miss(?: this)?|table of contents|advertisement|tags?",
+    r"[-•·]?\s*\d+\s*min(?:ute)?s?\s+read",
+    # a dateline alone: "August 08, 2018", "Tuesday, 19 November 2019 10:15", "Updated at 1:23 p.m."
+    r"(?:(?:updated|published|posted)(?: on| at)?:? )?(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri"
+    r"|sat(?:ur)?|sun)(?:day)?,? )?(?:\d{1,2}(?:st|nd|rd|th)? " + _MONTH + r"\.? \d{4}"
+    r"|" + _MONTH + r"\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4})"
+    r"(?:,? (?:at )?\d{1,2}[:.]\d{2}(?: ?[ap]\.?m\.?)?(?: [a-z]{2,4})?)?",
+    r"(?:updated|published|posted)(?: on| at)?:? \d{1,2}[:.]\d{2}"
+    r"(?: ?[ap]\.?m\.?)?(?: [a-z]{2,4})?",
+    r"(?:written|posted|published|reviewed|edited) by [\w .,'\-]{2,60}(?: (?:on|at) .{0,40})?",
+    r"skip to (?:the )?(?:main )?content|back to (?:top|home|all [\w ]{1,20}|\w+)",
+    # calls to action standing alone: sign-up, log-in, demo and quote buttons
+    r"(?:sign (?:up|in)|log ?in|register|subscribe|book a demo|get started|apply now"
+    r"|request a (?:quote|demo)|get a (?:free )?quote|view on \w+|buy now|shop now|learn more"
+    r"|download now|join now)(?: [\w']+){0,4}[.!]?",
+    # newsletter and membership prompts
+    r"(?:sign up|subscribe|join|get|want)\b.{0,100}\b(?:newsletter|mailing list|inbox"
+    r"|sent to your email|updates from)\b.{0,60}",
+    # affiliate and sponsorship disclosures
+    r".{0,200}\b(?:affiliate links?|earn (?:us )?(?:a )?(?:small )?commissions?"
+    r"|qualifying purchases|may be compensated|chosen independently by our editors)\b.{0,200}",
     # comment forms
     r"leave a (?:reply|comment)|(?:\d+ )?comments?|post (?:a )?comment|add (?:a )?comment",
     r"(?:cancel reply|reply|log in to reply|join the conversation)",
@@ -61,7 +89,8 @@ _HARD_LINE_PATTERNS = [
     # a stray punctuation or bullet line
     r"[\W_]{1,3}",
     # date or time stamp alone on a line: 2022-01-06T21:01:48.220Z, 06.01.2022 21:01
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?|\d{1,2}[./]\d{1,2}[./]\d{2,4}"
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}"
     r"(?: \d{1,2}:\d{2})?",
 ]
 _SOFT_LINE_PATTERNS = [

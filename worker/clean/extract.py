@@ -23,6 +23,7 @@ from lxml import etree
 from trafilatura.utils import load_html
 
 from worker.clean.furniture import prepare_page
+from worker.clean.headline import drop_headline, page_headlines
 
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
@@ -80,6 +81,7 @@ def page_to_text(
         root = load_html(html)
         if root is None:
             return ""
+        headlines = page_headlines(root)
         text = trafilatura.extract(
             prepare_page(root),
             url=url,
@@ -90,7 +92,7 @@ def page_to_text(
         )
     except Exception:  # trafilatura raises assorted parser errors on hostile markup
         return ""
-    return normalize_lines(text or "")
+    return drop_headline(normalize_lines(text or ""), headlines)
 
 
 _WORD = re.compile(r"\w+")

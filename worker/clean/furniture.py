@@ -7,8 +7,13 @@ leak into its output. This module removes them first, by what the markup says th
 ``newsletter``), and turns layout tables (a table holding a nested table or a long text cell,
 as older news sites are built) into plain blocks so a whole page is not read as one table.
 
-A *prose guard* keeps any element that holds running text (several sentence-length
-paragraphs): a site that calls its article column ``sidebar-content`` keeps its article.
+A paragraph that is nothing but a link and not a sentence ("READ MORE: <a>Other story</a>",
+a shouted teaser headline) points to another page and goes too.
+
+A *prose guard* keeps any element that holds running text (two sentence-length paragraphs
+or one long one, also when they are text lines between ``<br>`` tags): a site that calls its
+article column ``sidebar-content`` keeps its article. "widget" is not a furniture word:
+page builders and blog engines call every block a widget, the article's too.
 
     >>> import lxml.html
     >>> page = lxml.html.document_fromstring(
@@ -37,6 +42,9 @@ FURNITURE_WORDS = frozenset(
         "socials",
         "related",
         "recommended",
+        "latest",
+        "trending",
+        "popular",
         "newsletter",
         "newsletters",
         "subscribe",
@@ -55,8 +63,6 @@ FURNITURE_WORDS = frozenset(
         "ads",
         "sponsored",
         "sidebar",
-        "widget",
-        "widgets",
         "nav",
         "navbar",
         "navigation",
@@ -86,21 +92,41 @@ PROSE_WORDS = 25
 # An element holding this many prose paragraphs is content, whatever its markup says.
 PROSE_PARAGRAPHS = 2
 LAYOUT_CELL_WORDS = 80
+# One paragraph of running text this long is article text by itself: furniture (share
+# bars, newsletter boxes, related lists) carries no paragraph of this length.
+LONG_PROSE_WORDS = 50
+_NESTED_BLOCKS = ("p", "div", "td", "li")
+# Link text this share of an item's characters makes the item a pointer to another page.
+LINK_SHARE = 0.8
 
 
 def _word_count(text: str) -> int:
     return len(text.split())
 
 
+def _own_paragraphs(block: html.HtmlElement) -> list[str]:
+    """The block's own text, cut at ``<br>`` and at nested blocks (which count for
+    themselves), so a post written as text lines between ``<br>`` tags shows its paragraphs."""
+    pieces: list[list[str]] = [[block.text or ""]]
+    for child in block:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag in _NESTED_BLOCKS or tag == "br":
+            pieces.append([])
+        elif tag:
+            pieces[-1].append(child.text_content())
+        pieces[-1].append(child.tail or "")
+    return [" ".join(piece) for piece in pieces]
+
+
 def _prose_paragraphs(element: html.HtmlElement, limit: int) -> int:
     count = 0
-    for block in element.iter("p", "div", "td", "li"):
-        # Only the block's own text, so a wrapper div does not count its children twice.
-        own = " ".join(t for t in block.xpath("text()|*[not(self::p or self::div)]//text()"))
-        if _word_count(own) >= PROSE_WORDS and _SENTENCE_END.search(own.strip()):
-            count += 1
-            if count >= limit:
-                break
+    for block in element.iter(*_NESTED_BLOCKS):
+        for own in _own_paragraphs(block):
+            words = _word_count(own)
+            if words >= PROSE_WORDS and _SENTENCE_END.search(own.strip()):
+                count += limit if words >= LONG_PROSE_WORDS else 1
+                if count >= limit:
+                    return count
     return count
 
 
@@ -112,6 +138,24 @@ def _is_furniture(element: html.HtmlElement) -> bool:
         return True
     names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
     return any(word in FURNITURE_WORDS for word in _WORDS.findall(names.replace("_", " ")))
+
+
+def _link_share(element: html.HtmlElement) -> float:
+    """Share of the element's visible characters that are link text."""
+    total = len("".join(element.text_content().split()))
+    if not total:
+        return 0.0
+    linked = sum(len("".join(a.text_content().split())) for a in element.iter("a"))
+    return linked / total
+
+
+def _is_link_paragraph(element: html.HtmlElement) -> bool:
+    """A paragraph that is nothing but a link ("READ MORE: <a>...</a>" counts too) and does
+    not read as a sentence: a teaser for another page. A linked sentence ("The report is
+    available from the agency.") stays."""
+    if element.tag != "p" or _link_share(element) < LINK_SHARE:
+        return False
+    return not _SENTENCE_END.search(element.text_content().strip())
 
 
 def unwrap_layout_tables(root: html.HtmlElement) -> int:
@@ -149,6 +193,10 @@ def prune_furniture(root: html.HtmlElement) -> int:
             and _is_furniture(element)
             and _prose_paragraphs(element, PROSE_PARAGRAPHS) < PROSE_PARAGRAPHS
         ):
+            element.drop_tree()
+            dropped += 1
+            continue
+        if _is_link_paragraph(element):
             element.drop_tree()
             dropped += 1
             continue
