@@ -34,15 +34,16 @@ import numpy as np
 from sqlalchemy import func, select, text
 
 from worker.bench.measure import StageTimes, peak_rss_mib
-from worker.bench.warm import warm_index
+from worker.bench.warm import WARM_FEED, warm_index
 from worker.config import Config
 from worker.dedup.fingerprint import Fingerprint, scheme_name
 from worker.dedup.lsh import band_keys
+from worker.errors import NewsdedupError
 from worker.ingest import dedup_policy
 from worker.store.db import Database
 from worker.store.feeds import utcnow
 from worker.store.index import candidates, index_article
-from worker.store.models import Article, Base, PollLog, Story
+from worker.store.models import Article, Base, Feed, PollLog, Story
 
 LOOKUPS = 1000
 SAMPLE_INSERTS = 500
@@ -64,6 +65,8 @@ def _sqlite_path(url: str) -> Path | None:
 
 def _bytes(db: Database, path: Path | None) -> int:
     if db.dialect == "sqlite" and path is not None:
+        with db.engine.connect() as conn:  # the WAL holds a second copy of recent pages
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     with db.engine.connect() as conn:
         return int(
@@ -116,7 +119,9 @@ def _sample_inserts(db: Database, config: Config, feed_id: int, count: int) -> S
     rng = np.random.default_rng(13)
     scheme = scheme_name(config.dedup.shingle_size, "s")
     times = StageTimes()
-    for i in range(count):
+    with db.session() as session:
+        first = (session.scalar(select(func.max(Article.id))) or 0) + 1
+    for i in range(first, first + count):
         values = rng.integers(0, 2**32, size=config.dedup.num_perm).astype(np.uint32)
         fp = Fingerprint(values, 100, f"sample-{i}", scheme, config.dedup.seed)
         t0 = time.perf_counter()
@@ -167,6 +172,8 @@ def _restart(db_url: str, workdir: Path) -> tuple[float, float]:
         f'[[feeds]]\nname = "restart"\nurl = "{feed.as_uri()}"\ninterval = "1s"\n'
     )
     db = Database(db_url)
+    with db.session() as session:
+        polls_before = session.scalar(select(func.count()).select_from(PollLog)) or 0
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "worker", "--config", str(cfg), "run"],
@@ -176,7 +183,7 @@ def _restart(db_url: str, workdir: Path) -> tuple[float, float]:
     try:
         while proc.poll() is None and time.perf_counter() - started < 600:
             with db.session() as session:
-                if session.scalar(select(func.count()).select_from(PollLog)):
+                if (session.scalar(select(func.count()).select_from(PollLog)) or 0) > polls_before:
                     return time.perf_counter() - started, _peak_rss_mib(proc.pid)
             time.sleep(0.05)
         raise RuntimeError(f"the worker did not poll (exit status {proc.poll()})")
@@ -190,16 +197,30 @@ def _restart(db_url: str, workdir: Path) -> tuple[float, float]:
         db.dispose()
 
 
-def run_index(articles: int, database: str | None, workdir: Path) -> dict[str, Any]:
+def run_index(
+    articles: int, database: str | None, workdir: Path, *, reuse: bool = False
+) -> dict[str, Any]:
+    """Fill and measure; ``reuse``: measure the index an earlier run left in ``database``
+    (a 1M fill takes most of an hour on a busy 2-core machine), without the load rate."""
     path = workdir / "index.db" if database is None else _sqlite_path(database)
     url = database or f"sqlite:///{path}"
     config = Config.model_validate({"worker": {"database": url}})
     db = Database(url)
-    _reset(db)
     policy = dedup_policy(config)
-    t0 = time.perf_counter()
-    feed_id = warm_index(db, articles, params=policy.lsh, num_perm=config.dedup.num_perm)
-    load_seconds = time.perf_counter() - t0
+    load_seconds = 0.0
+    if reuse and database is None:
+        raise NewsdedupError("--reuse needs the --database of the earlier run")
+    if reuse:
+        with db.session() as session:
+            articles = session.scalar(select(func.count()).select_from(Article)) or 0
+            feed_id = session.scalar(select(Feed.id).where(Feed.name == WARM_FEED))
+        if feed_id is None:
+            raise NewsdedupError(f"{url}: no index left by an earlier bench index run")
+    else:
+        _reset(db)
+        t0 = time.perf_counter()
+        feed_id = warm_index(db, articles, params=policy.lsh, num_perm=config.dedup.num_perm)
+        load_seconds = time.perf_counter() - t0
     if db.dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
@@ -213,7 +234,7 @@ def run_index(articles: int, database: str | None, workdir: Path) -> dict[str, A
         "articles": articles,
         "bands": policy.lsh.bands,
         "rows": policy.lsh.rows,
-        "bulk_load_per_second": articles / load_seconds if load_seconds else 0.0,
+        "bulk_load_per_second": articles / load_seconds if load_seconds else None,
         "insert_per_second": 1000 / inserts.median("insert"),
         "insert_ms_p99": inserts.quantile("insert", 0.99),
         "lookup_ms_p50": lookups.median("lookup"),
@@ -233,7 +254,9 @@ def render(r: dict[str, Any]) -> str:
         [
             f"{r['articles']:,} articles on {r['database']} "
             f"({r['bands']} bands x {r['rows']} rows per signature)",
-            f"load:     {r['bulk_load_per_second']:,.0f} articles/s (bulk, to fill the index)",
+            f"load:     {r['bulk_load_per_second']:,.0f} articles/s (bulk, to fill the index)"
+            if r["bulk_load_per_second"]
+            else "load:     (an index left by an earlier run)",
             f"insert:   {r['insert_per_second']:,.0f} articles/s (median of one transaction "
             f"each, as the daemon stores them; p99 {r['insert_ms_p99']:.2f} ms)",
             f"lookup:   p50 {r['lookup_ms_p50']:.2f} ms, p99 {r['lookup_ms_p99']:.2f} ms; "
@@ -249,6 +272,6 @@ def render(r: dict[str, Any]) -> str:
 
 def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="newsdedup-bench-") as tmp:
-        result = run_index(args.articles, args.database, Path(tmp))
+        result = run_index(args.articles, args.database, Path(tmp), reuse=args.reuse)
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0
