@@ -62,13 +62,20 @@ def test_bench_poll_small(capsys: pytest.CaptureFixture[str]) -> None:
         assert r["server_cpu_seconds"] > 0 and r["cpu_ms_per_feed"] > 0
 
 
-def test_bench_index_small(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "index", "--articles", "300", "--json"]) == 0
+def test_bench_index_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+    assert main(["bench", "index", "--articles", "300", "--database", url, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["database"] == "sqlite" and out["articles"] == 300
     # Half the lookups are perturbed copies of stored signatures: they find candidates.
     assert 0.3 < out["lookups_with_candidates"] < 0.7
     assert out["bytes_per_article"] > 0 and out["restart_to_first_poll_seconds"] > 0
+    assert out["bulk_load_per_second"] > 0 and out["worker_peak_rss_mib"] > 0
+    # Measured again on what the first run left: its 300 plus the sampled inserts.
+    assert main(["bench", "index", "--database", url, "--reuse", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["articles"] == 600 and again["bulk_load_per_second"] is None
+    assert 0.3 < again["lookups_with_candidates"] < 0.7
 
 
 def test_bench_workers_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -183,3 +183,24 @@ def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
     with db.dedup_transaction() as s:
         again = store.store_draft(s, _draft(feed_id, "again", old_text + "\nLater."), POLICY, {})
     assert again.kind == "new"
+
+
+def test_retention_prune_in_batches_smaller_than_an_article(db: Database) -> None:
+    """Batches count index rows; an article straddling a batch's end leaves whole, and each
+    article is counted once."""
+    feed_id = _feed(db)
+    with db.dedup_transaction() as s:
+        stored = [
+            store.store_draft(s, _draft(feed_id, name, "\n".join(WIRE[name])), POLICY, {})
+            for name in ("bridge", "vaccine", "harvest")
+        ]
+    old = [r.article_id for r in stored[:2]]
+    with db.session() as s, s.begin():
+        s.execute(
+            update(LshBucket)
+            .where(LshBucket.article_id.in_(old))
+            .values(added_at=utcnow() - timedelta(days=40))
+        )
+    assert prune_index(db, utcnow() - POLICY.retention, batch=5) == 2
+    with db.session() as s:
+        assert set(s.scalars(select(LshBucket.article_id).distinct())) == {stored[2].article_id}

@@ -4,15 +4,26 @@ example queries of schema/README.md run."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from worker.dedup.decision import MatchRule
+from worker.dedup.fingerprint import Fingerprint
+from worker.dedup.lsh import LshParams, band_keys
+from worker.store.articles import DedupPolicy
 from worker.store.db import Database
+from worker.store.index import candidates
 from worker.store.models import Base
 
+# A retention window reaching back past the fixed timestamps written below.
+POLICY = DedupPolicy(
+    MatchRule(), LshParams.for_threshold(0.2, 128), "earliest", timedelta(days=36500)
+)
 SCHEMA_README = Path(__file__).resolve().parent.parent / "schema" / "README.md"
 
 
@@ -31,6 +42,68 @@ def test_upgrade_is_idempotent_and_downgrade_works(db: Database) -> None:
     assert {"feeds", "articles", "stories", "lsh_buckets", "poll_log"} <= set(
         inspect(db.engine).get_table_names()
     )
+
+
+def test_0002_carries_index_rows_over_and_back(db_url: str) -> None:
+    """The index migration keeps every row (and the band) both ways, and the new layout
+    answers lookups for rows written under the old one."""
+    db = Database(db_url)
+    db.upgrade("0001")
+    when = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    fp = Fingerprint(np.arange(128, dtype=np.uint32), 100, "h", "w3-test", 1)
+    keys = band_keys(fp.hashvalues, POLICY.lsh)
+    with db.engine.begin() as conn:
+        feed = conn.execute(
+            text(
+                "INSERT INTO feeds (name, url, enabled, consecutive_failures, created_at) "
+                "VALUES ('f', 'file:///dev/null', true, 0, :t) RETURNING id"
+            ),
+            {"t": when},
+        ).scalar_one()
+        story = conn.execute(
+            text(
+                "INSERT INTO stories (first_seen_at, last_seen_at, variant_count) "
+                "VALUES (:t, :t, 1) RETURNING id"
+            ),
+            {"t": when},
+        ).scalar_one()
+        article = conn.execute(
+            text(
+                "INSERT INTO articles (feed_id, guid, title, fetched_at, clean_text, "
+                "text_length, source_hash, content_hash, shingle_count, signature, "
+                "sig_scheme, sig_seed, sig_num_perm, story_id, match_kind) VALUES (:f, 'g', "
+                "'', :t, '', 0, '', 'h', 100, :sig, 'w3-test', 1, 128, :s, 'new') "
+                "RETURNING id"
+            ),
+            {"f": feed, "t": when, "sig": fp.to_bytes(), "s": story},
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO lsh_buckets (band, bucket, article_id, added_at) "
+                "VALUES (:b, :k, :a, :t)"
+            ),
+            [{"b": b, "k": k, "a": article, "t": when} for b, k in enumerate(keys)],
+        )
+    expected = sorted((b, k, article) for b, k in enumerate(keys))
+
+    def rows() -> list[tuple[int, int, int]]:
+        with db.engine.connect() as conn:
+            found = conn.execute(text("SELECT band, bucket, article_id FROM lsh_buckets"))
+            return sorted((r.band, r.bucket, r.article_id) for r in found)
+
+    db.upgrade()
+    assert rows() == expected
+    pk = inspect(db.engine).get_pk_constraint("lsh_buckets")["constrained_columns"]
+    assert pk == ["bucket", "article_id"]
+    with db.session() as session:
+        assert [c.article_id for c in candidates(session, fp, POLICY)] == [article]
+    db.downgrade("0001")
+    assert rows() == expected
+    pk = inspect(db.engine).get_pk_constraint("lsh_buckets")["constrained_columns"]
+    assert pk == ["band", "bucket", "article_id"]
+    db.upgrade()
+    assert rows() == expected
+    db.dispose()
 
 
 def test_views_exist(db: Database) -> None:

@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     index = bench_sub.add_parser("index", help="LSH index: insert rate, lookup latency, size")
     index.add_argument("--articles", type=int, default=100_000)
     index.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: temp SQLite)")
+    index.add_argument(
+        "--reuse", action="store_true", help="measure the index an earlier run left in --database"
+    )
     index.add_argument("--json", action="store_true")
     index.set_defaults(handler=_run("worker.bench.index"))
 

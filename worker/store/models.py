@@ -106,16 +106,23 @@ class Article(Base):
 
 
 class LshBucket(Base):
-    """One row per (band, key) of an article's signature: the persistent LSH index."""
+    """One row per band key of an article's signature: the persistent LSH index.
+
+    A band key already mixes in its band number (``worker.dedup.lsh.band_keys``), so the key
+    alone identifies (band, bucket) and a lookup is one ``bucket IN (...)`` probe of the
+    primary key. On SQLite the table is clustered on that key (``WITHOUT ROWID``), so the
+    probe reads ``added_at`` from the index itself. ``band`` is kept for readers and for the
+    downgrade; no lookup uses it. Columns widest first: PostgreSQL pads nothing."""
 
     __tablename__ = "lsh_buckets"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    band: Mapped[int] = mapped_column(SmallInteger)
 
 
 class ChromeLine(Base):

@@ -24,7 +24,7 @@ from worker.store.db import Database
 from worker.store.models import LshBucket
 
 log = logging.getLogger("newsdedup.retention")
-BATCH = 5000
+BATCH = 20_000  # index rows per transaction (about 700 articles)
 
 
 def prune_index(db: Database, cutoff: datetime, *, batch: int = BATCH) -> int:
@@ -32,16 +32,20 @@ def prune_index(db: Database, cutoff: datetime, *, batch: int = BATCH) -> int:
     articles = 0
     while True:
         with db.session() as session, session.begin():
-            ids = list(
-                session.scalars(
-                    select(LshBucket.article_id)
-                    .where(LshBucket.added_at < cutoff)
-                    .distinct()
-                    .limit(batch)
-                )
+            # The oldest rows, read in added_at order so both databases walk that index. A
+            # DISTINCT article_id over the filter made SQLite walk the article_id index and
+            # fetch every row's added_at: 400 s to prune 4,000 of 1,000,000 articles.
+            oldest = (
+                select(LshBucket.article_id)
+                .where(LshBucket.added_at < cutoff)
+                .order_by(LshBucket.added_at)
+                .limit(batch)
+                .subquery()
             )
+            ids = list(session.scalars(select(oldest.c.article_id).distinct()))
             if not ids:
                 break
+            # All of each article's rows: they share their added_at, so none is left behind.
             session.execute(
                 delete(LshBucket)
                 .where(LshBucket.article_id.in_(ids))
