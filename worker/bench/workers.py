@@ -98,17 +98,30 @@ def run_workers(
                     for i in range(feeds)
                 )
             )
+            # Each worker's stderr goes to a file: a worker that fails must say why, not
+            # vanish into a lower throughput figure.
+            logs = [workdir / f"workers-{n}-{k}.log" for k in range(n)]
             started = time.perf_counter()
-            procs = [
-                subprocess.Popen(
-                    [sys.executable, "-m", "worker", "--config", str(cfg), "run", "--once"],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-                for _ in range(n)
-            ]
+            procs = []
+            for log_path in logs:
+                with log_path.open("wb") as log_file:
+                    procs.append(
+                        subprocess.Popen(
+                            [sys.executable, "-m", "worker", "--config", str(cfg), "run", "--once"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=log_file,
+                        )
+                    )
             statuses = [p.wait() for p in procs]
             seconds = time.perf_counter() - started
+            for log_path, status in zip(logs, statuses, strict=True):
+                if status != 0:
+                    tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+                    print(
+                        f"bench workers: {n} workers: {log_path.stem} exited {status}:\n  "
+                        + "\n  ".join(tail),
+                        file=sys.stderr,
+                    )
             with db.session() as session:
                 stored = session.scalar(select(func.count()).select_from(Article)) or 0
             db.dispose()
@@ -131,13 +144,14 @@ def main(args: argparse.Namespace) -> int:
     counts = [int(c) for c in args.counts.split(",")]
     with tempfile.TemporaryDirectory(prefix="newsdedup-bench-") as tmp:
         results = run_workers(Path(args.texts), args.feeds, counts, args.database, Path(tmp))
+    failed = any(status != 0 for r in results for status in r["exit_statuses"])
     if args.json:
         print(json.dumps(results, indent=2))
-        return 0
-    print(f"{'workers':>7} {'articles':>9} {'seconds':>8} {'articles/s':>11}")
+        return 1 if failed else 0
+    print(f"{'workers':>7} {'articles':>9} {'seconds':>8} {'articles/s':>11}  exit statuses")
     for r in results:
         print(
             f"{r['workers']:>7} {r['articles']:>9} {r['seconds']:>8.1f} "
-            f"{r['articles_per_second']:>11.1f}"
+            f"{r['articles_per_second']:>11.1f}  {','.join(map(str, r['exit_statuses']))}"
         )
-    return 0
+    return 1 if failed else 0
