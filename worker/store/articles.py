@@ -107,23 +107,6 @@ _REFRESH = (
 )
 
 
-def find_existing(
-    session: Session, feed_id: int, guid: str, canonical_url: str | None
-) -> Article | None:
-    """The stored article for this entry of this feed (by GUID, else by canonical URL)."""
-    article = session.scalar(
-        select(Article).where(Article.feed_id == feed_id, Article.guid == guid)
-    )
-    if article is None and canonical_url:
-        article = session.scalar(
-            select(Article)
-            .where(Article.feed_id == feed_id, Article.canonical_url == canonical_url)
-            .order_by(Article.id)
-            .limit(1)
-        )
-    return article
-
-
 @dataclass(frozen=True)
 class Stored:
     """What identity needs of a stored article: which one, and the entry it was made of."""
@@ -140,7 +123,8 @@ def stored_entries(
     session: Session, feed_id: int, guids: Iterable[str], canonical_urls: Iterable[str]
 ) -> tuple[dict[str, Stored], dict[str, Stored]]:
     """The stored articles of ``feed_id`` for many entries at once, by GUID and by
-    canonical URL (the lowest id per URL), as ``find_existing`` finds them one by one."""
+    canonical URL (the lowest id per URL): an entry is the stored one of its GUID, else of
+    its canonical URL."""
     by_guid: dict[str, Stored] = {}
     by_url: dict[str, Stored] = {}
     for column, wanted, found in (
