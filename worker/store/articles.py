@@ -95,7 +95,7 @@ _MEMBERS = select(
     _articles.c.feed_id,
     _articles.c.text_length,
 ).where(_articles.c.story_id == bindparam("b_story"))
-_REFRESH = (
+REFRESH_STORY = (
     update(_stories)
     .where(_stories.c.id == bindparam("b_story"))
     .values(
@@ -165,7 +165,7 @@ def refresh_story(
     ]
     seen = [s for s in (as_utc(m.fetched_at) for m in members) if s]
     conn.execute(
-        _REFRESH,
+        REFRESH_STORY,
         {
             "b_story": story_id,
             "b_canonical": choose_canonical(facts, policy),
@@ -176,7 +176,7 @@ def refresh_story(
     )
 
 
-def _fingerprint_columns(draft: Draft) -> dict[str, object]:
+def fingerprint_columns(draft: Draft) -> dict[str, object]:
     fp = draft.fingerprint
     return {
         "clean_text": draft.clean_text,
@@ -248,7 +248,7 @@ def store_draft(
         existing.url, existing.content_html = draft.url, draft.content_html
         existing.published_at = draft.published_at or existing.published_at
         existing.source_hash, existing.updated_at = draft.source_hash, now
-        for column, value in _fingerprint_columns(draft).items():
+        for column, value in fingerprint_columns(draft).items():
             setattr(existing, column, value)
         index_article(session, existing.id, draft.fingerprint, policy, now)
         session.flush()
@@ -302,7 +302,7 @@ def store_draft(
             "match_kind": kind,
             "matched_article_id": matched_id,
             "similarity": similarity,
-            **_fingerprint_columns(draft),
+            **fingerprint_columns(draft),
         },
     ).scalar_one()
     index_article(session, article_id, draft.fingerprint, policy, now, keys)

@@ -4,7 +4,7 @@ recurs in enough articles of one feed is that feed's own chrome (``clean.learned
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import cast
 
@@ -49,22 +49,23 @@ def _count_line(dialect: str) -> Insert:
     return statement.on_conflict_do_update(
         index_elements=[_chrome_lines.c.feed_id, _chrome_lines.c.line_key],
         set_={
-            "article_count": _chrome_lines.c.article_count + 1,
+            "article_count": _chrome_lines.c.article_count + statement.excluded.article_count,
             "last_seen_at": statement.excluded.last_seen_at,
         },
     )
 
 
-def count_lines(session: Session, feed_id: int, keys: Iterable[str]) -> None:
-    """Count each key once more for ``feed_id`` (keys of one article)."""
-    keys = sorted(set(keys))
-    if not keys:
+def count_lines(session: Session, feed_id: int, keys: Iterable[str] | Mapping[str, int]) -> None:
+    """Count each key once more for ``feed_id`` (keys of one article), or, given a mapping,
+    as many more times as it says (the articles of a batch that carried it)."""
+    counts = dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(set(keys), 1)
+    if not counts:
         return
     now = utcnow()
     session.flush()  # the upsert runs on the connection, past the ORM
     conn = session.connection()
     rows = [
-        {"feed_id": feed_id, "line_key": key, "article_count": 1, "last_seen_at": now}
-        for key in keys
+        {"feed_id": feed_id, "line_key": key, "article_count": n, "last_seen_at": now}
+        for key, n in sorted(counts.items())
     ]
     conn.execute(_count_line(conn.dialect.name), rows)
