@@ -94,6 +94,15 @@ def _state(db: Database) -> tuple[object, ...]:
             )
         }  # fmt: skip
         buckets = s.scalar(select(func.count()).select_from(LshBucket))
+        # Index rows are written apart from their articles, in the same time format (on
+        # SQLite a text: a row in another format would sort wrongly against the cutoff).
+        unlike = s.scalar(
+            select(func.count())
+            .select_from(LshBucket)
+            .join(Article, Article.id == LshBucket.article_id)
+            .where(LshBucket.added_at != func.coalesce(Article.updated_at, Article.fetched_at))
+        )
+        assert unlike == 0
         stories = s.scalar(select(func.count()).select_from(Story))
         lines = sorted(s.execute(select(ChromeLine.line_key, ChromeLine.article_count)).all())
     ids = {row[7]: i for i, row in enumerate(articles)}  # ids differ between databases

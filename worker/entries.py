@@ -145,8 +145,8 @@ def poll_state(
         )
 
     def stored_counts(keys: set[str]) -> dict[str, int]:
-        with db.session() as session:
-            return chrome_lines.line_counts(session, feed_id, keys)
+        with db.engine.connect() as conn:  # no session: asked once per new article
+            return chrome_lines.line_counts(conn, feed_id, keys)
 
     return known, LearnedLines(learned, clean.learn_min_articles, stored_counts)
 

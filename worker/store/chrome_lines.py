@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import cast
 
-from sqlalchemy import Insert, Table, select
+from sqlalchemy import Connection, Insert, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,17 +28,24 @@ def learned_keys(session: Session, feed_id: int, min_articles: int) -> frozenset
     return frozenset(rows)
 
 
-def line_counts(session: Session, feed_id: int, keys: Iterable[str]) -> dict[str, int]:
-    """How many articles of ``feed_id`` carried each of ``keys`` (known keys only)."""
+def line_counts(session: Session | Connection, feed_id: int, keys: Iterable[str]) -> dict[str, int]:
+    """How many articles of ``feed_id`` carried each of ``keys`` (known keys only). Driver
+    SQL: asked once per new article of a poll, building the statement cost more than
+    running it."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    rows = session.connection().execute(
-        select(_chrome_lines.c.line_key, _chrome_lines.c.article_count).where(
-            _chrome_lines.c.feed_id == feed_id, _chrome_lines.c.line_key.in_(wanted)
+    conn = session.connection() if isinstance(session, Session) else session
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    out: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        sql = (
+            "SELECT line_key, article_count FROM chrome_lines WHERE feed_id = "
+            f"{mark} AND line_key IN ({', '.join([mark] * len(part))})"
         )
-    )
-    return {key: count for key, count in rows}
+        out.update((key, count) for key, count in conn.exec_driver_sql(sql, (feed_id, *part)))
+    return out
 
 
 @lru_cache(maxsize=2)

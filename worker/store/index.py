@@ -57,7 +57,9 @@ def _lookup_sql(dialect: str, bands: int) -> str:
 @lru_cache(maxsize=4)
 def _time_binder(dialect: Dialect) -> Callable[[datetime], Any]:
     """A time as the dialect stores it (SQLite: SQLAlchemy's text format of ``added_at``)."""
-    process = DateTime(timezone=True).bind_processor(dialect)
+    # The dialect's own implementation: the generic type has no processor, and sqlite3's
+    # default adapter would write another text format (ISO with "+00:00").
+    process = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
     return process if process is not None else (lambda when: when)
 
 
