@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Integer,
@@ -154,6 +154,13 @@ def refresh_story(
     if not members:
         conn.execute(delete(_stories).where(_stories.c.id == story_id))
         return
+    conn.execute(REFRESH_STORY, story_refresh(story_id, members, policy, feed_priority))
+
+
+def story_refresh(
+    story_id: int, members: Sequence[Any], policy: str, feed_priority: dict[int, int]
+) -> dict[str, Any]:
+    """The ``REFRESH_STORY`` parameters of a story from its members' rows (``_MEMBERS``)."""
     facts = [
         ArticleFacts(
             m.id,
@@ -164,16 +171,13 @@ def refresh_story(
         for m in members
     ]
     seen = [s for s in (as_utc(m.fetched_at) for m in members) if s]
-    conn.execute(
-        REFRESH_STORY,
-        {
-            "b_story": story_id,
-            "b_canonical": choose_canonical(facts, policy),
-            "b_count": len(members),
-            "b_first": min(seen),
-            "b_last": max(seen),
-        },
-    )
+    return {
+        "b_story": story_id,
+        "b_canonical": choose_canonical(facts, policy),
+        "b_count": len(members),
+        "b_first": min(seen),
+        "b_last": max(seen),
+    }
 
 
 def fingerprint_columns(draft: Draft) -> dict[str, object]:

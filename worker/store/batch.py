@@ -25,7 +25,6 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, union
 from sqlalchemy.orm import Session
 
-from worker.dedup.canonical import ArticleFacts, choose_canonical
 from worker.dedup.decision import Candidate, story_match, verified_matches
 from worker.dedup.lsh import band_keys
 from worker.store.articles import (
@@ -34,8 +33,9 @@ from worker.store.articles import (
     Draft,
     StoreResult,
     fingerprint_columns,
+    story_refresh,
 )
-from worker.store.feeds import as_utc, utcnow
+from worker.store.feeds import utcnow
 from worker.store.index import (
     band_hits,
     insert_index_rows,
@@ -298,21 +298,9 @@ def refresh_stories(
     members: dict[int, list[Any]] = {}
     for row in conn.execute(_MEMBERS, {"b_stories": sorted(story_ids)}):
         members.setdefault(row.story_id, []).append(row)
-    updates = []
-    for story_id, rows in sorted(members.items()):
-        facts = [
-            ArticleFacts(
-                m.id,
-                as_utc(m.published_at or m.fetched_at) or utcnow(),
-                priorities.get(m.feed_id, 0),
-                m.text_length,
-            )
-            for m in rows
-        ]
-        seen = [s for s in (as_utc(m.fetched_at) for m in rows) if s]
-        updates.append({
-            "b_story": story_id, "b_canonical": choose_canonical(facts, policy.canonical_policy),
-            "b_count": len(rows), "b_first": min(seen), "b_last": max(seen),
-        })  # fmt: skip
+    updates = [
+        story_refresh(story_id, rows, policy.canonical_policy, priorities)
+        for story_id, rows in sorted(members.items())
+    ]
     if updates:
         conn.execute(REFRESH_STORY, updates)

@@ -82,17 +82,24 @@ def candidates(
     )
     out = []
     for row in conn.exec_driver_sql(_lookup_sql(dialect.name, len(keys)), params):
-        if row.signature is None or row.sig_scheme is None:
-            continue
-        stored = Fingerprint.from_stored(
-            row.signature,
-            shingle_count=row.shingle_count,
-            content_hash=row.content_hash,
-            scheme=row.sig_scheme,
-            seed=row.sig_seed or 0,
-        )
-        out.append(Candidate(row.id, row.story_id, stored))
+        cand = _candidate(row)
+        if cand is not None:
+            out.append(cand)
     return out
+
+
+def _candidate(row: Any) -> Candidate | None:
+    """A row of ``_CANDIDATE_COLUMNS`` as a candidate; ``None`` without a signature."""
+    if row.signature is None or row.sig_scheme is None:
+        return None
+    stored = Fingerprint.from_stored(
+        row.signature,
+        shingle_count=row.shingle_count,
+        content_hash=row.content_hash,
+        scheme=row.sig_scheme,
+        seed=row.sig_seed or 0,
+    )
+    return Candidate(row.id, row.story_id, stored)
 
 
 def index_article(
@@ -164,16 +171,9 @@ def stored_candidates(session: Session, article_ids: set[int]) -> dict[int, Cand
         marks = ", ".join([mark] * len(part))
         sql = f"SELECT {_CANDIDATE_COLUMNS} FROM articles AS a WHERE a.id IN ({marks})"
         for row in conn.exec_driver_sql(sql, tuple(part)):
-            if row.signature is None or row.sig_scheme is None:
-                continue
-            stored = Fingerprint.from_stored(
-                row.signature,
-                shingle_count=row.shingle_count,
-                content_hash=row.content_hash,
-                scheme=row.sig_scheme,
-                seed=row.sig_seed or 0,
-            )
-            out[row.id] = Candidate(row.id, row.story_id, stored)
+            cand = _candidate(row)
+            if cand is not None:
+                out[row.id] = cand
     return out
 
 
