@@ -4,10 +4,13 @@ disclaimers, comment forms) in our own words."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from tests.fixtures.corpus import UNRELATED, WIRE
 from worker.clean import clean_fragment, clean_page, extract
-from worker.clean.chrome import ChromeRules, chrome_lines, strip_chrome
+from worker.clean.chrome import _HARD, _HARD_LINE_PATTERNS, ChromeRules, chrome_lines, strip_chrome
 from worker.clean.extract import fragment_to_text, html_to_plain_text
 from worker.clean.learned import learnable_keys, line_key
 
@@ -205,3 +208,29 @@ def test_page_chrome_lines_go(line: str) -> None:
 def test_article_lines_that_resemble_chrome_stay() -> None:
     text = "\n".join(ARTICLE_LINES_LIKE_CHROME)
     assert strip_chrome(text) == text
+
+
+def test_line_pattern_shortcuts_decide_as_the_regex() -> None:
+    """The width and literal shortcuts of the hard-line check never change its answer:
+    chrome lines, article prose, case and non-ASCII variants, each alone and padded."""
+    chrome = [
+        "Your email address will not be published. Required fields are marked *",
+        "This content is not under our control.", "Links ARE NOT UNDER OUR CONTROL",
+        "© 2026 Harbour Gazette. All Rights Reserved.", "Photo by Ana Lee", "23", "1.2k",
+        "Written by Ana Lee on Monday", "Read more: the bridge", "5 min read", "Sign up now",
+        "Updated at 1:23 p.m.", "Tuesday, 19 November 2019 10:15", "wal / AFP / dpa",
+        "Harbour fire / Getty Images", "We may earn a commission on qualifying purchases.",
+        "Save my name, email, and website in this browser for the next time.",
+        "Information on this site is from external sources.", "Source: Wire", "—",
+    ]  # fmt: skip
+    prose = [line for text in (*WIRE.values(), *UNRELATED.values()) for line in text]
+    lines = []
+    for line in chrome + prose[:40]:
+        for variant in (line, line.upper(), f"Note: {line}", f"{line} ſ", f"É {line}"):
+            lines += [variant, variant + " " + prose[0], "x" * 500 + variant]
+    for pattern, shortcut in zip(_HARD_LINE_PATTERNS, _HARD, strict=True):
+        regex = re.compile(pattern, re.IGNORECASE)
+        for line in lines:
+            lowered = line.lower() if line.isascii() else None
+            assert shortcut.fullmatch(line, lowered) == bool(regex.fullmatch(line)), (pattern, line)
+    assert sum(any(p.fullmatch(c, c.lower()) for p in _HARD) for c in chrome) == len(chrome)

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import random
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from datasketch import MinHash
 
 from tests.fixtures.corpus import UNRELATED, WIRE
 from worker.dedup.canonical import ArticleFacts, choose_canonical
 from worker.dedup.decision import Candidate, MatchRule, best_match, similarity
-from worker.dedup.fingerprint import Fingerprint, fingerprint, shingles, tokens
+from worker.dedup.fingerprint import Fingerprint, fingerprint, minhash_values, shingles, tokens
 from worker.dedup.lsh import LshParams, band_keys
 
 RULE = MatchRule()  # the defaults the daemon runs with
@@ -138,3 +140,17 @@ def test_default_rule_matches_trimmed_spot_copies() -> None:
     for name, body in UNRELATED.items():
         other = fingerprint("\n".join(body))
         assert best_match(other, [Candidate(1, 1, full)], rule) is None, name
+
+
+@pytest.mark.parametrize(("num_perm", "seed"), [(128, 1), (64, 7), (256, 0)])
+def test_minhash_values_are_datasketchs(num_perm: int, seed: int) -> None:
+    """The shortcut computes exactly what a datasketch MinHash of the same settings holds,
+    so stored signatures stay comparable with new ones."""
+    rng = random.Random(seed)
+    for size in (0, 1, 5, 300):
+        grams = {rng.randbytes(rng.randint(1, 30)) for _ in range(size)}
+        reference = MinHash(num_perm=num_perm, seed=seed, hashfunc=zlib.crc32, scheme="affine32")
+        reference.update_batch(list(grams))
+        values = minhash_values(grams, num_perm, seed)
+        assert values.dtype == np.uint32
+        assert values.tolist() == reference.hashvalues.tolist()

@@ -11,6 +11,7 @@ comes again on the next poll (validators are saved only after a complete poll).
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from worker.dedup.fingerprint import Fingerprint, fingerprint
 from worker.reader.parser import Entry
 from worker.store import articles as store
 from worker.store import chrome_lines
+from worker.store.batch import RUN, Run
 from worker.store.db import Database
 from worker.store.models import Article
 
@@ -143,8 +145,8 @@ def poll_state(
         )
 
     def stored_counts(keys: set[str]) -> dict[str, int]:
-        with db.session() as session:
-            return chrome_lines.line_counts(session, feed_id, keys)
+        with db.engine.connect() as conn:  # no session: asked once per new article
+            return chrome_lines.line_counts(conn, feed_id, keys)
 
     return known, LearnedLines(learned, clean.learn_min_articles, stored_counts)
 
@@ -213,27 +215,52 @@ def write_batch(
     """Store ``batch`` in order, in the caller's dedup transaction; how each was matched.
 
     Identity is read again here, under the lock, for the whole batch in one query: another
-    worker may have stored one of the entries since they were prepared."""
+    worker may have stored one of the entries since they were prepared. New entries are
+    decided and written in runs (``worker.store.batch``); an edit of a stored article, or
+    an entry whose matches span several stories, goes through ``store_draft`` alone."""
     by_guid, by_url = store.stored_entries(
         session,
         feed_id,
         (p.draft.guid for p in batch),
         (p.draft.canonical_url for p in batch if p.draft.canonical_url),
     )
-    kinds = []
-    for prepared in batch:
+    kinds: list[str] = []
+    lines: Counter[str] = Counter()
+    run: Run | None = None
+    for index, prepared in enumerate(batch):
         draft = prepared.draft
         known = by_guid.get(draft.guid)
         if known is None and draft.canonical_url:
             known = by_url.get(draft.canonical_url)
-        existing = session.get(Article, known.article_id) if known is not None else None
-        result = store.store_draft(session, draft, policy, priorities, existing)
-        if existing is None:
+        result = None
+        if known is None:
+            if run is None or index - run.start >= len(run.drafts):
+                if run is not None:
+                    run.write()
+                run = Run(
+                    session,
+                    policy,
+                    priorities,
+                    [p.draft for p in batch[index : index + RUN]],
+                    start=index,
+                )
+            result = run.decide(index - run.start)
+        if result is None:
+            if run is not None:
+                run.write()
+                run = None
+            existing = session.get(Article, known.article_id) if known is not None else None
+            result = store.store_draft(session, draft, policy, priorities, existing)
+        if known is None:
             stored = store.Stored(result.article_id, draft.source_hash)
             by_guid[draft.guid] = stored
             if draft.canonical_url:
                 by_url.setdefault(draft.canonical_url, stored)
             if learn_lines:
-                chrome_lines.count_lines(session, feed_id, prepared.edge_keys)
+                lines.update(prepared.edge_keys)
         kinds.append(result.kind)
+    if run is not None:
+        run.write()
+    if lines:
+        chrome_lines.count_lines(session, feed_id, lines)
     return kinds

@@ -21,8 +21,10 @@ Rules come in two strengths:
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from re import _constants, _parser  # type: ignore[attr-defined]
 
 from worker.clean.learned import line_key
 
@@ -101,7 +103,43 @@ _SOFT_LINE_PATTERNS = [
     r"|privacy(?: policy)?|terms of (?:use|service)|cookie (?:policy|settings)|contact us|about us",
     r"[\w ]{1,30}/[\w ]{1,30} \d{4}-\d{2}-\d{2}T[\d:.]+Z?",  # "News/Politics 2024-04-15T09:43Z"
 ]
-_HARD = [re.compile(p, _I) for p in _HARD_LINE_PATTERNS]
+
+
+@dataclass(frozen=True)
+class _LinePattern:
+    """A whole-line pattern with two exact shortcuts for the long lines of article prose,
+    where almost every pattern fails: a line longer than the pattern's widest match cannot
+    match it, and an ASCII line without the pattern's required literal (its longest run of
+    plain characters outside any group; case-insensitive) cannot either."""
+
+    regex: re.Pattern[str]
+    max_width: int
+    literal: str  # lower case ASCII; "" when the pattern has none
+
+    @classmethod
+    def compile(cls, pattern: str) -> _LinePattern:
+        regex = re.compile(pattern, _I)
+        try:
+            parsed = _parser.parse(pattern, _I)
+            max_width = int(parsed.getwidth()[1])
+            best = run = ""
+            for op, arg in parsed:
+                run = run + chr(arg) if op is _constants.LITERAL else ""
+                best = max(best, run, key=len)
+        except Exception:  # a private module: without it, no shortcut
+            return cls(regex, sys.maxsize, "")
+        return cls(regex, max_width, best.lower() if best.isascii() else "")
+
+    def fullmatch(self, line: str, lowered: str | None) -> bool:
+        """``lowered``: ``line.lower()`` when ``line`` is ASCII, else ``None``."""
+        if len(line) > self.max_width:
+            return False
+        if lowered is not None and self.literal not in lowered:
+            return False
+        return self.regex.fullmatch(line) is not None
+
+
+_HARD = [_LinePattern.compile(p) for p in _HARD_LINE_PATTERNS]
 _SOFT = [re.compile(p, _I) for p in _SOFT_LINE_PATTERNS]
 _SENTENCE_END = re.compile(r"[.!?…:;\"”»)\]']$")
 # A short line without sentence punctuation at an edge of the text (masthead, rail title).
@@ -121,7 +159,8 @@ class ChromeRules:
 
 def is_hard_chrome(line: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
     stripped = line.strip()
-    if any(p.fullmatch(stripped) for p in _HARD):
+    lowered = stripped.lower() if stripped.isascii() else None
+    if any(p.fullmatch(stripped, lowered) for p in _HARD):
         return True
     return any(p.search(stripped) for p in extra)
 

@@ -14,10 +14,12 @@ the keys seen in at least ``learn_min_articles`` articles back to ``strip_chrome
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+@lru_cache(maxsize=4096)  # each line is keyed twice: by strip_chrome, then by edge_keys
 def line_key(line: str) -> str:
     """Normalised form of a line: lower case, punctuation and spacing folded."""
     return _NON_WORD.sub(" ", line.lower()).strip()[:200]

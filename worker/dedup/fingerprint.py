@@ -20,11 +20,13 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
+from datasketch.minhash import _fmix
 
 from worker.dedup.spots import spots
 
@@ -113,8 +115,21 @@ def fingerprint(
         raise ValueError(f"features: {features!r} is not 'spots' or 'words'")
     if kind == "w":
         grams = shingles(words, shingle_size)
-    minhash = _template(num_perm, seed).copy()
-    if grams:
-        minhash.update_batch(list(grams))
-    values = np.asarray(minhash.hashvalues, dtype=np.uint32)
-    return Fingerprint(values, len(grams), content_hash, scheme_name(shingle_size, kind), seed)
+    return Fingerprint(
+        minhash_values(grams, num_perm, seed), len(grams), content_hash,
+        scheme_name(shingle_size, kind), seed,
+    )  # fmt: skip
+
+
+def minhash_values(grams: Collection[bytes], num_perm: int = 128, seed: int = 1) -> np.ndarray:
+    """``MinHash(num_perm, seed, hashfunc=crc32, scheme="affine32")`` updated with ``grams``:
+    its hash values, computed as its ``update_batch`` does (pre-mix, affine permutations,
+    column minimum) but on the shared permutations, without building a MinHash per text
+    (that cost as much as the hashing); ``tests/test_dedup.py`` holds it to datasketch."""
+    template = _template(num_perm, seed)
+    if not grams:
+        return np.asarray(template.hashvalues, dtype=np.uint32).copy()
+    a, b = template.permutations
+    hv = np.fromiter(map(zlib.crc32, grams), dtype=np.uint32, count=len(grams)).reshape(-1, 1)
+    permuted = _fmix(hv, 32) * a + b
+    return np.minimum(template.hashvalues, permuted.min(axis=0)).astype(np.uint32, copy=False)

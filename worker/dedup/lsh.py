@@ -40,13 +40,23 @@ def _params(threshold: float, num_perm: int) -> LshParams:
     return LshParams(int(bands), int(rows))
 
 
+@lru_cache(maxsize=8)
+def _persons(bands: int) -> tuple[bytes, ...]:
+    """blake2b's personalisation of each band: the band number mixed into its key."""
+    return tuple(band.to_bytes(2, "little") for band in range(bands))
+
+
 def band_keys(hashvalues: np.ndarray, params: LshParams) -> list[int]:
     """One signed 64-bit key per band; the band number is mixed in, so keys of different
     bands never collide by construction."""
-    data = np.ascontiguousarray(hashvalues[: params.bands * params.rows], dtype="<u4")
-    keys = []
-    for band in range(params.bands):
-        chunk = data[band * params.rows : (band + 1) * params.rows].tobytes()
-        digest = hashlib.blake2b(chunk, digest_size=8, person=band.to_bytes(2, "little")).digest()
-        keys.append(int.from_bytes(digest, "little", signed=True))
-    return keys
+    data = np.ascontiguousarray(hashvalues[: params.bands * params.rows], dtype="<u4").tobytes()
+    width = 4 * params.rows
+    blake2b, from_bytes, person = hashlib.blake2b, int.from_bytes, _persons(params.bands)
+    return [
+        from_bytes(
+            blake2b(data[b * width : (b + 1) * width], digest_size=8, person=person[b]).digest(),
+            "little",
+            signed=True,
+        )
+        for b in range(params.bands)
+    ]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Integer,
@@ -95,7 +95,7 @@ _MEMBERS = select(
     _articles.c.feed_id,
     _articles.c.text_length,
 ).where(_articles.c.story_id == bindparam("b_story"))
-_REFRESH = (
+REFRESH_STORY = (
     update(_stories)
     .where(_stories.c.id == bindparam("b_story"))
     .values(
@@ -154,6 +154,13 @@ def refresh_story(
     if not members:
         conn.execute(delete(_stories).where(_stories.c.id == story_id))
         return
+    conn.execute(REFRESH_STORY, story_refresh(story_id, members, policy, feed_priority))
+
+
+def story_refresh(
+    story_id: int, members: Sequence[Any], policy: str, feed_priority: dict[int, int]
+) -> dict[str, Any]:
+    """The ``REFRESH_STORY`` parameters of a story from its members' rows (``_MEMBERS``)."""
     facts = [
         ArticleFacts(
             m.id,
@@ -164,19 +171,16 @@ def refresh_story(
         for m in members
     ]
     seen = [s for s in (as_utc(m.fetched_at) for m in members) if s]
-    conn.execute(
-        _REFRESH,
-        {
-            "b_story": story_id,
-            "b_canonical": choose_canonical(facts, policy),
-            "b_count": len(members),
-            "b_first": min(seen),
-            "b_last": max(seen),
-        },
-    )
+    return {
+        "b_story": story_id,
+        "b_canonical": choose_canonical(facts, policy),
+        "b_count": len(members),
+        "b_first": min(seen),
+        "b_last": max(seen),
+    }
 
 
-def _fingerprint_columns(draft: Draft) -> dict[str, object]:
+def fingerprint_columns(draft: Draft) -> dict[str, object]:
     fp = draft.fingerprint
     return {
         "clean_text": draft.clean_text,
@@ -248,7 +252,7 @@ def store_draft(
         existing.url, existing.content_html = draft.url, draft.content_html
         existing.published_at = draft.published_at or existing.published_at
         existing.source_hash, existing.updated_at = draft.source_hash, now
-        for column, value in _fingerprint_columns(draft).items():
+        for column, value in fingerprint_columns(draft).items():
             setattr(existing, column, value)
         index_article(session, existing.id, draft.fingerprint, policy, now)
         session.flush()
@@ -302,7 +306,7 @@ def store_draft(
             "match_kind": kind,
             "matched_article_id": matched_id,
             "similarity": similarity,
-            **_fingerprint_columns(draft),
+            **fingerprint_columns(draft),
         },
     ).scalar_one()
     index_article(session, article_id, draft.fingerprint, policy, now, keys)
