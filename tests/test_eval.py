@@ -139,6 +139,21 @@ def test_eval_dedup_json(dedup_bench: Path, capsys: pytest.CaptureFixture[str]) 
     assert out["predicted_clusters"] == out["true_clusters"]
 
 
+def test_eval_dedup_halves_split_the_clusters(
+    dedup_bench: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["eval", "dedup", "--labels", str(dedup_bench / "labels.tsv")]
+    args += ["--distractors", str(dedup_bench.parent / "distractors"), "--json"]
+    outs = []
+    for which in ("even", "odd"):
+        assert main([*args, "--half", which]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    # bridge, harvest, orchestra, vaccine: two clusters of 4 pages each; distractors in both.
+    assert [o["labelled"] for o in outs] == [8, 8]
+    assert [o["distractors"] for o in outs] == [len(UNRELATED)] * 2
+    assert all(o["true_clusters"] == 2 + len(UNRELATED) for o in outs)
+
+
 def test_eval_dedup_scores_labelled_documents_alone(
     dedup_bench: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

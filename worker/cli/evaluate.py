@@ -42,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     dedup.add_argument(
         "--seed", type=int, default=0, help="seed of the documents' arrival order (default 0)"
     )
+    dedup.add_argument(
+        "--half",
+        choices=("even", "odd"),
+        help="only the labelled clusters of even (odd) index in sorted name order, with "
+        "every distractor: a check for overfitting",
+    )
     dedup.set_defaults(handler=_run("worker.eval.dedup"))
 
     extract = ev_sub.add_parser("extract", help="main-text extraction vs ground truth")

@@ -220,9 +220,19 @@ def render(result: DedupEval) -> str:
     return "\n".join(lines)
 
 
+def half(docs: list[Document], which: str) -> list[Document]:
+    """The labelled documents of every other cluster (``even``: index 0, 2, ... of the
+    sorted cluster names), with every distractor."""
+    names = sorted({d.cluster for d in docs if not d.distractor})
+    keep = set(names[(0 if which == "even" else 1) :: 2])
+    return [d for d in docs if d.distractor or d.cluster in keep]
+
+
 def main(args: argparse.Namespace) -> int:
     base = load_config(args.config) if args.config else None
     docs = load_labels(Path(args.labels))
+    if args.half:
+        docs = half(docs, args.half)
     if args.distractors:
         docs += load_distractors(Path(args.distractors))
     with tempfile.TemporaryDirectory(prefix="newsdedup-eval-") as tmp:
