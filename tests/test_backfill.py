@@ -25,7 +25,7 @@ from worker.backfill import (
 from worker.cli import main
 from worker.config import Config, load_config
 from worker.dedup.fingerprint import fingerprint
-from worker.ingest import dedup_policy
+from worker.stages import dedup_policy
 from worker.store.db import Database
 from worker.store.models import Article, Feed, LshBucket, Story
 

@@ -34,11 +34,12 @@ from worker.clean.extract import page_to_text
 from worker.config import Config, FeedConfig, FullTextMode
 from worker.entries import fingerprint_text
 from worker.errors import NewsdedupError
-from worker.ingest import Ingestor, dedup_policy
+from worker.ingest import Ingestor
 from worker.logs import log_context
 from worker.reader.parser import Entry
 from worker.reader.sanitizer import sanitize_html
 from worker.reader.urlcleaner import canonical_url
+from worker.stages import dedup_policy
 from worker.store.db import Database
 from worker.store.feeds import as_utc, utcnow
 from worker.store.index import index_article

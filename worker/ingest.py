@@ -22,8 +22,6 @@ from worker import backoff, metric
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import fragment_to_text, page_to_text
 from worker.config import Config, FeedConfig, FullTextMode
-from worker.dedup.decision import MatchRule
-from worker.dedup.lsh import LshParams
 from worker.entries import (
     KnownEntries,
     LearnedLines,
@@ -34,8 +32,9 @@ from worker.entries import (
 )
 from worker.errors import FeedError, HTTPStatusError, StoreError
 from worker.logs import log_context
-from worker.reader.fetcher import Fetcher, FetchLimits
+from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
+from worker.stages import dedup_policy, fetcher_for
 from worker.store import articles as store
 from worker.store import leases
 from worker.store.availability import retry_transient
@@ -46,36 +45,6 @@ log = logging.getLogger("newsdedup.ingest")
 
 # A batch of a poll's entries is written after this long even when not full.
 _BATCH_SECONDS = 5.0
-
-
-def dedup_policy(config: Config) -> store.DedupPolicy:
-    d = config.dedup
-    return store.DedupPolicy(
-        rule=MatchRule(
-            d.jaccard_threshold,
-            d.containment_threshold,
-            d.min_shingles,
-            d.merge_jaccard,
-            d.merge_link_share,
-        ),
-        lsh=LshParams.for_threshold(d.lsh_threshold, d.num_perm),
-        canonical_policy=d.canonical_policy.value,
-        retention=timedelta(seconds=d.retention),
-    )
-
-
-def fetcher_for(config: Config) -> Fetcher:
-    f = config.fetch
-    return Fetcher(
-        FetchLimits(
-            f.timeout,
-            f.connect_timeout,
-            f.max_bytes,
-            f.max_redirects,
-            f.user_agent,
-            per_host=f.per_host_concurrency,
-        )
-    )
 
 
 @dataclass
@@ -351,15 +320,7 @@ class Ingestor:
                         "feed=%s guid=%s not stored: %s", cfg.name, prepared.draft.guid, exc
                     )
         self._renew_lease(feed_id)
-        for kind in kinds:
-            if kind == "new":
-                outcome.articles_new += 1
-            elif kind in ("url", "content"):
-                outcome.duplicates_exact += 1
-            elif kind == "near":
-                outcome.duplicates_near += 1
-            elif kind == "updated":
-                outcome.articles_updated += 1
+        outcome.count(kinds)
 
     def clean_entry(self, cfg: FeedConfig, entry: Entry, rules: ChromeRules) -> tuple[str, str]:
         """``(extracted text, clean text)`` of an entry, fetching the article page when

@@ -39,7 +39,7 @@ from worker.config import Config
 from worker.dedup.fingerprint import Fingerprint, scheme_name
 from worker.dedup.lsh import band_keys
 from worker.errors import NewsdedupError
-from worker.ingest import dedup_policy
+from worker.stages import dedup_policy
 from worker.store.db import Database
 from worker.store.feeds import utcnow
 from worker.store.index import candidates, index_article

@@ -29,13 +29,13 @@ from typing import Any
 import trafilatura
 
 from worker import entries as entries_module
-from worker import ingest as ingest_module
 from worker.backfill import BackfillIngestor, Record, make_entry, store_records
 from worker.bench.measure import StageTimes, peak_rss_mib
 from worker.bench.warm import warm_index
 from worker.config import Config
 from worker.errors import NewsdedupError
 from worker.eval.corpus import PAGE_SUFFIXES, TEXT_SUFFIXES, Document, read_document
+from worker.stages import dedup_policy
 from worker.store.db import Database
 
 FEED = "bench"
@@ -96,7 +96,7 @@ def run_pipeline(docs: list[Document], *, warm: int, workdir: Path) -> dict[str,
     )
     db = Database(config.worker.database)
     db.ensure_current()
-    policy = ingest_module.dedup_policy(config)
+    policy = dedup_policy(config)
     started = time.perf_counter()
     warm_index(db, warm, params=policy.lsh, num_perm=config.dedup.num_perm)
     warm_seconds = time.perf_counter() - started

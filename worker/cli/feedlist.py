@@ -51,7 +51,7 @@ def cmd_export_opml(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from worker.ingest import fetcher_for
+    from worker.stages import fetcher_for
 
     config = load_config(args.config)
     fetcher = fetcher_for(config)

@@ -71,6 +71,18 @@ class PollOutcome:
     # scheduler plans the next poll from it without reading the row back.
     next_poll_at: datetime | None = None
 
+    def count(self, kinds: Iterable[str]) -> None:
+        """Add stored entries, given how each was matched (``StoreResult.kind``)."""
+        for kind in kinds:
+            if kind == "new":
+                self.articles_new += 1
+            elif kind in ("url", "content"):
+                self.duplicates_exact += 1
+            elif kind == "near":
+                self.duplicates_near += 1
+            elif kind == "updated":
+                self.articles_updated += 1
+
 
 def record_poll(
     conn: Connection,
