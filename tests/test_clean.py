@@ -205,3 +205,54 @@ def test_page_chrome_lines_go(line: str) -> None:
 def test_article_lines_that_resemble_chrome_stay() -> None:
     text = "\n".join(ARTICLE_LINES_LIKE_CHROME)
     assert strip_chrome(text) == text
+
+
+# Boilerplate written as sentences (worker.clean.notices), in our own words.
+NOTICE_LINES = [
+    "Copyright 2026 Wireworks. All rights reserved. This material may not be published, "
+    "broadcast, rewritten or redistributed.",
+    "published, broadcast, rewritten or redistributed.",  # the same, cut by a line break
+    "No part of this report may be reproduced without the prior written permission of the publisher.",
+    "This work is licensed under a Creative Commons Attribution 4.0 International License.",
+    "The views expressed in reader comments are not necessarily those of the Gazette.",
+    "Comments below come from readers and in no way represent the views of the Gazette.",
+    "As an Amazon Associate we earn from qualifying purchases.",
+    "Harbour Savings Bank. Member FDIC.",
+    "Follow the Gazette on Facebook, Instagram and YouTube for daily updates.",
+    "Want more harbour stories? Follow us on social media.",
+    "If you enjoyed this report, please consider subscribing to the print edition.",
+    "Crane telemetry for every port, explained (Sponsored)",
+    "Advertisement: The Harbour Conference 2027",
+    "Talk to our logistics experts about your fleet today.",
+    "(Story continues below)",
+    "<A",
+    'TARGET="_top"',
+    'SRC="http://ads.example/banner_300x250.gif" BORDER=0></A>',
+]
+NOTICE_LIKE_ARTICLE_LINES = [
+    "The union said the minutes may not be published until the court has ruled on them.",
+    "Views differ on the quays: some dockers are not necessarily against the new rota.",
+    "She follows the harbour on Facebook and in the paper, she said, and both got it wrong.",
+    '<div className="rota">',  # a code sample in a developer's post
+    'type="text"',
+]
+
+
+@pytest.mark.parametrize("line", NOTICE_LINES)
+def test_notices_go_even_mid_text(line: str) -> None:
+    text = "\n".join([ARTICLE[0], line, ARTICLE[1]])
+    assert strip_chrome(text).split("\n") == ARTICLE[:2]
+
+
+def test_article_lines_that_resemble_notices_stay() -> None:
+    text = "\n".join(NOTICE_LIKE_ARTICLE_LINES)
+    assert strip_chrome(text) == text
+
+
+def test_a_paragraph_quoting_a_notice_stays() -> None:
+    paragraph = (
+        "The agency's lawyer told the court that the line 'all rights reserved' at the foot "
+        "of every story did not stop the harbour authority from quoting the reports in full, "
+        "and that the gazette had never asked it to remove them from its website."
+    )
+    assert strip_chrome(paragraph) == paragraph

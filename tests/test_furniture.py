@@ -87,3 +87,15 @@ def test_clean_page_without_headline_and_teasers() -> None:
         f"<p>{PROSE[1]}</p></article></body></html>"
     )
     assert clean_page(html).split("\n") == PROSE
+
+
+def test_inline_elements_stay_whatever_their_class() -> None:
+    # A link styled as a popup and a highlighted code comment are parts of their sentences.
+    page = _page(
+        f"<article><p>{PROSE[0]} See <a class='external-popup' href='/x'>the agreement</a>.</p>"
+        "<pre><code><span class='hljs-comment'># rota for the night shift</span></code></pre>"
+        "<div class='comments'>Leave a comment</div></article>"
+    )
+    assert prune_furniture(page) == 1
+    assert "the agreement" in _text(page) and "rota for the night shift" in _text(page)
+    assert "Leave a comment" not in _text(page)

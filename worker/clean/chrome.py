@@ -25,6 +25,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from worker.clean.learned import line_key
+from worker.clean.notices import is_notice
 
 _I = re.IGNORECASE
 
@@ -121,7 +122,7 @@ class ChromeRules:
 
 def is_hard_chrome(line: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
     stripped = line.strip()
-    if any(p.fullmatch(stripped) for p in _HARD):
+    if any(p.fullmatch(stripped) for p in _HARD) or is_notice(stripped):
         return True
     return any(p.search(stripped) for p in extra)
 

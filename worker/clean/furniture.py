@@ -84,6 +84,10 @@ FURNITURE_WORDS = frozenset(
     }
 )
 FURNITURE_TAGS = ("nav", "aside", "form", "footer", "button", "select", "dialog")
+INLINE_TAGS = frozenset(
+    {"a", "span", "em", "strong", "b", "i", "u", "s", "code", "small", "sup", "sub", "abbr",
+     "time", "mark", "cite", "q", "font", "kbd", "var", "samp"}
+)  # fmt: skip
 FURNITURE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
 _WORDS = re.compile(r"[a-z]+", re.I)
 _SENTENCE_END = re.compile(r"[.!?][\"'’”)]?\s*$")
@@ -134,6 +138,10 @@ def _is_furniture(element: html.HtmlElement) -> bool:
     tag = element.tag if isinstance(element.tag, str) else ""
     if tag in FURNITURE_TAGS:
         return True
+    if tag in INLINE_TAGS:
+        # A link or styled run inside a paragraph is part of its sentence whatever its
+        # class says ("external-popup" links, "hljs-comment" in code).
+        return False
     if (element.get("role") or "").lower() in FURNITURE_ROLES:
         return True
     names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
