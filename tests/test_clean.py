@@ -225,6 +225,10 @@ NOTICE_LINES = [
     "Advertisement: The Harbour Conference 2027",
     "Talk to our logistics experts about your fleet today.",
     "(Story continues below)",
+    "You need to be a registered member of the Gazette to leave comments on stories.",
+    "Not a member yet? Click here to sign up. It takes two minutes.",
+    "To report offensive or inappropriate comments, use the link below.",
+    "This article is exclusive to Gazette Plus subscribers",
     "<A",
     'TARGET="_top"',
     'SRC="http://ads.example/banner_300x250.gif" BORDER=0></A>',
@@ -256,3 +260,38 @@ def test_a_paragraph_quoting_a_notice_stays() -> None:
         "and that the gazette had never asked it to remove them from its website."
     )
     assert strip_chrome(paragraph) == paragraph
+
+
+# Rails, bylines, rows and list items of chrome (worker.clean.chrome), in our own words.
+RAIL_LINES = [
+    "Most Viewed Stories",
+    "Related news from the Web",
+    "Powered by Newswire.example",
+    "Associated Press Writer",
+    "(AP)",
+    "| Advertisement | |",
+    "| Most Popular Stories |",
+    "- Share on Facebook",
+    "- Sign up for our newsletter for harbour news and events",
+    "You might also like: Cranes idle at dawn",
+    "Follow us",
+    "Pin for later",
+]
+LIST_ITEMS_LIKE_CHROME = [
+    "- Manicure/pedicure",
+    "- Photo editing in a browser",
+    "- Get started with the rota app",
+    "| Harbour | Cranes | Night shifts |",
+    "|---|---|---|",
+]
+
+
+@pytest.mark.parametrize("line", RAIL_LINES)
+def test_rail_titles_rows_and_items_go(line: str) -> None:
+    text = "\n".join([ARTICLE[0], line, ARTICLE[1]])
+    assert strip_chrome(text).split("\n") == ARTICLE[:2]
+
+
+def test_list_items_and_data_rows_that_resemble_chrome_stay() -> None:
+    text = "\n".join(LIST_ITEMS_LIKE_CHROME)
+    assert strip_chrome(text) == text

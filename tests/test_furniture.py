@@ -99,3 +99,15 @@ def test_inline_elements_stay_whatever_their_class() -> None:
     assert prune_furniture(page) == 1
     assert "the agreement" in _text(page) and "rota for the night shift" in _text(page)
     assert "Leave a comment" not in _text(page)
+
+
+def test_link_tables_go_data_tables_stay() -> None:
+    page = _page(
+        f"<article><p>{PROSE[0]}</p>"
+        "<table><tr><td><a href='/1'>Home</a></td><td><a href='/2'>World</a></td>"
+        "<td><a href='/3'>Sports</a></td></tr></table>"
+        "<table><tr><th>Port</th><th>Cranes</th></tr><tr><td>Selden</td><td>14</td></tr>"
+        "<tr><td><a href='/p'>Marlow</a></td><td>9</td></tr></table></article>"
+    )
+    assert prune_furniture(page) == 1
+    assert "Sports" not in _text(page) and "Marlow" in _text(page)

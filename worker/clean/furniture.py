@@ -102,6 +102,8 @@ LONG_PROSE_WORDS = 50
 _NESTED_BLOCKS = ("p", "div", "td", "li")
 # Link text this share of an item's characters makes the item a pointer to another page.
 LINK_SHARE = 0.8
+# A table whose text is this much link text is a menu or a list of other pages.
+TABLE_LINK_SHARE = 0.5
 
 
 def _word_count(text: str) -> int:
@@ -166,6 +168,15 @@ def _is_link_paragraph(element: html.HtmlElement) -> bool:
     return not _SENTENCE_END.search(element.text_content().strip())
 
 
+def _is_link_table(element: html.HtmlElement) -> bool:
+    """A table left after unwrapping that is not data but a strip of links: a menu, a list
+    of other stories, sponsored links."""
+    if element.tag != "table":
+        return False
+    links = sum(1 for _ in element.iter("a"))
+    return links >= 2 and _link_share(element) >= TABLE_LINK_SHARE
+
+
 def unwrap_layout_tables(root: html.HtmlElement) -> int:
     """Turn layout tables into ``div`` blocks; returns how many tables changed."""
     changed = 0
@@ -204,7 +215,7 @@ def prune_furniture(root: html.HtmlElement) -> int:
             element.drop_tree()
             dropped += 1
             continue
-        if _is_link_paragraph(element):
+        if _is_link_paragraph(element) or _is_link_table(element):
             element.drop_tree()
             dropped += 1
             continue

@@ -65,13 +65,30 @@ _NOTICE_PATTERNS = [
     # and appeals for support
     r".{0,120}\b(?:follow|find|join|like|subscribe to) (?:us|me|[\w'’.&-]+"
     r"(?: [\w'’.&-]+){0,3}) on (?:" + _SOCIAL + r")\b.{0,200}",
-    r".{0,200}\b(?:please (?:consider )?(?:subscrib|donat)\w*|support us by"
+    r".{0,200}\b(?:please (?:consider )?(?:subscrib|donat)\w*|please consider (?:lik|shar)\w*"
+    r"|support us by"
     r"|funded by readers|reader-supported|donating a small amount)\b.{0,200}",
     # labelled advertising and sales calls to action
     r".{0,200}\((?:sponsored|advertisement|promoted|paid post|partner content)\)\.?",
     r"(?:advertisement|sponsored|promoted|paid post)\s*[:|–—-]\s*.{1,150}",
     r".{0,100}\b(?:talk to|consult with) (?:one of )?our (?:\w+ ){0,3}"
     r"(?:experts|specialists|advisors|advisers)\b.{0,150}",
+    # comment and log-in forms
+    r".{0,200}\b(?:create an account|log ?in|sign ?in|sign up|registered (?:member|user))\b.{0,60}"
+    r"\bto (?:comment|post|leave (?:a )?comments?|read (?:this|the full) (?:story|article)"
+    r"|continue reading|reply|join the (?:discussion|conversation))\b.{0,200}",
+    r"(?:\W*(?:please|to|you can|you may))? ?(?:post|submit|add|leave) (?:a |your )?"
+    r"comments?\b.{0,120}",
+    r".{0,100}\bby clicking (?:on )?.{0,40}\byou (?:acknowledge|agree|accept)\b.{0,200}",
+    r".{0,100}\b(?:not a (?:member|subscriber|registered user)(?: yet)?\?|already (?:have an "
+    r"account|a (?:member|subscriber)|registered)|if you have already created an account)"
+    r".{0,200}",
+    r".{0,200}\b(?:offensive|inappropriate)(?: or (?:offensive|inappropriate|abusive))? "
+    r"(?:comments?|posts?)\b.{0,200}",
+    # paywalls and rating prompts
+    r".{0,100}\b(?:exclusive(?:ly)? (?:to|for) .{0,30}subscribers|unlock this (?:article|story)"
+    r"|subscribe (?:now )?to (?:continue|keep) reading)\b.{0,200}",
+    r".{0,150}\b(?:leave a (?:star )?rating|rate this (?:recipe|article|story|post))\b.{0,200}",
     # ad slots
     r"\(?(?:story|article) continues (?:below|after (?:this )?(?:ad|advertisement))\)?"
     r"|(?:advertisement\W*)?continue reading (?:below|the (?:main )?story)",
