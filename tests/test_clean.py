@@ -229,6 +229,11 @@ NOTICE_LINES = [
     "Not a member yet? Click here to sign up. It takes two minutes.",
     "To report offensive or inappropriate comments, use the link below.",
     "This article is exclusive to Gazette Plus subscribers",
+    "This copy is for your personal, non-commercial use only. To order copies, visit our store.",
+    "Write to Jane Carver at jane.carver@gazette.example",
+    "Like this story? Share it with a friend!",
+    "Plenty more where that came from: sign up for the Harbour Brief, in your inbox daily.",
+    "[button link='/review' type='big'] Send us your review[/button]",
     "<A",
     'TARGET="_top"',
     'SRC="http://ads.example/banner_300x250.gif" BORDER=0></A>',
@@ -239,6 +244,8 @@ NOTICE_LIKE_ARTICLE_LINES = [
     "She follows the harbour on Facebook and in the paper, she said, and both got it wrong.",
     '<div className="rota">',  # a code sample in a developer's post
     'type="text"',
+    "Unsure how to report a broken crane? Email us at safety@harbour.example.",
+    "Website: https://harbour.example/rota",
 ]
 
 
@@ -276,6 +283,8 @@ RAIL_LINES = [
     "You might also like: Cranes idle at dawn",
     "Follow us",
     "Pin for later",
+    "- Order Reprints",
+    "- Print Article",
 ]
 LIST_ITEMS_LIKE_CHROME = [
     "- Manicure/pedicure",

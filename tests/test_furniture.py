@@ -111,3 +111,14 @@ def test_link_tables_go_data_tables_stay() -> None:
     )
     assert prune_furniture(page) == 1
     assert "Sports" not in _text(page) and "Marlow" in _text(page)
+
+
+def test_the_pages_own_address_goes_other_addresses_stay() -> None:
+    html = (
+        "<html><head><title>Dock deal</title>"
+        "<link rel='canonical' href='https://gazette.example/news/dock-deal'></head><body>"
+        f"<article><p>{PROSE[0]}</p><p>https://www.gazette.example/news/dock-deal/</p>"
+        f"<p>https://harbour.example/agreement.pdf</p><p>{PROSE[1]}</p></article></body></html>"
+    )
+    text = clean_page(html, url="http://gazette.example/news/dock-deal?src=feed")
+    assert "gazette.example" not in text and "https://harbour.example/agreement.pdf" in text

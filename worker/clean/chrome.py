@@ -95,7 +95,8 @@ _HARD_LINE_PATTERNS = [
     r"[\d.,]{1,7}[km]?",
     r"(?:share|tweet|email|print|pin|whatsapp|facebook|twitter|linkedin|reddit|telegram"
     r"|copy link|share this(?: article| story)?|share on \w+)(?:\s*[|/·]\s*\w+)*",
-    r"pin (?:it|this|for later)(?: now)?!?|follow us(?: on [\w ]{1,30})?!?|share your story",
+    r"print (?:this )?(?:article|story|page)|order reprints|reprints?(?: (?:&|and) permissions)?"
+    r"|pin (?:it|this|for later)(?: now)?!?|follow us(?: on [\w ]{1,30})?!?|share your story",
     # photo and image credits / controls
     *_CREDIT_PATTERNS,
     r"enlarge (?:image|photo|picture)|(?:open|view) (?:gallery|image|photo)s?|zoom",

@@ -85,6 +85,13 @@ _NOTICE_PATTERNS = [
     r".{0,200}",
     r".{0,200}\b(?:offensive|inappropriate)(?: or (?:offensive|inappropriate|abusive))? "
     r"(?:comments?|posts?)\b.{0,200}",
+    r".{0,100}\bfor your personal,? non-?commercial use only\b.{0,300}",
+    # contact lines of the author: "Write to Jane Doe at jane@example.com"
+    r"write to [\w .'-]{2,60} at [\w.+-]+@[\w-]+\.[\w.]+",
+    # share and newsletter prompts inside a sentence or two
+    r".{0,60}\bshare (?:it|this(?: story| article| post)?) with (?:a friend|your friends|friends)"
+    r"\b.{0,100}",
+    r".{0,80}\b(?:sign up|subscribe)\b.{0,80}\b(?:newsletter|inbox)\b.{0,100}",
     # paywalls and rating prompts
     r".{0,100}\b(?:exclusive(?:ly)? (?:to|for) .{0,30}subscribers|unlock this (?:article|story)"
     r"|subscribe (?:now )?to (?:continue|keep) reading)\b.{0,200}",
@@ -94,6 +101,9 @@ _NOTICE_PATTERNS = [
     r"|(?:advertisement\W*)?continue reading (?:below|the (?:main )?story)",
 ]
 _NOTICES = [re.compile(p, _I) for p in _NOTICE_PATTERNS]
+
+# Shortcodes of a blog engine shown as text ("[button link=...]Send us a review[/button]").
+_NOTICES.append(re.compile(r".{0,40}\[(\w+)\b[^\]]*\].{0,120}\[/\1\].{0,40}", _I))
 
 # Markup of an ad slot shown as text (a broken ``document.write`` or comment): link and
 # image tags and their attributes, nothing else. Code samples in articles show other tags
