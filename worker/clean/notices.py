@@ -33,7 +33,7 @@ import re
 
 _I = re.IGNORECASE
 # A notice is a sentence or three; a paragraph longer than this is article text.
-NOTICE_MAX_WORDS = 45
+NOTICE_MAX_WORDS = 60
 
 _SOCIAL = (
     r"(?:facebook|twitter|instagram|pinterest|youtube|tiktok|linkedin|threads|bluesky"
