@@ -284,6 +284,7 @@ RAIL_LINES = [
     "Follow us",
     "Pin for later",
     "- Order Reprints",
+    "| | Current weather: 14° F Overcast | sponsored by: |",
     "- Print Article",
 ]
 LIST_ITEMS_LIKE_CHROME = [

@@ -59,6 +59,9 @@ _HARD_LINE_PATTERNS = [
     r"|videos|headlines|news sources|blogs?|forum topics|content)"
     r"(?: (?:from|around|on) (?:the web|our partners|partners|the network))?"
     r"|(?:more )?(?:from|around) the web|powered by [\w.\- ]{1,40}|breaking news alerts",
+    # widget labels: "Sponsored by:", "Current weather: 14° F Overcast"
+    r"(?:sponsored|presented|brought to you) by:?(?: [\w.&'\- ]{1,40})?"
+    r"|(?:current |today'?s )?weather:? .{0,40}-?\d+ ?°.{0,40}",
     # a wire agency alone on a line, or as a byline
     r"\(?(?:the )?(?:associated press|reuters|agence france-presse|afp|ap|upi)\)?"
     r"(?: (?:staff )?writers?)?",
