@@ -249,17 +249,6 @@ NOTICE_LIKE_ARTICLE_LINES = [
 ]
 
 
-@pytest.mark.parametrize("line", NOTICE_LINES)
-def test_notices_go_even_mid_text(line: str) -> None:
-    text = "\n".join([ARTICLE[0], line, ARTICLE[1]])
-    assert strip_chrome(text).split("\n") == ARTICLE[:2]
-
-
-def test_article_lines_that_resemble_notices_stay() -> None:
-    text = "\n".join(NOTICE_LIKE_ARTICLE_LINES)
-    assert strip_chrome(text) == text
-
-
 def test_a_paragraph_quoting_a_notice_stays() -> None:
     paragraph = (
         "The agency's lawyer told the court that the line 'all rights reserved' at the foot "
@@ -296,12 +285,12 @@ LIST_ITEMS_LIKE_CHROME = [
 ]
 
 
-@pytest.mark.parametrize("line", RAIL_LINES)
-def test_rail_titles_rows_and_items_go(line: str) -> None:
+@pytest.mark.parametrize("line", NOTICE_LINES + RAIL_LINES)
+def test_notices_rails_rows_and_items_go_even_mid_text(line: str) -> None:
     text = "\n".join([ARTICLE[0], line, ARTICLE[1]])
     assert strip_chrome(text).split("\n") == ARTICLE[:2]
 
 
-def test_list_items_and_data_rows_that_resemble_chrome_stay() -> None:
-    text = "\n".join(LIST_ITEMS_LIKE_CHROME)
+def test_article_lines_that_resemble_notices_rows_or_items_stay() -> None:
+    text = "\n".join(NOTICE_LIKE_ARTICLE_LINES + LIST_ITEMS_LIKE_CHROME)
     assert strip_chrome(text) == text
