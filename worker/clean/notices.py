@@ -100,10 +100,45 @@ _NOTICE_PATTERNS = [
     r"\(?(?:story|article) continues (?:below|after (?:this )?(?:ad|advertisement))\)?"
     r"|(?:advertisement\W*)?continue reading (?:below|the (?:main )?story)",
 ]
-_NOTICES = [re.compile(p, _I) for p in _NOTICE_PATTERNS]
-
 # Shortcodes of a blog engine shown as text ("[button link=...]Send us a review[/button]").
-_NOTICES.append(re.compile(r".{0,40}\[(\w+)\b[^\]]*\].{0,120}\[/\1\].{0,40}", _I))
+_NOTICE_PATTERNS.append(r".{0,40}\[(\w+)\b[^\]]*\].{0,120}\[/\1\].{0,40}")
+
+# What each pattern above cannot match without (lower case): most lines hold none of a
+# pattern's words, and a substring test is far cheaper than the backtracking match.
+_SOCIAL_WORDS = (
+    "facebook", "twitter", "instagram", "pinterest", "youtube", "tiktok", "linkedin",
+    "threads", "bluesky", "mastodon", "snapchat", "social media", "on x",
+)  # fmt: skip
+_NEEDS: list[tuple[str, ...]] = [
+    ("all rights reserved",),
+    ("all rights reserved",),
+    ("may not be", "must not be", "cannot be"),
+    ("published", "broadcast", "rewritten", "distributed", "reproduced"),
+    (" without ",),
+    ("creative commons",),
+    ("not necessarily", "in no way"),
+    ("in no way",),
+    ("amazon associate", "by commissions", "investment advis", "fdic", "financial compensation"),
+    _SOCIAL_WORDS,
+    ("please", "support us by", "funded by readers", "reader-supported", "donating a small"),
+    ("sponsored)", "advertisement)", "promoted)", "paid post)", "partner content)"),
+    ("advertisement", "sponsored", "promoted", "paid post"),
+    ("talk to", "consult with"),
+    ("to comment", "to post", "to leave", "to read", "to continue", "to reply", "to join"),
+    ("comment",),
+    ("by clicking",),
+    ("not a ", "already"),
+    ("offensive", "inappropriate"),
+    ("commercial use only",),
+    ("write to",),
+    ("share it", "share this"),
+    ("newsletter", "inbox"),
+    ("subscribers", "unlock this", "reading"),
+    ("rating", "rate this"),
+    ("continue",),
+    ("[/",),
+]
+_NOTICES = [(needs, re.compile(p, _I)) for needs, p in zip(_NEEDS, _NOTICE_PATTERNS, strict=True)]
 
 # Markup of an ad slot shown as text (a broken ``document.write`` or comment): link and
 # image tags and their attributes, nothing else. Code samples in articles show other tags
@@ -130,4 +165,10 @@ def is_notice(line: str) -> bool:
     stripped = line.strip()
     if len(stripped.split()) > NOTICE_MAX_WORDS:
         return False
-    return is_markup(stripped) or any(p.fullmatch(stripped) for p in _NOTICES)
+    if is_markup(stripped):
+        return True
+    low = stripped.lower()
+    return any(
+        any(word in low for word in needs) and pattern.fullmatch(stripped)
+        for needs, pattern in _NOTICES
+    )
