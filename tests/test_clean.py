@@ -234,3 +234,92 @@ def test_line_pattern_shortcuts_decide_as_the_regex() -> None:
             lowered = line.lower() if line.isascii() else None
             assert shortcut.fullmatch(line, lowered) == bool(regex.fullmatch(line)), (pattern, line)
     assert sum(any(p.fullmatch(c, c.lower()) for p in _HARD) for c in chrome) == len(chrome)
+
+
+# Boilerplate written as sentences (worker.clean.notices), in our own words.
+NOTICE_LINES = [
+    "Copyright 2026 Wireworks. All rights reserved. This material may not be published, "
+    "broadcast, rewritten or redistributed.",
+    "published, broadcast, rewritten or redistributed.",  # the same, cut by a line break
+    "No part of this report may be reproduced without the prior written permission of the publisher.",
+    "This work is licensed under a Creative Commons Attribution 4.0 International License.",
+    "The views expressed in reader comments are not necessarily those of the Gazette.",
+    "Comments below come from readers and in no way represent the views of the Gazette.",
+    "As an Amazon Associate we earn from qualifying purchases.",
+    "Harbour Savings Bank. Member FDIC.",
+    "Follow the Gazette on Facebook, Instagram and YouTube for daily updates.",
+    "Want more harbour stories? Follow us on social media.",
+    "If you enjoyed this report, please consider subscribing to the print edition.",
+    "Crane telemetry for every port, explained (Sponsored)",
+    "Advertisement: The Harbour Conference 2027",
+    "Talk to our logistics experts about your fleet today.",
+    "(Story continues below)",
+    "You need to be a registered member of the Gazette to leave comments on stories.",
+    "Not a member yet? Click here to sign up. It takes two minutes.",
+    "To report offensive or inappropriate comments, use the link below.",
+    "This article is exclusive to Gazette Plus subscribers",
+    "This copy is for your personal, non-commercial use only. To order copies, visit our store.",
+    "Write to Jane Carver at jane.carver@gazette.example",
+    "Like this story? Share it with a friend!",
+    "Plenty more where that came from: sign up for the Harbour Brief, in your inbox daily.",
+    "[button link='/review' type='big'] Send us your review[/button]",
+    "<A",
+    'TARGET="_top"',
+    'SRC="http://ads.example/banner_300x250.gif" BORDER=0></A>',
+]
+NOTICE_LIKE_ARTICLE_LINES = [
+    "The union said the minutes may not be published until the court has ruled on them.",
+    "Views differ on the quays: some dockers are not necessarily against the new rota.",
+    "She follows the harbour on Facebook and in the paper, she said, and both got it wrong.",
+    '<div className="rota">',  # a code sample in a developer's post
+    'type="text"',
+    "Unsure how to report a broken crane? Email us at safety@harbour.example.",
+    "Website: https://harbour.example/rota",
+]
+
+
+def test_a_paragraph_quoting_a_notice_stays() -> None:
+    paragraph = (
+        "The agency's lawyer told the court that the line 'all rights reserved' at the foot "
+        "of every story did not stop the harbour authority from quoting the reports in full, "
+        "and that the gazette had never asked it to remove them from its website."
+    )
+    assert strip_chrome(paragraph) == paragraph
+
+
+# Rails, bylines, rows and list items of chrome (worker.clean.chrome), in our own words.
+RAIL_LINES = [
+    "Most Viewed Stories",
+    "Related news from the Web",
+    "Powered by Newswire.example",
+    "Associated Press Writer",
+    "(AP)",
+    "| Advertisement | |",
+    "| Most Popular Stories |",
+    "- Share on Facebook",
+    "- Sign up for our newsletter for harbour news and events",
+    "You might also like: Cranes idle at dawn",
+    "Follow us",
+    "Pin for later",
+    "- Order Reprints",
+    "| | Current weather: 14° F Overcast | sponsored by: |",
+    "- Print Article",
+]
+LIST_ITEMS_LIKE_CHROME = [
+    "- Manicure/pedicure",
+    "- Photo editing in a browser",
+    "- Get started with the rota app",
+    "| Harbour | Cranes | Night shifts |",
+    "|---|---|---|",
+]
+
+
+@pytest.mark.parametrize("line", NOTICE_LINES + RAIL_LINES)
+def test_notices_rails_rows_and_items_go_even_mid_text(line: str) -> None:
+    text = "\n".join([ARTICLE[0], line, ARTICLE[1]])
+    assert strip_chrome(text).split("\n") == ARTICLE[:2]
+
+
+def test_article_lines_that_resemble_notices_rows_or_items_stay() -> None:
+    text = "\n".join(NOTICE_LIKE_ARTICLE_LINES + LIST_ITEMS_LIKE_CHROME)
+    assert strip_chrome(text) == text

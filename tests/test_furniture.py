@@ -87,3 +87,38 @@ def test_clean_page_without_headline_and_teasers() -> None:
         f"<p>{PROSE[1]}</p></article></body></html>"
     )
     assert clean_page(html).split("\n") == PROSE
+
+
+def test_inline_elements_stay_whatever_their_class() -> None:
+    # A link styled as a popup and a highlighted code comment are parts of their sentences.
+    page = _page(
+        f"<article><p>{PROSE[0]} See <a class='external-popup' href='/x'>the agreement</a>.</p>"
+        "<pre><code><span class='hljs-comment'># rota for the night shift</span></code></pre>"
+        "<div class='comments'>Leave a comment</div></article>"
+    )
+    assert prune_furniture(page) == 1
+    assert "the agreement" in _text(page) and "rota for the night shift" in _text(page)
+    assert "Leave a comment" not in _text(page)
+
+
+def test_link_tables_go_data_tables_stay() -> None:
+    page = _page(
+        f"<article><p>{PROSE[0]}</p>"
+        "<table><tr><td><a href='/1'>Home</a></td><td><a href='/2'>World</a></td>"
+        "<td><a href='/3'>Sports</a></td></tr></table>"
+        "<table><tr><th>Port</th><th>Cranes</th></tr><tr><td>Selden</td><td>14</td></tr>"
+        "<tr><td><a href='/p'>Marlow</a></td><td>9</td></tr></table></article>"
+    )
+    assert prune_furniture(page) == 1
+    assert "Sports" not in _text(page) and "Marlow" in _text(page)
+
+
+def test_the_pages_own_address_goes_other_addresses_stay() -> None:
+    html = (
+        "<html><head><title>Dock deal</title>"
+        "<link rel='canonical' href='https://gazette.example/news/dock-deal'></head><body>"
+        f"<article><p>{PROSE[0]}</p><p>https://www.gazette.example/news/dock-deal/</p>"
+        f"<p>https://harbour.example/agreement.pdf</p><p>{PROSE[1]}</p></article></body></html>"
+    )
+    text = clean_page(html, url="http://gazette.example/news/dock-deal?src=feed")
+    assert "gazette.example" not in text and "https://harbour.example/agreement.pdf" in text

@@ -27,17 +27,46 @@ from dataclasses import dataclass
 from re import _constants, _parser  # type: ignore[attr-defined]
 
 from worker.clean.learned import line_key
+from worker.clean.notices import is_notice
 
 _I = re.IGNORECASE
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
 
+# Buttons alone on a line: sign-up, log-in, demo and quote calls to action.
+_BUTTON_PATTERN = (
+    r"(?:sign (?:up|in)|log ?in|register|subscribe|book a demo|get started|apply now"
+    r"|request a (?:quote|demo)|get a (?:free )?quote|view on \w+|buy now|shop now|learn more"
+    r"|download now|join now)(?: [\w']+){0,4}[.!]?"
+)
+# Photo credits and agency credit lines ("wal / AFP / dpa / Reuters").
+_CREDIT_PATTERNS = (
+    r"(?:photo|image|picture|foto|credit|photograph|illustration)s?\s*(?::|/|\||©).{0,200}",
+    r"(?:photo|photograph|picture|image)s? by [\w .,'/\-]{2,60}",
+    r"(?:photo|image)\s+[A-Z][A-Z .,'\-]{2,120}",  # "PHOTO JANE DOE, AGENCY"
+    r"[A-Za-z.]{1,12}(?:\s*/\s*[A-Za-z.]{1,12}){1,6}",
+)
+
 # Whole-line patterns (matched with fullmatch against the stripped line).
 _HARD_LINE_PATTERNS = [
     # pointers to other pages: "READ MORE: ...", "Related: ...", "Next article: ..."
     r"(?:(?:read|see|watch|listen) (?:more|also|next)|also read|read|related(?: \w+)?"
-    r"|don'?t miss|next article|previous article|next post|previous post|up next)\s*:.{0,150}",
+    r"|don'?t miss|next article|previous article|next post|previous post|up next"
+    r"|you (?:may|might) (?:also )?(?:like|enjoy))\s*:.{0,150}",
     r"don'?t miss(?: this)?|table of contents|advertisement|tags?",
+    # titles of rails of other pages
+    r"(?:most|recently) (?:read|popular|viewed|emailed|e-mailed|commented|shared|watched)"
+    r"(?: (?:stories|articles|news|videos|now|today|this week))?"
+    r"|(?:related|sponsored|partner|popular|other|recent|featured) (?:news|stories|articles|links"
+    r"|videos|headlines|news sources|blogs?|forum topics|content)"
+    r"(?: (?:from|around|on) (?:the web|our partners|partners|the network))?"
+    r"|(?:more )?(?:from|around) the web|powered by [\w.\- ]{1,40}|breaking news alerts",
+    # widget labels: "Sponsored by:", "Current weather: 14° F Overcast"
+    r"(?:sponsored|presented|brought to you) by:?(?: [\w.&'\- ]{1,40})?"
+    r"|(?:current |today'?s )?weather:? .{0,40}-?\d+ ?°.{0,40}",
+    # a wire agency alone on a line, or as a byline
+    r"\(?(?:the )?(?:associated press|reuters|agence france-presse|afp|ap|upi)\)?"
+    r"(?: (?:staff )?writers?)?",
     r"[-•·]?\s*\d+\s*min(?:ute)?s?\s+read",
     # a dateline alone: "August 08, 2018", "Tuesday, 19 November 2019 10:15", "Updated at 1:23 p.m."
     r"(?:(?:updated|published|posted)(?: on| at)?:? )?(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri"
@@ -49,9 +78,7 @@ _HARD_LINE_PATTERNS = [
     r"(?:written|posted|published|reviewed|edited) by [\w .,'\-]{2,60}(?: (?:on|at) .{0,40})?",
     r"skip to (?:the )?(?:main )?content|back to (?:top|home|all [\w ]{1,20}|\w+)",
     # calls to action standing alone: sign-up, log-in, demo and quote buttons
-    r"(?:sign (?:up|in)|log ?in|register|subscribe|book a demo|get started|apply now"
-    r"|request a (?:quote|demo)|get a (?:free )?quote|view on \w+|buy now|shop now|learn more"
-    r"|download now|join now)(?: [\w']+){0,4}[.!]?",
+    _BUTTON_PATTERN,
     # newsletter and membership prompts
     r"(?:sign up|subscribe|join|get|want)\b.{0,100}\b(?:newsletter|mailing list|inbox"
     r"|sent to your email|updates from)\b.{0,60}",
@@ -73,14 +100,12 @@ _HARD_LINE_PATTERNS = [
     r"[\d.,]{1,7}[km]?",
     r"(?:share|tweet|email|print|pin|whatsapp|facebook|twitter|linkedin|reddit|telegram"
     r"|copy link|share this(?: article| story)?|share on \w+)(?:\s*[|/·]\s*\w+)*",
+    r"print (?:this )?(?:article|story|page)|order reprints|reprints?(?: (?:&|and) permissions)?"
+    r"|pin (?:it|this|for later)(?: now)?!?|follow us(?: on [\w ]{1,30})?!?|share your story",
     # photo and image credits / controls
-    r"(?:photo|image|picture|foto|credit|photograph|illustration)s?\s*(?::|/|\||©).{0,200}",
-    r"(?:photo|photograph|picture|image)s? by [\w .,'/\-]{2,60}",
-    r"(?:photo|image)\s+[A-Z][A-Z .,'\-]{2,120}",  # "PHOTO JANE DOE, AGENCY"
+    *_CREDIT_PATTERNS,
     r"enlarge (?:image|photo|picture)|(?:open|view) (?:gallery|image|photo)s?|zoom",
     r".{1,100}/\s*(?:getty images|reuters|ap photo|afp|epa|imago images|shutterstock|dpa)\s*",
-    # agency initials credit: "wal / AFP / dpa / Reuters"
-    r"[A-Za-z.]{1,12}(?:\s*/\s*[A-Za-z.]{1,12}){1,6}",
     # "non-English news" / language notices of aggregator mastheads
     r"now you can (?:see|read|follow|get) .{0,60}(?:news|articles|stories|languages?)\b.{0,40}"
     r"|(?:this|the) article is (?:also )?available in \w+.*",
@@ -96,10 +121,12 @@ _HARD_LINE_PATTERNS = [
     r"(?: \d{1,2}:\d{2})?",
 ]
 _SOFT_LINE_PATTERNS = [
-    r"you may (?:also )?like|trends? 24h|latest(?: news)?|trending(?: now)?|most (?:read|popular)"
+    r"you (?:may|might) (?:also )?like|trends? 24h|latest(?: news)?|trending(?: now)?"
+    r"|most (?:read|popular)"
     r"|related(?: articles| stories| news| posts)?|read (?:more|also|next)|recommended(?: for you)?"
     r"|more (?:from|on|stories|news).{0,40}|popular|top stories|editor'?s picks|advertisement"
-    r"|sponsored(?: content)?|subscribe(?: now)?|sign up|newsletter|follow us.{0,40}|tags?:?.{0,80}"
+    r"|sponsored(?: content)?|subscribe(?: now)?|sign up|newsletter"
+    r"|follow (?:us|me|[\w'’ ]{1,30}).{0,40}|tags?:?.{0,80}"
     r"|privacy(?: policy)?|terms of (?:use|service)|cookie (?:policy|settings)|contact us|about us",
     r"[\w ]{1,30}/[\w ]{1,30} \d{4}-\d{2}-\d{2}T[\d:.]+Z?",  # "News/Politics 2024-04-15T09:43Z"
 ]
@@ -140,7 +167,16 @@ class _LinePattern:
 
 
 _HARD = [_LinePattern.compile(p) for p in _HARD_LINE_PATTERNS]
+# A list item reads like a credit ("- Manicure/pedicure"), a caption ("- Photo editing") or a
+# button ("- Get started with maps") as article text does: those rules judge lines only.
+_HARD_ITEM = [
+    _LinePattern.compile(p)
+    for p in _HARD_LINE_PATTERNS
+    if p not in _CREDIT_PATTERNS and p != _BUTTON_PATTERN
+]
 _SOFT = [re.compile(p, _I) for p in _SOFT_LINE_PATTERNS]
+_BULLET = re.compile(r"^[-•·*–]\s+")
+_HEADER_RULE = re.compile(r"\|(?:\s*:?-+:?\s*\|)+")
 _SENTENCE_END = re.compile(r"[.!?…:;\"”»)\]']$")
 # A short line without sentence punctuation at an edge of the text (masthead, rail title).
 _EDGE_MAX_WORDS = 5
@@ -157,12 +193,32 @@ class ChromeRules:
         return [re.compile(p, _I) for p in self.extra_patterns]
 
 
+def _table_cells(line: str) -> list[str] | None:
+    """The non-empty cells of a table row as extraction writes it (``| a | b |``)."""
+    if not (line.startswith("|") and line.endswith("|") and len(line) > 1):
+        return None
+    return [c.strip() for c in line[1:-1].replace("\\|", " ").split("|") if c.strip()]
+
+
+def _is_chrome_line(line: str, patterns: list[_LinePattern] = _HARD) -> bool:
+    lowered = line.lower() if line.isascii() else None
+    return any(p.fullmatch(line, lowered) for p in patterns) or is_notice(line)
+
+
 def is_hard_chrome(line: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
-    stripped = line.strip()
-    lowered = stripped.lower() if stripped.isascii() else None
-    if any(p.fullmatch(stripped, lowered) for p in _HARD):
+    whole = line.strip()
+    # A list item is judged by its text: "- Share on Facebook" is a share button.
+    stripped = _BULLET.sub("", whole)
+    patterns = _HARD if stripped == whole else _HARD_ITEM
+    cells = _table_cells(stripped)
+    if cells is not None:
+        # A row of a menu, ad or rail table: nothing in it but chrome (or nothing at all);
+        # a header rule ("|---|---|") keeps its table readable.
+        if not _HEADER_RULE.fullmatch(stripped) and all(_is_chrome_line(c) for c in cells):
+            return True
+    elif _is_chrome_line(stripped, patterns):
         return True
-    return any(p.search(stripped) for p in extra)
+    return any(p.search(whole) for p in extra)
 
 
 def _is_soft(line: str) -> bool:

@@ -23,7 +23,7 @@ from lxml import etree
 from trafilatura.utils import load_html
 
 from worker.clean.furniture import prepare_page
-from worker.clean.headline import drop_headline, page_headlines
+from worker.clean.headline import drop_headline, drop_own_address, page_addresses, page_headlines
 
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
@@ -87,6 +87,7 @@ def page_to_text(
         if root is None:
             return ""
         headlines = page_headlines(root)
+        addresses = page_addresses(root, url)
         text = trafilatura.extract(
             prepare_page(root),
             url=url,
@@ -97,7 +98,7 @@ def page_to_text(
         )
     except Exception:  # trafilatura raises assorted parser errors on hostile markup
         return ""
-    return drop_headline(normalize_lines(text or ""), headlines)
+    return drop_own_address(drop_headline(normalize_lines(text or ""), headlines), addresses)
 
 
 _WORD = re.compile(r"\w+")

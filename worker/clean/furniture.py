@@ -84,6 +84,10 @@ FURNITURE_WORDS = frozenset(
     }
 )
 FURNITURE_TAGS = ("nav", "aside", "form", "footer", "button", "select", "dialog")
+INLINE_TAGS = frozenset(
+    {"a", "span", "em", "strong", "b", "i", "u", "s", "code", "small", "sup", "sub", "abbr",
+     "time", "mark", "cite", "q", "font", "kbd", "var", "samp"}
+)  # fmt: skip
 FURNITURE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
 _WORDS = re.compile(r"[a-z]+", re.I)
 _SENTENCE_END = re.compile(r"[.!?][\"'’”)]?\s*$")
@@ -98,6 +102,8 @@ LONG_PROSE_WORDS = 50
 _NESTED_BLOCKS = ("p", "div", "td", "li")
 # Link text this share of an item's characters makes the item a pointer to another page.
 LINK_SHARE = 0.8
+# A table whose text is this much link text is a menu or a list of other pages.
+TABLE_LINK_SHARE = 0.5
 
 
 def _word_count(text: str) -> int:
@@ -134,6 +140,10 @@ def _is_furniture(element: html.HtmlElement) -> bool:
     tag = element.tag if isinstance(element.tag, str) else ""
     if tag in FURNITURE_TAGS:
         return True
+    if tag in INLINE_TAGS:
+        # A link or styled run inside a paragraph is part of its sentence whatever its
+        # class says ("external-popup" links, "hljs-comment" in code).
+        return False
     if (element.get("role") or "").lower() in FURNITURE_ROLES:
         return True
     names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
@@ -156,6 +166,15 @@ def _is_link_paragraph(element: html.HtmlElement) -> bool:
     if element.tag != "p" or _link_share(element) < LINK_SHARE:
         return False
     return not _SENTENCE_END.search(element.text_content().strip())
+
+
+def _is_link_table(element: html.HtmlElement) -> bool:
+    """A table left after unwrapping that is not data but a strip of links: a menu, a list
+    of other stories, sponsored links."""
+    if element.tag != "table":
+        return False
+    links = sum(1 for _ in element.iter("a"))
+    return links >= 2 and _link_share(element) >= TABLE_LINK_SHARE
 
 
 def unwrap_layout_tables(root: html.HtmlElement) -> int:
@@ -196,7 +215,7 @@ def prune_furniture(root: html.HtmlElement) -> int:
             element.drop_tree()
             dropped += 1
             continue
-        if _is_link_paragraph(element):
+        if _is_link_paragraph(element) or _is_link_table(element):
             element.drop_tree()
             dropped += 1
             continue

@@ -40,6 +40,34 @@ def page_headlines(root: html.HtmlElement) -> set[str]:
     return {key for key in map(line_key, titles + parts) if key}
 
 
+_URL = re.compile(r"(?:https?://)?(?:www\.)?([^\s?#]+?)/?(?:[?#]\S*)?", re.I)
+
+
+def _address_key(address: str) -> str:
+    match = _URL.fullmatch(address.strip())
+    return match.group(1).lower() if match else ""
+
+
+def page_addresses(root: html.HtmlElement, url: str | None) -> set[str]:
+    """Keys of the page's own address: the one it was fetched from, ``og:url`` and the
+    canonical link (scheme, ``www.``, query and a trailing slash folded)."""
+    found = [str(u) for u in root.xpath("//meta[@property='og:url']/@content")]
+    found += [str(u) for u in root.xpath("//link[@rel='canonical']/@href")]
+    keys = {_address_key(u) for u in [*found, url or ""]}
+    return {k for k in keys if "/" in k}  # a bare host name is no article's address
+
+
+def drop_own_address(text: str, addresses: set[str]) -> str:
+    """``text`` without lines that are nothing but the page's own address (a share or
+    print widget writes it out)."""
+    if not addresses:
+        return text
+    lines = text.split("\n")
+    return "\n".join(
+        line for line in lines if " " in line.strip() or _address_key(line) not in addresses
+    )
+
+
 def drop_headline(text: str, headlines: set[str]) -> str:
     """``text`` without the page's title when one of its first lines is that title, or the
     part of it before or after a separator ("Storm hits coast | The Gazette"); a kicker,

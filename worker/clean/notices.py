@@ -1,0 +1,174 @@
+"""Chrome lines that are written as sentences: legal notices, disclaimers, promotions.
+
+The line rules of ``chrome`` catch short lines (buttons, labels, counters). What is left
+after them on news pages is mostly boilerplate that reads like prose, in a few kinds that
+recur on every site whatever its wording:
+
+* legal notices of wire copy and sites ("Copyright 2007 The Agency. All rights reserved.
+  This material may not be published, broadcast, rewritten or redistributed."), licence
+  lines and reprint permissions;
+* disclaimers of comment sections and guest columns ("The views expressed ... are not
+  necessarily those of ..."), and finance or shopping disclosures ("As an Amazon
+  Associate ...", "Member FDIC", "supported by commissions");
+* promotions: "follow us on <social network>", appeals for support or donations, "(Sponsored)"
+  and "Advertisement:" labels, discount codes, "talk to our experts";
+* markup and script that a broken page shows as text (``<A``, ``TARGET="_top"``), and
+  "Story continues below" markers left by ad slots.
+
+Each pattern matches a whole line (``fullmatch``) of at most ``NOTICE_MAX_WORDS`` words: an
+article paragraph that *quotes* such a phrase is longer than the notice itself.
+
+    >>> is_notice("Copyright 2007 The Agency. All rights reserved. This material may not "
+    ...           "be published, broadcast, rewritten or redistributed.")
+    True
+    >>> is_notice("The agency said the material may not be published until Monday, when "
+    ...           "the court rules on the request of the family and the newspaper's lawyers "
+    ...           "argue that the public has a right to read the letters in full.")
+    False
+"""
+
+from __future__ import annotations
+
+import re
+
+_I = re.IGNORECASE
+# A notice is a sentence or three; a paragraph longer than this is article text.
+NOTICE_MAX_WORDS = 60
+
+_SOCIAL = (
+    r"(?:facebook|twitter|instagram|pinterest|youtube|tiktok|linkedin|threads|bluesky"
+    r"|mastodon|snapchat|social media|x)"
+)
+_REDISTRIBUTE = r"(?:re)?(?:published|broadcast|rewritten|redistributed|reproduced|distributed)"
+
+_NOTICE_PATTERNS = [
+    # copyright and redistribution notices, also when a line break cuts them
+    r".{0,200}(?:©|\(c\)|\bcopyright\b|\b\d{4}\b).{0,200}\ball rights reserved\b.{0,250}",
+    r".{0,200}\ball rights reserved\W*",
+    r".{0,200}\b(?:may not|must not|cannot) be "
+    + _REDISTRIBUTE
+    + r"(?:,? (?:or |and )?"
+    + _REDISTRIBUTE
+    + r")+\b.{0,200}",
+    r"(?:" + _REDISTRIBUTE + r",? ){1,3}(?:or|and) " + _REDISTRIBUTE + r"\b.{0,100}",
+    r".{0,200}\b" + _REDISTRIBUTE + r" without (?:the )?(?:prior )?(?:express )?(?:written )?"
+    r"(?:permission|consent)\b.{0,150}",
+    r".{0,200}\blicensed under (?:a |the )?creative commons\b.{0,150}",
+    # opinions disclaimers of comment sections and columns
+    r".{0,200}\b(?:views|opinions)(?: and opinions)?(?: \w+){0,2} (?:expressed|stated|posted"
+    r"|contained|presented)\b.{0,100}\b(?:(?:are|is|do|does) not necessarily|in no way)\b.{0,200}",
+    r".{0,200}\bin no way (?:represents?|reflects?) the (?:views|opinions)\b.{0,200}",
+    # finance and shopping disclosures
+    r".{0,200}\b(?:as an amazon associate|supported by commissions|registered investment"
+    r" advis[eo]r|not fdic insured|member fdic|financial compensation)\b.{0,250}",
+    # social follow prompts (the line's point, not a clause at the end of a paragraph)
+    # and appeals for support
+    r".{0,120}\b(?:follow|find|join|like|subscribe to) (?:us|me|[\w'’.&-]+"
+    r"(?: [\w'’.&-]+){0,3}) on (?:" + _SOCIAL + r")\b.{0,200}",
+    r".{0,200}\b(?:please (?:consider )?(?:subscrib|donat)\w*|please consider (?:lik|shar)\w*"
+    r"|support us by"
+    r"|funded by readers|reader-supported|donating a small amount)\b.{0,200}",
+    # labelled advertising and sales calls to action
+    r".{0,200}\((?:sponsored|advertisement|promoted|paid post|partner content)\)\.?",
+    r"(?:advertisement|sponsored|promoted|paid post)\s*[:|–—-]\s*.{1,150}",
+    r".{0,100}\b(?:talk to|consult with) (?:one of )?our (?:\w+ ){0,3}"
+    r"(?:experts|specialists|advisors|advisers)\b.{0,150}",
+    # comment and log-in forms
+    r".{0,200}\b(?:create an account|log ?in|sign ?in|sign up|registered (?:member|user))\b.{0,60}"
+    r"\bto (?:comment|post|leave (?:a )?comments?|read (?:this|the full) (?:story|article)"
+    r"|continue reading|reply|join the (?:discussion|conversation))\b.{0,200}",
+    r"(?:\W*(?:please|to|you can|you may))? ?(?:post|submit|add|leave) (?:a |your )?"
+    r"comments?\b.{0,120}",
+    r".{0,100}\bby clicking (?:on )?.{0,40}\byou (?:acknowledge|agree|accept)\b.{0,200}",
+    r".{0,100}\b(?:not a (?:member|subscriber|registered user)(?: yet)?\?|already (?:have an "
+    r"account|a (?:member|subscriber)|registered)|if you have already created an account)"
+    r".{0,200}",
+    r".{0,200}\b(?:offensive|inappropriate)(?: or (?:offensive|inappropriate|abusive))? "
+    r"(?:comments?|posts?)\b.{0,200}",
+    r".{0,100}\bfor your personal,? non-?commercial use only\b.{0,300}",
+    # contact lines of the author: "Write to Jane Doe at jane@example.com"
+    r"write to [\w .'-]{2,60} at [\w.+-]+@[\w-]+\.[\w.]+",
+    # share and newsletter prompts inside a sentence or two
+    r".{0,60}\bshare (?:it|this(?: story| article| post)?) with (?:a friend|your friends|friends)"
+    r"\b.{0,100}",
+    r".{0,80}\b(?:sign up|subscribe)\b.{0,80}\b(?:newsletter|inbox)\b.{0,100}",
+    # paywalls and rating prompts
+    r".{0,100}\b(?:exclusive(?:ly)? (?:to|for) .{0,30}subscribers|unlock this (?:article|story)"
+    r"|subscribe (?:now )?to (?:continue|keep) reading)\b.{0,200}",
+    r".{0,150}\b(?:leave a (?:star )?rating|rate this (?:recipe|article|story|post))\b.{0,200}",
+    # ad slots
+    r"\(?(?:story|article) continues (?:below|after (?:this )?(?:ad|advertisement))\)?"
+    r"|(?:advertisement\W*)?continue reading (?:below|the (?:main )?story)",
+]
+# Shortcodes of a blog engine shown as text ("[button link=...]Send us a review[/button]").
+_NOTICE_PATTERNS.append(r".{0,40}\[(\w+)\b[^\]]*\].{0,120}\[/\1\].{0,40}")
+
+# What each pattern above cannot match without (lower case): most lines hold none of a
+# pattern's words, and a substring test is far cheaper than the backtracking match.
+_SOCIAL_WORDS = (
+    "facebook", "twitter", "instagram", "pinterest", "youtube", "tiktok", "linkedin",
+    "threads", "bluesky", "mastodon", "snapchat", "social media", "on x",
+)  # fmt: skip
+_NEEDS: list[tuple[str, ...]] = [
+    ("all rights reserved",),
+    ("all rights reserved",),
+    ("may not be", "must not be", "cannot be"),
+    ("published", "broadcast", "rewritten", "distributed", "reproduced"),
+    (" without ",),
+    ("creative commons",),
+    ("not necessarily", "in no way"),
+    ("in no way",),
+    ("amazon associate", "by commissions", "investment advis", "fdic", "financial compensation"),
+    _SOCIAL_WORDS,
+    ("please", "support us by", "funded by readers", "reader-supported", "donating a small"),
+    ("sponsored)", "advertisement)", "promoted)", "paid post)", "partner content)"),
+    ("advertisement", "sponsored", "promoted", "paid post"),
+    ("talk to", "consult with"),
+    ("to comment", "to post", "to leave", "to read", "to continue", "to reply", "to join"),
+    ("comment",),
+    ("by clicking",),
+    ("not a ", "already"),
+    ("offensive", "inappropriate"),
+    ("commercial use only",),
+    ("write to",),
+    ("share it", "share this"),
+    ("newsletter", "inbox"),
+    ("subscribers", "unlock this", "reading"),
+    ("rating", "rate this"),
+    ("continue",),
+    ("[/",),
+]
+_NOTICES = [(needs, re.compile(p, _I)) for needs, p in zip(_NEEDS, _NOTICE_PATTERNS, strict=True)]
+
+# Markup of an ad slot shown as text (a broken ``document.write`` or comment): link and
+# image tags and their attributes, nothing else. Code samples in articles show other tags
+# and attributes ("<div className=...>", "type=\"text\""), which stay.
+_AD_TAGS = r"(?:a|img|iframe|embed|object|param|script|noscript|ilayer|layer)"
+_AD_ATTRS = r"(?:href|src|target|border|alt|width|height|hspace|vspace|align)"
+_AD_MARKUP = re.compile(
+    r"(?:\s*(?:</?"
+    + _AD_TAGS
+    + r"\b|/?>|\b"
+    + _AD_ATTRS
+    + r"=(?:\"[^\"]*\"?|'[^']*'?|[^\s>]+)|%?\]?\"?>?))+\s*",
+    _I,
+)
+
+
+def is_markup(line: str) -> bool:
+    """Whether ``line`` is nothing but ad-slot markup (``<A``, ``BORDER=0></A>``)."""
+    return any(c in line for c in "<>=") and bool(_AD_MARKUP.fullmatch(line))
+
+
+def is_notice(line: str) -> bool:
+    """Whether ``line`` is a legal notice, disclaimer, promotion or stray markup."""
+    stripped = line.strip()
+    if len(stripped.split()) > NOTICE_MAX_WORDS:
+        return False
+    if is_markup(stripped):
+        return True
+    low = stripped.lower()
+    return any(
+        any(word in low for word in needs) and pattern.fullmatch(stripped)
+        for needs, pattern in _NOTICES
+    )
