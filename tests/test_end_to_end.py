@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -295,3 +297,25 @@ def test_concurrent_copies_end_in_one_story(
         with db.session() as s:
             assert s.scalar(select(func.count()).select_from(Article)) == 8
             assert s.scalar(select(func.count()).select_from(Story)) == 1
+
+
+def test_stories_piped_into_a_reader_that_stops_early(
+    db: Database, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    """``newsdedup stories | head -1``: the closed pipe ends the command quietly (status
+    141, as for SIGPIPE), not with a traceback on stderr."""
+    config = make_config(db.url, serve_demo(httpserver), tmp_path)
+    path = str(config.source_path)
+    assert main(["--config", path, "run", "--once"]) == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worker", "--config", path, "stories"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    # The reader goes away before the listing is written (a reader that stops early only
+    # races this), so the command's first write meets the closed pipe.
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, stderr
+    assert "Traceback" not in stderr

@@ -1,12 +1,14 @@
 """Command line: ``newsdedup [--config FILE] COMMAND``. Thin: parses arguments and calls
 the package. Each command group lives in its own module and registers its sub-parsers.
 
-Exit status: 0 success, 1 runtime failure, 2 configuration or usage error.
+Exit status: 0 success, 1 runtime failure, 2 configuration or usage error, 141 when the
+reader of the output went away (a closed pipe).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -58,3 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``newsdedup stories | head``): what it wanted is printed.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a command killed by SIGPIPE
