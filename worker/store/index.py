@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Dialect, delete, insert
+from sqlalchemy import DateTime, Dialect, delete
 from sqlalchemy.orm import Session
 
 from worker.dedup.decision import Candidate
@@ -114,13 +114,7 @@ def index_article(
     if fp.shingle_count < policy.rule.min_shingles:
         return  # too short to be matched by similarity: keep it out of the index
     keys = keys if keys is not None else band_keys(fp.hashvalues, policy.lsh)
-    session.execute(
-        insert(LshBucket),
-        [
-            {"bucket": key, "added_at": now, "article_id": article_id, "band": band}
-            for band, key in enumerate(keys)
-        ],
-    )
+    insert_index_rows(session, [(key, now, article_id, band) for band, key in enumerate(keys)])
 
 
 # -- the same lookup for a whole batch -----------------------------------------------------
