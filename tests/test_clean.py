@@ -11,7 +11,13 @@ import pytest
 from tests.fixtures.corpus import UNRELATED, WIRE
 from worker.clean import clean_fragment, clean_page, extract
 from worker.clean.chrome import _HARD, _HARD_LINE_PATTERNS, ChromeRules, chrome_lines, strip_chrome
-from worker.clean.extract import fragment_to_text, html_to_plain_text
+from worker.clean.extract import (
+    MIN_PROSE_WORDS,
+    fragment_to_text,
+    html_to_plain_text,
+    prose_words,
+    second_opinion,
+)
 from worker.clean.learned import learnable_keys, line_key
 
 ARTICLE = [
@@ -323,3 +329,50 @@ def test_notices_rails_rows_and_items_go_even_mid_text(line: str) -> None:
 def test_article_lines_that_resemble_notices_rows_or_items_stay() -> None:
     text = "\n".join(NOTICE_LIKE_ARTICLE_LINES + LIST_ITEMS_LIKE_CHROME)
     assert strip_chrome(text) == text
+
+
+# -- a second opinion when precision-mode extraction found no article ------------------------
+
+_PROSE = (
+    "The harbour authority closed the northern pier on Tuesday after divers found cracks "
+    "in two of its concrete supports, a spokeswoman said."
+)
+_CHROME = "Home | News | Sport | Weather\nE-mail this article | Printable version\n(c) 2007 Example"
+
+
+def test_second_opinion_keeps_text_with_running_prose_and_never_asks() -> None:
+    text = "\n".join([_PROSE] * 3)  # 3 x 22 words of prose
+
+    def recall() -> str:
+        raise AssertionError("recall mode must not run when the text has prose")
+
+    assert second_opinion(text, recall) == text
+
+
+def test_second_opinion_takes_recall_when_precision_found_only_chrome() -> None:
+    found = _CHROME
+    other = _CHROME + "\n" + "\n".join([_PROSE] * 3)
+    assert prose_words(found) == 0 and prose_words(other) == 66
+    assert second_opinion(found, lambda: other) == other
+
+
+def test_second_opinion_needs_twice_the_prose_and_the_minimum() -> None:
+    some = "\n".join([_PROSE] * 2)  # 44 prose words: below the minimum
+    assert prose_words(some) < MIN_PROSE_WORDS
+    assert second_opinion(some, lambda: "\n".join([_PROSE] * 3)) == some  # 66 < 2 x 44
+    assert second_opinion(_CHROME, lambda: _PROSE) == _CHROME  # 22 < MIN_PROSE_WORDS
+    more = "\n".join([_PROSE] * 5)
+    assert second_opinion(some, lambda: more) == more  # 110 >= 88
+
+
+def test_prose_words_counts_running_text_lines_only() -> None:
+    assert prose_words(_PROSE) == 22
+    # A paragraph hard-wrapped mid-sentence still reads as running text.
+    wrapped = "The harbour authority closed the northern pier on\nTuesday after divers found cracks in two of its\nconcrete supports."
+    assert prose_words(wrapped) == 8 + 9  # the last line is too short to judge
+    assert prose_words("Short line ending here.") == 0
+    assert prose_words("Top Stories From The Region And Around The World Today") == 0  # title case
+    assert prose_words("Home | about the paper | contact the newsroom | terms of use") == 0
+    assert (
+        prose_words("\u2022 world news from the wires \u2022 sport results from the weekend") == 0
+    )
