@@ -376,3 +376,25 @@ def test_prose_words_counts_running_text_lines_only() -> None:
     assert (
         prose_words("\u2022 world news from the wires \u2022 sport results from the weekend") == 0
     )
+
+
+def test_page_keeps_its_precision_text_when_the_recall_pass_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = (
+        "<html><body><div><p>Home</p><p>Contact</p><p>Weather today: mild</p></div></body></html>"
+    )
+    precise = extract.page_to_text(page)
+    assert precise and prose_words(precise) < MIN_PROSE_WORDS  # a second opinion is asked
+    real = extract.trafilatura.extract
+    asked = []
+
+    def failing(*args: object, **kwargs: object) -> object:
+        if kwargs.get("favor_recall"):
+            asked.append(True)
+            raise ValueError("hostile markup")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(extract.trafilatura, "extract", failing)
+    assert extract.page_to_text(page) == precise
+    assert asked == [True]

@@ -116,9 +116,15 @@ def _extract(
 
 
 def _extract_recall(html: str | bytes, url: str | None) -> str:
-    # Parsed again: extraction prunes the tree it is given.
-    root = load_html(html)
-    return (_extract(prepare_page(root), url, favor_recall=True) or "") if root is not None else ""
+    """Recall-mode extraction of a page the precision pass already read; ``""`` if it
+    fails (the precision pass's text then stands)."""
+    try:
+        root = load_html(html)  # parsed again: extraction prunes the tree it is given
+        return (
+            (_extract(prepare_page(root), url, favor_recall=True) or "") if root is not None else ""
+        )
+    except Exception:  # the same assorted parser errors as the first pass
+        return ""
 
 
 # Below this many words of running text, the extractor most likely took a menu, a footer or
