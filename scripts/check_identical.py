@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 from worker.backfill import make_entry
 from worker.clean import ChromeRules, strip_chrome
@@ -34,6 +36,29 @@ from worker.dedup.lsh import band_keys
 from worker.entries import LearnedLines, edge_keys, fingerprint_text
 from worker.eval.corpus import PAGE_SUFFIXES, TEXT_SUFFIXES, Document, read_document
 from worker.stages import dedup_policy
+
+# A document that takes longer than this is written as "timeout" (some page markup sends a
+# notice pattern into exponential backtracking, before and after any speed-up alike).
+LIMIT_SECONDS = 20
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(_signum: int, _frame: FrameType | None) -> None:
+    raise _Timeout
+
+
+def _within_limit(key: str, path: str, work: Callable[[], str]) -> str:
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(LIMIT_SECONDS)
+    try:
+        return work()
+    except _Timeout:
+        return f"{key}\t{path}\ttimeout"
+    finally:
+        signal.alarm(0)
 
 
 def _short(data: str | bytes) -> str:
@@ -70,16 +95,26 @@ def _text_lines(folder: Path, config: Config) -> Iterator[str]:
     for doc in _documents(folder, TEXT_SUFFIXES):
         body = "".join(f"<p>{line}</p>" for line in (doc.text or "").split("\n") if line.strip())
         entry = make_entry(doc.key, "", doc.title, body, None, None)
-        yield feed.line(doc.key, "text", fragment_to_text(entry.content_html))
+        text = fragment_to_text(entry.content_html)
+        yield _within_limit(doc.key, "text", lambda k=doc.key, t=text: feed.line(k, "text", t))
 
 
 def _page_lines(folder: Path, config: Config) -> Iterator[str]:
     page_feed, fragment_feed = _Feed(config), _Feed(config)
     for doc in _documents(folder, PAGE_SUFFIXES):
         assert doc.page is not None
-        yield page_feed.line(doc.key, "page", page_to_text(doc.page))
-        entry = make_entry(doc.key, "", doc.title, doc.page.decode("utf-8", "replace"), None, None)
-        yield fragment_feed.line(doc.key, "fragment", fragment_to_text(entry.content_html))
+        key, page = doc.key, doc.page
+        yield _within_limit(
+            key, "page", lambda k=key, p=page: page_feed.line(k, "page", page_to_text(p))
+        )
+        body = make_entry(key, "", doc.title, page.decode("utf-8", "replace"), None, None)
+        yield _within_limit(
+            key,
+            "fragment",
+            lambda k=key, h=body.content_html: fragment_feed.line(
+                k, "fragment", fragment_to_text(h)
+            ),
+        )
 
 
 def main() -> int:
