@@ -25,6 +25,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -96,7 +97,14 @@ def _text_lines(folder: Path, config: Config) -> Iterator[str]:
         body = "".join(f"<p>{line}</p>" for line in (doc.text or "").split("\n") if line.strip())
         entry = make_entry(doc.key, "", doc.title, body, None, None)
         text = fragment_to_text(entry.content_html)
-        yield _within_limit(doc.key, "text", lambda k=doc.key, t=text: feed.line(k, "text", t))
+        yield _within_limit(doc.key, "text", partial(feed.line, doc.key, "text", text))
+
+
+def _extracted_line(feed: _Feed, key: str, path: str, source: bytes | str) -> str:
+    """The digest line of a page (``bytes``, the page path) or a feed body (``str``)."""
+    if isinstance(source, bytes):
+        return feed.line(key, path, page_to_text(source))
+    return feed.line(key, path, fragment_to_text(source))
 
 
 def _page_lines(folder: Path, config: Config) -> Iterator[str]:
@@ -104,16 +112,12 @@ def _page_lines(folder: Path, config: Config) -> Iterator[str]:
     for doc in _documents(folder, PAGE_SUFFIXES):
         assert doc.page is not None
         key, page = doc.key, doc.page
-        yield _within_limit(
-            key, "page", lambda k=key, p=page: page_feed.line(k, "page", page_to_text(p))
-        )
+        yield _within_limit(key, "page", partial(_extracted_line, page_feed, key, "page", page))
         body = make_entry(key, "", doc.title, page.decode("utf-8", "replace"), None, None)
         yield _within_limit(
             key,
             "fragment",
-            lambda k=key, h=body.content_html: fragment_feed.line(
-                k, "fragment", fragment_to_text(h)
-            ),
+            partial(_extracted_line, fragment_feed, key, "fragment", body.content_html),
         )
 
 
