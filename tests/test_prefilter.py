@@ -146,7 +146,8 @@ def test_required_factors_of_common_shapes() -> None:
 
 
 def test_patterns_that_cannot_share_an_alternation_still_answer() -> None:
-    patterns = [r"(\w+) and \1", r"(?P<word>\w+)!", r"(?i:Quiet) please", r"a{2,}"]
+    patterns = [r"(\w+) and \1", r"(?P<word>\w+)!", r"(?i:Quiet) please", r"a{2,}", r"(?i)x+y"]
     rules = LineRules(patterns)
-    for line in ["this and this", "this and that", "hello!", "QUIET PLEASE", "aaa", "a", "b!"]:
+    lines = ["this and this", "this and that", "hello!", "QUIET PLEASE", "aaa", "a", "b!", "xXy"]
+    for line in lines:
         assert rules.matches(line) == any(re.fullmatch(p, line, re.I) for p in patterns), line

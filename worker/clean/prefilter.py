@@ -214,6 +214,9 @@ def _scans(pattern: str, flags: int) -> bool:
     return high >= _SCAN_LENGTH and not all(op is sre.LITERAL for op, _av in body)
 
 
+_GLOBAL_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+
+
 def _self_contained(pattern: str, flags: int) -> bool:
     """Whether ``pattern`` means the same as one alternative among others: no group
     references (numbers shift), no named groups (names may clash), no inline flags."""
@@ -223,6 +226,8 @@ def _self_contained(pattern: str, flags: int) -> bool:
         return False
     if parsed.state.groupdict or parsed.state.flags != _parser.parse("", flags).state.flags:
         return False
+    if _GLOBAL_FLAGS.match(pattern):
+        return False  # allowed only at the start of the whole expression, even if no-ops
 
     def clean(items: Iterable[tuple[Any, Any]]) -> bool:
         for op, av in items:
