@@ -19,6 +19,7 @@ from worker.clean.extract import (
     second_opinion,
 )
 from worker.clean.learned import learnable_keys, line_key
+from worker.clean.prefilter import LineRules
 
 ARTICLE = [
     "Harbour workers in Selden walked out on Monday over a dispute about night shifts.",
@@ -234,12 +235,13 @@ def test_line_pattern_shortcuts_decide_as_the_regex() -> None:
     for line in chrome + prose[:40]:
         for variant in (line, line.upper(), f"Note: {line}", f"{line} ſ", f"É {line}"):
             lines += [variant, variant + " " + prose[0], "x" * 500 + variant]
-    for pattern, shortcut in zip(_HARD_LINE_PATTERNS, _HARD, strict=True):
-        regex = re.compile(pattern, re.IGNORECASE)
-        for line in lines:
-            lowered = line.lower() if line.isascii() else None
-            assert shortcut.fullmatch(line, lowered) == bool(regex.fullmatch(line)), (pattern, line)
-    assert sum(any(p.fullmatch(c, c.lower()) for p in _HARD) for c in chrome) == len(chrome)
+    regexes = [re.compile(pattern, re.IGNORECASE) for pattern in _HARD_LINE_PATTERNS]
+    alone = [LineRules([pattern]) for pattern in _HARD_LINE_PATTERNS]
+    for line in lines:
+        assert _HARD.matches(line) == any(r.fullmatch(line) for r in regexes), line
+        for pattern, regex, rules in zip(_HARD_LINE_PATTERNS, regexes, alone, strict=True):
+            assert rules.matches(line) == bool(regex.fullmatch(line)), (pattern, line)
+    assert all(_HARD.matches(c) for c in chrome)
 
 
 # Boilerplate written as sentences (worker.clean.notices), in our own words.

@@ -21,13 +21,12 @@ Rules come in two strengths:
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from re import _constants, _parser  # type: ignore[attr-defined]
 
 from worker.clean.learned import line_key
 from worker.clean.notices import is_notice
+from worker.clean.prefilter import LineRules
 
 _I = re.IGNORECASE
 
@@ -132,50 +131,17 @@ _SOFT_LINE_PATTERNS = [
 ]
 
 
-@dataclass(frozen=True)
-class _LinePattern:
-    """A whole-line pattern with two exact shortcuts for the long lines of article prose,
-    where almost every pattern fails: a line longer than the pattern's widest match cannot
-    match it, and an ASCII line without the pattern's required literal (its longest run of
-    plain characters outside any group; case-insensitive) cannot either."""
-
-    regex: re.Pattern[str]
-    max_width: int
-    literal: str  # lower case ASCII; "" when the pattern has none
-
-    @classmethod
-    def compile(cls, pattern: str) -> _LinePattern:
-        regex = re.compile(pattern, _I)
-        try:
-            parsed = _parser.parse(pattern, _I)
-            max_width = int(parsed.getwidth()[1])
-            best = run = ""
-            for op, arg in parsed:
-                run = run + chr(arg) if op is _constants.LITERAL else ""
-                best = max(best, run, key=len)
-        except Exception:  # a private module: without it, no shortcut
-            return cls(regex, sys.maxsize, "")
-        return cls(regex, max_width, best.lower() if best.isascii() else "")
-
-    def fullmatch(self, line: str, lowered: str | None) -> bool:
-        """``lowered``: ``line.lower()`` when ``line`` is ASCII, else ``None``."""
-        if len(line) > self.max_width:
-            return False
-        if lowered is not None and self.literal not in lowered:
-            return False
-        return self.regex.fullmatch(line) is not None
-
-
-_HARD = [_LinePattern.compile(p) for p in _HARD_LINE_PATTERNS]
+# Each list as one matcher: the same answer as trying its patterns one by one, with
+# shortcuts read off the patterns (worker.clean.prefilter).
+_HARD = LineRules(_HARD_LINE_PATTERNS)
 # A list item reads like a credit ("- Manicure/pedicure"), a caption ("- Photo editing") or a
 # button ("- Get started with maps") as article text does: those rules judge lines only.
-_HARD_ITEM = [
-    _LinePattern.compile(p)
-    for p in _HARD_LINE_PATTERNS
-    if p not in _CREDIT_PATTERNS and p != _BUTTON_PATTERN
-]
-_SOFT = [re.compile(p, _I) for p in _SOFT_LINE_PATTERNS]
-_BULLET = re.compile(r"^[-•·*–]\s+")
+_HARD_ITEM = LineRules(
+    p for p in _HARD_LINE_PATTERNS if p not in _CREDIT_PATTERNS and p != _BUTTON_PATTERN
+)
+_SOFT = LineRules(_SOFT_LINE_PATTERNS)
+_BULLETS = "-•·*–"
+_BULLET = re.compile(f"^[{_BULLETS}]\\s+")
 _HEADER_RULE = re.compile(r"\|(?:\s*:?-+:?\s*\|)+")
 _SENTENCE_END = re.compile(r"[.!?…:;\"”»)\]']$")
 # A short line without sentence punctuation at an edge of the text (masthead, rail title).
@@ -200,15 +166,14 @@ def _table_cells(line: str) -> list[str] | None:
     return [c.strip() for c in line[1:-1].replace("\\|", " ").split("|") if c.strip()]
 
 
-def _is_chrome_line(line: str, patterns: list[_LinePattern] = _HARD) -> bool:
-    lowered = line.lower() if line.isascii() else None
-    return any(p.fullmatch(line, lowered) for p in patterns) or is_notice(line)
+def _is_chrome_line(line: str, rules: LineRules = _HARD) -> bool:
+    return rules.matches(line) or is_notice(line)
 
 
 def is_hard_chrome(line: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
     whole = line.strip()
     # A list item is judged by its text: "- Share on Facebook" is a share button.
-    stripped = _BULLET.sub("", whole)
+    stripped = _BULLET.sub("", whole) if whole and whole[0] in _BULLETS else whole
     patterns = _HARD if stripped == whole else _HARD_ITEM
     cells = _table_cells(stripped)
     if cells is not None:
@@ -223,23 +188,24 @@ def is_hard_chrome(line: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
 
 def _is_soft(line: str) -> bool:
     stripped = line.strip().rstrip(":")
-    if any(p.fullmatch(stripped) for p in _SOFT):
+    if _SOFT.matches(stripped):
         return True
-    words = stripped.split()
+    # (At most this many words: splitting off one more tells.)
+    words = stripped.split(None, _EDGE_MAX_WORDS)
     return len(words) <= _EDGE_MAX_WORDS and not _SENTENCE_END.search(stripped)
 
 
-def _edge_run(flags: list[tuple[bool, bool]], indices: Iterable[int]) -> list[int]:
+def _edge_run(lines: list[str], hard: list[bool], indices: Iterable[int]) -> list[int]:
     """Indices of the leading run of chrome-or-soft lines, if the run holds a chrome line."""
     run: list[int] = []
     holds_hard = False
     last_hard = -1
     for i in indices:
-        hard, soft = flags[i]
-        if not (hard or soft):
+        # Softness is only asked of the lines an edge run reaches.
+        if not (hard[i] or _is_soft(lines[i])):
             break
         run.append(i)
-        if hard:
+        if hard[i]:
             holds_hard = True
             last_hard = len(run)
     # Soft lines beyond the last hard one may be the headline or a sub-heading: keep them.
@@ -251,13 +217,11 @@ def strip_chrome(text: str, rules: ChromeRules | None = None) -> str:
     rules = rules or ChromeRules()
     extra = rules.compiled()
     lines = [line.strip() for line in text.split("\n") if line.strip()]
-    flags = [
-        (is_hard_chrome(line, extra) or line_key(line) in rules.learned_keys, _is_soft(line))
-        for line in lines
-    ]
-    drop = {i for i, (hard, _soft) in enumerate(flags) if hard}
-    drop.update(_edge_run(flags, range(len(lines))))
-    drop.update(_edge_run(flags, range(len(lines) - 1, -1, -1)))
+    learned = rules.learned_keys
+    hard = [is_hard_chrome(line, extra) or line_key(line) in learned for line in lines]
+    drop = {i for i, chrome in enumerate(hard) if chrome}
+    drop.update(_edge_run(lines, hard, range(len(lines))))
+    drop.update(_edge_run(lines, hard, range(len(lines) - 1, -1, -1)))
     return "\n".join(line for i, line in enumerate(lines) if i not in drop)
 
 

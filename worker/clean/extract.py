@@ -199,12 +199,43 @@ def _plain_prose(root: lxml.html.HtmlElement, text: str) -> bool:
     return len(set(lines)) == len(lines)
 
 
+# A body that is nothing but bare paragraphs of plain text: no markup inside them, no
+# character reference, and only characters the HTML parser passes through unchanged (not
+# CR, other control characters, byte order marks, surrogates or non-characters, which it
+# may drop or replace). For such a body the parsed tree is known without parsing: one ``p`` per
+# paragraph under the wrapper, its text the characters between the tags.
+_BARE_PARAGRAPHS = re.compile(
+    r"(?:<p>[^<>&\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufeff\ufffe\uffff]*</p>)+"
+)
+# Longer bodies are parsed (the parser's limits on a text node are far above this).
+_BARE_MAX_CHARS = 1_000_000
+
+
+def _bare_paragraphs(html: str) -> list[str] | None:
+    """The paragraph texts of a body ``_BARE_PARAGRAPHS`` matches, else ``None``."""
+    if len(html) > _BARE_MAX_CHARS or _BARE_PARAGRAPHS.fullmatch(html) is None:
+        return None
+    return html[3:-4].split("</p><p>")
+
+
 def fragment_to_text(html: str) -> str:
     """Text of an article body given as an HTML fragment, every paragraph kept."""
     if not html.strip():
         return ""
-    root = _fragment_root(html)
-    plain = normalize_lines(re.sub(r"<[^>]+>", " ", html)) if root is None else _block_text(root)
+    paragraphs = _bare_paragraphs(html)
+    if paragraphs is not None:
+        # What _block_text makes of the parsed body: each paragraph on its own line.
+        plain = normalize_lines("\n".join(paragraphs))
+        if not plain:
+            return ""
+        lines = plain.split("\n")
+        if len(set(lines)) == len(lines):  # as _plain_prose decides for such a tree
+            return plain
+    root = _fragment_root(html) if paragraphs is None else None
+    if paragraphs is None:
+        plain = (
+            normalize_lines(re.sub(r"<[^>]+>", " ", html)) if root is None else _block_text(root)
+        )
     if not plain:
         return ""
     if root is not None and _plain_prose(root, plain):

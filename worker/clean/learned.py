@@ -16,13 +16,26 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_NON_WORD = re.compile(r"[\W_]+")
+# Folding replaces each run of non-word characters by one space and strips the ends, which
+# leaves the line's word runs joined by single spaces.
+_WORD_RUN = re.compile(r"[^\W_]+")
+KEY_LENGTH = 200
+# Of a long ASCII line only this much is folded first: the key is the first KEY_LENGTH
+# characters of the folded line, and the folded head is the start of the folded line (a
+# word or a punctuation run cut at the head's end folds to a start of what the whole would).
+_KEY_HEAD = 256
 
 
 @lru_cache(maxsize=4096)  # each line is keyed twice: by strip_chrome, then by edge_keys
 def line_key(line: str) -> str:
     """Normalised form of a line: lower case, punctuation and spacing folded."""
-    return _NON_WORD.sub(" ", line.lower()).strip()[:200]
+    if len(line) > _KEY_HEAD and line.isascii():
+        # (Non-ASCII text is folded whole: lower-casing may lengthen it or depend on what
+        # follows, as a Greek final sigma does.)
+        head = " ".join(_WORD_RUN.findall(line[:_KEY_HEAD].lower()))
+        if len(head) > KEY_LENGTH:
+            return head[:KEY_LENGTH]
+    return " ".join(_WORD_RUN.findall(line.lower()))[:KEY_LENGTH]
 
 
 def learnable_keys(text: str, *, max_words: int = 20) -> set[str]:

@@ -157,18 +157,28 @@ _AD_MARKUP = re.compile(
 
 def is_markup(line: str) -> bool:
     """Whether ``line`` is nothing but ad-slot markup (``<A``, ``BORDER=0></A>``)."""
-    return any(c in line for c in "<>=") and bool(_AD_MARKUP.fullmatch(line))
+    return ("<" in line or ">" in line or "=" in line) and bool(_AD_MARKUP.fullmatch(line))
+
+
+def _too_long(stripped: str) -> bool:
+    """More than ``NOTICE_MAX_WORDS`` words (a line this short cannot hold that many)."""
+    if len(stripped) <= 2 * NOTICE_MAX_WORDS:
+        return False
+    return len(stripped.split(None, NOTICE_MAX_WORDS)) > NOTICE_MAX_WORDS
 
 
 def is_notice(line: str) -> bool:
     """Whether ``line`` is a legal notice, disclaimer, promotion or stray markup."""
     stripped = line.strip()
-    if len(stripped.split()) > NOTICE_MAX_WORDS:
+    if _too_long(stripped):
         return False
     if is_markup(stripped):
         return True
     low = stripped.lower()
-    return any(
-        any(word in low for word in needs) and pattern.fullmatch(stripped)
-        for needs, pattern in _NOTICES
-    )
+    for needs, pattern in _NOTICES:
+        for word in needs:
+            if word in low:
+                if pattern.fullmatch(stripped):
+                    return True
+                break
+    return False
