@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from re import _constants, _parser  # type: ignore[attr-defined]
 
+from worker.clean.disclosures import is_disclosure
 from worker.clean.learned import line_key
 from worker.clean.notices import is_notice
 
@@ -119,6 +120,17 @@ _HARD_LINE_PATTERNS = [
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
     r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}"
     r"(?: \d{1,2}:\d{2})?",
+    # the site's own channels: "Stay connected with me!", "Follow us on Google News",
+    # "Get the latest news about our events", "How was this issue?", "Unsubscribe"
+    r"stay (?:connected|in touch) with (?:us|me)[.!]*",
+    r"(?:follow|favou?rite|add|star) (?:us )?on google news|.{0,60}\bpreferred source on google",
+    r"(?:get|receive) (?:all )?(?:the )?latest (?:news|updates|articles|stories|insights|posts)"
+    r"\b.{0,100}",
+    r"how (?:was|did you like|would you rate) (?:this|today'?s|this week'?s) (?:issue|newsletter"
+    r"|edition|email)\??",
+    r".{0,30}\bunsubscribe\b.{0,30}",
+    # a keyword or link list written out: "Topics: Agency Berlin / Agency Munich / ..."
+    r"(?:[^:/]{1,40}: )?[^/.!?]{1,40}(?: / [^/.!?]{1,40}){4,}",
 ]
 _SOFT_LINE_PATTERNS = [
     r"you (?:may|might) (?:also )?like|trends? 24h|latest(?: news)?|trending(?: now)?"
@@ -180,6 +192,9 @@ _HEADER_RULE = re.compile(r"\|(?:\s*:?-+:?\s*\|)+")
 _SENTENCE_END = re.compile(r"[.!?…:;\"”»)\]']$")
 # A short line without sentence punctuation at an edge of the text (masthead, rail title).
 _EDGE_MAX_WORDS = 5
+# This many short lines in a row beside a chrome line are a menu wherever they stand.
+MENU_RUN_LINES = 8
+_MENU_ENTRY = re.compile(r"[^\W\d_][\w&'’.-]*(?: [\w&'’.-]+){0,3}")
 
 
 @dataclass(frozen=True)
@@ -202,7 +217,9 @@ def _table_cells(line: str) -> list[str] | None:
 
 def _is_chrome_line(line: str, patterns: list[_LinePattern] = _HARD) -> bool:
     lowered = line.lower() if line.isascii() else None
-    return any(p.fullmatch(line, lowered) for p in patterns) or is_notice(line)
+    return (
+        any(p.fullmatch(line, lowered) for p in patterns) or is_notice(line) or is_disclosure(line)
+    )
 
 
 def is_hard_chrome(line: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
@@ -246,6 +263,24 @@ def _edge_run(flags: list[tuple[bool, bool]], indices: Iterable[int]) -> list[in
     return run[:last_hard] if holds_hard else []
 
 
+def _menu_runs(lines: list[str], flags: list[tuple[bool, bool]]) -> list[int]:
+    """Indices of menus inside the text: at least ``MENU_RUN_LINES`` menu entries in a row
+    (a few plain words, no list bullet, no figures or code), next to or holding a chrome
+    line that has words (a figure between table cells does not count)."""
+    found: list[int] = []
+    run: list[int] = []
+    for i in range(len(lines) + 1):
+        if i < len(lines) and flags[i][1] and _MENU_ENTRY.fullmatch(lines[i]):
+            run.append(i)
+            continue
+        if len(run) >= MENU_RUN_LINES:
+            edges = [j for j in (run[0] - 1, i) if 0 <= j < len(lines)]
+            if any(flags[j][0] and _MENU_ENTRY.match(lines[j]) for j in run + edges):
+                found += run
+        run = []
+    return found
+
+
 def strip_chrome(text: str, rules: ChromeRules | None = None) -> str:
     """Remove chrome lines from ``text`` (one paragraph per line); article lines stay in order."""
     rules = rules or ChromeRules()
@@ -258,6 +293,7 @@ def strip_chrome(text: str, rules: ChromeRules | None = None) -> str:
     drop = {i for i, (hard, _soft) in enumerate(flags) if hard}
     drop.update(_edge_run(flags, range(len(lines))))
     drop.update(_edge_run(flags, range(len(lines) - 1, -1, -1)))
+    drop.update(_menu_runs(lines, flags))
     return "\n".join(line for i, line in enumerate(lines) if i not in drop)
 
 
