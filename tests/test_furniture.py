@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lxml.html
+import pytest
 
 from worker.clean import clean_page
 from worker.clean.furniture import prune_furniture
@@ -122,3 +123,28 @@ def test_the_pages_own_address_goes_other_addresses_stay() -> None:
     )
     text = clean_page(html, url="http://gazette.example/news/dock-deal?src=feed")
     assert "gazette.example" not in text and "https://harbour.example/agreement.pdf" in text
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        "<div class='post-cta'><h4>Want to win more contracts?</h4><a href='/t'>Try it</a></div>",
+        "<section class='footnotes'><ol><li><p>The rota of 2019.</p></li></ol></section>",
+        "<div class='affiliate-disclaimer'><p>We earn from qualifying purchases.</p></div>",
+    ],
+)
+def test_calls_to_action_footnotes_and_disclaimers_are_furniture(box: str) -> None:
+    page = _page(f"<article><p>{PROSE[0]}</p>{box}<p>{PROSE[1]}</p></article>")
+    assert prune_furniture(page) == 1
+    assert page.find(".//article").text_content() == "".join(PROSE)
+
+
+def test_linked_entries_of_an_ordered_list_stay() -> None:
+    # A numbered reading list is content; the same links as loose paragraphs are teasers.
+    entries = "".join(
+        f"<li><p><a href='/b{i}'>Cranes at Dawn, volume {i}</a></p><p>{PROSE[0]}</p></li>"
+        for i in range(3)
+    )
+    page = _page(f"<article><ol>{entries}</ol><p><a href='/x'>Cranes at Dawn</a></p></article>")
+    assert prune_furniture(page) == 1
+    assert "volume 2" in _text(page)

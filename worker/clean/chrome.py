@@ -24,6 +24,7 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from worker.clean.disclosures import is_disclosure
 from worker.clean.learned import line_key
 from worker.clean.notices import is_notice
 from worker.clean.prefilter import LineRules
@@ -118,6 +119,17 @@ _HARD_LINE_PATTERNS = [
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
     r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}"
     r"(?: \d{1,2}:\d{2})?",
+    # the site's own channels: "Stay connected with me!", "Follow us on Google News",
+    # "Get the latest news about our events", "How was this issue?", "Unsubscribe"
+    r"stay (?:connected|in touch) with (?:us|me)[.!]*",
+    r"(?:follow|favou?rite|add|star) (?:us )?on google news|.{0,60}\bpreferred source on google",
+    r"(?:get|receive) (?:all )?(?:the )?latest (?:news|updates|articles|stories|insights|posts)"
+    r"\b.{0,100}",
+    r"how (?:was|did you like|would you rate) (?:this|today'?s|this week'?s) (?:issue|newsletter"
+    r"|edition|email)\??",
+    r".{0,30}\bunsubscribe\b.{0,30}",
+    # a keyword or link list written out: "Topics: Agency Berlin / Agency Munich / ..."
+    r"(?:[^:/]{1,40}: )?[^/.!?]{1,40}(?: / [^/.!?]{1,40}){4,}",
 ]
 _SOFT_LINE_PATTERNS = [
     r"you (?:may|might) (?:also )?like|trends? 24h|latest(?: news)?|trending(?: now)?"
@@ -146,6 +158,9 @@ _HEADER_RULE = re.compile(r"\|(?:\s*:?-+:?\s*\|)+")
 _SENTENCE_END = re.compile(r"[.!?…:;\"”»)\]']$")
 # A short line without sentence punctuation at an edge of the text (masthead, rail title).
 _EDGE_MAX_WORDS = 5
+# This many short lines in a row beside a chrome line are a menu wherever they stand.
+MENU_RUN_LINES = 8
+_MENU_ENTRY = re.compile(r"[^\W\d_][\w&'’.-]*(?: [\w&'’.-]+){0,3}")
 
 
 @dataclass(frozen=True)
@@ -167,7 +182,7 @@ def _table_cells(line: str) -> list[str] | None:
 
 
 def _is_chrome_line(line: str, rules: LineRules = _HARD) -> bool:
-    return rules.matches(line) or is_notice(line)
+    return rules.matches(line) or is_notice(line) or is_disclosure(line)
 
 
 def is_hard_chrome(line: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
@@ -212,6 +227,24 @@ def _edge_run(lines: list[str], hard: list[bool], indices: Iterable[int]) -> lis
     return run[:last_hard] if holds_hard else []
 
 
+def _menu_runs(lines: list[str], hard: list[bool]) -> list[int]:
+    """Indices of menus inside the text: at least ``MENU_RUN_LINES`` menu entries in a row
+    (a few plain words, no list bullet, no figures or code), next to or holding a chrome
+    line that has words (a figure between table cells does not count)."""
+    found: list[int] = []
+    run: list[int] = []
+    for i in range(len(lines) + 1):
+        if i < len(lines) and _MENU_ENTRY.fullmatch(lines[i]) and _is_soft(lines[i]):
+            run.append(i)
+            continue
+        if len(run) >= MENU_RUN_LINES:
+            edges = [j for j in (run[0] - 1, i) if 0 <= j < len(lines)]
+            if any(hard[j] and _MENU_ENTRY.match(lines[j]) for j in run + edges):
+                found += run
+        run = []
+    return found
+
+
 def strip_chrome(text: str, rules: ChromeRules | None = None) -> str:
     """Remove chrome lines from ``text`` (one paragraph per line); article lines stay in order."""
     rules = rules or ChromeRules()
@@ -222,6 +255,7 @@ def strip_chrome(text: str, rules: ChromeRules | None = None) -> str:
     drop = {i for i, chrome in enumerate(hard) if chrome}
     drop.update(_edge_run(lines, hard, range(len(lines))))
     drop.update(_edge_run(lines, hard, range(len(lines) - 1, -1, -1)))
+    drop.update(_menu_runs(lines, hard))
     return "\n".join(line for i, line in enumerate(lines) if i not in drop)
 
 

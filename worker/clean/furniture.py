@@ -81,6 +81,10 @@ FURNITURE_WORDS = frozenset(
         "pagination",
         "pager",
         "toolbar",
+        "cta",
+        "footnotes",
+        "disclaimer",
+        "affiliate",
     }
 )
 FURNITURE_TAGS = ("nav", "aside", "form", "footer", "button", "select", "dialog")
@@ -164,6 +168,8 @@ def _is_link_paragraph(element: html.HtmlElement) -> bool:
     not read as a sentence: a teaser for another page. A linked sentence ("The report is
     available from the agency.") stays."""
     if element.tag != "p" or _link_share(element) < LINK_SHARE:
+        return False
+    if element.xpath("parent::li/parent::ol"):
         return False
     return not _SENTENCE_END.search(element.text_content().strip())
 

@@ -12,6 +12,10 @@ recur on every site whatever its wording:
   Associate ...", "Member FDIC", "supported by commissions");
 * promotions: "follow us on <social network>", appeals for support or donations, "(Sponsored)"
   and "Advertisement:" labels, discount codes, "talk to our experts";
+* prompts of the site's own channels: "Join our mailing list", "Join the Facebook group",
+  "If you enjoyed this post, please share ...", a paragraph that ends "Sign up for our
+  newsletters.", "Tell your friends and get rewards", sponsorship calls, an offer ending
+  "Terms apply.";
 * markup and script that a broken page shows as text (``<A``, ``TARGET="_top"``), and
   "Story continues below" markers left by ad slots.
 
@@ -138,7 +142,44 @@ _NEEDS: list[tuple[str, ...]] = [
     ("continue",),
     ("[/",),
 ]
+# Prompts of the site's own channels and offers, each as (what it cannot match without,
+# pattern): a mailing list or community to join, a referral reward, an offer whose
+# terms apply, sponsorship of the newsletter, a reprint credit.
+_PROMPT_NOTICES: list[tuple[tuple[str, ...], str]] = [
+    (
+        _SOCIAL_WORDS,
+        r"(?:join|follow|like) (?:us on |our |the |my )?"
+        + _SOCIAL
+        + r" (?:group|page|community|channel)\b.{0,150}",
+    ),
+    (("spread the word",), r".{0,60}\bhelp (?:me|us) spread the word\b.{0,150}"),
+    (
+        ("if you ",),
+        r".{0,200}\bif you (?:liked|enjoyed|like|enjoy|love|loved) (?:this|the|my|our) (?:article"
+        r"|post|story|episode|newsletter|podcast|video|piece|issue)\b.{0,80}\b(?:please|consider"
+        r"|subscrib\w*|shar\w*|support)\b.{0,300}",
+    ),
+    (("newsletter",), r".{0,400}[.!?]\s+(?:sign up|subscribe)\b[^.!?]{0,80}\bnewsletters?\W*"),
+    (
+        ("mailing list", "newsletter", "email list"),
+        r"(?:join|subscribe to|sign up for) (?:our|my|the) (?:mailing list|newsletter|email list)"
+        r"\b.{0,200}",
+    ),
+    (("apply",), r".{0,300}[.!?]\s+(?:terms|terms and conditions|t&cs?) apply\W*"),
+    (
+        ("friends",),
+        r".{0,80}\b(?:tell|refer|invite) (?:your |a )?friends?\b.{0,30}\b(?:get|earn|receive)"
+        r" (?:rewards?|credits?|a free)\b.{0,80}",
+    ),
+    (
+        ("sponsor", "advertis"),
+        r".{0,200}\b(?:sponsorship opportunities|advertise with us|advertising with us"
+        r"|become a sponsor|sponsor (?:this|our|the) (?:newsletter|podcast|show))\b.{0,200}",
+    ),
+    (("reprinted",), r".{0,200}\breprinted (?:here )?(?:with|by) (?:kind )?permission\b.{0,100}"),
+]
 _NOTICES = [(needs, re.compile(p, _I)) for needs, p in zip(_NEEDS, _NOTICE_PATTERNS, strict=True)]
+_NOTICES += [(needs, re.compile(p, _I)) for needs, p in _PROMPT_NOTICES]
 
 # Markup of an ad slot shown as text (a broken ``document.write`` or comment): link and
 # image tags and their attributes, nothing else. Code samples in articles show other tags
