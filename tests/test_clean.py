@@ -5,6 +5,8 @@ disclaimers, comment forms) in our own words."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -284,6 +286,20 @@ NOTICE_LIKE_ARTICLE_LINES = [
     "Unsure how to report a broken crane? Email us at safety@harbour.example.",
     "Website: https://harbour.example/rota",
 ]
+
+
+def test_ad_markup_check_ends_on_long_runs_of_markup() -> None:
+    """Long runs of ad markup once sent the check into exponential backtracking (one
+    hostile feed body could stall a worker for ever); a child process turns a regression
+    into a failure instead of a hung test run."""
+    code = (
+        "from worker.clean.notices import is_markup\n"
+        "runs = ['<a ' + '%]\"' * 40 + 'x', '<a ' + '\">' * 40 + 'x', '<a' + ' ' * 300 + 'x',\n"
+        "        '<a ' + 'href=x/> ' * 80 + '!', '<a ' + 'src=\"a b\" ' * 80 + 'zz']\n"
+        "assert not any(is_markup(line) for line in runs)\n"
+        "assert is_markup('<a ' + 'href=\"/c?id=1\" ' * 80 + '><img src=x.gif border=0></a>')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_a_paragraph_quoting_a_notice_stays() -> None:
