@@ -223,16 +223,15 @@ def fragment_to_text(html: str) -> str:
     if not html.strip():
         return ""
     paragraphs = _bare_paragraphs(html)
+    root = None
     if paragraphs is not None:
         # What _block_text makes of the parsed body: each paragraph on its own line.
         plain = normalize_lines("\n".join(paragraphs))
-        if not plain:
-            return ""
         lines = plain.split("\n")
-        if len(set(lines)) == len(lines):  # as _plain_prose decides for such a tree
+        if plain and len(set(lines)) == len(lines):  # as _plain_prose decides for such a tree
             return plain
-    root = _fragment_root(html) if paragraphs is None else None
-    if paragraphs is None:
+    else:
+        root = _fragment_root(html)
         plain = (
             normalize_lines(re.sub(r"<[^>]+>", " ", html)) if root is None else _block_text(root)
         )
