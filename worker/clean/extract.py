@@ -120,9 +120,9 @@ def _extract_recall(html: str | bytes, url: str | None) -> str:
     fails (the precision pass's text then stands)."""
     try:
         root = load_html(html)  # parsed again: extraction prunes the tree it is given
-        return (
-            (_extract(prepare_page(root), url, favor_recall=True) or "") if root is not None else ""
-        )
+        if root is None:
+            return ""
+        return _extract(prepare_page(root), url, favor_recall=True) or ""
     except Exception:  # the same assorted parser errors as the first pass
         return ""
 
