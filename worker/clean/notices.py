@@ -178,8 +178,10 @@ _PROMPT_NOTICES: list[tuple[tuple[str, ...], str]] = [
     ),
     (("reprinted",), r".{0,200}\breprinted (?:here )?(?:with|by) (?:kind )?permission\b.{0,100}"),
 ]
-_NOTICES = [(needs, re.compile(p, _I)) for needs, p in zip(_NEEDS, _NOTICE_PATTERNS, strict=True)]
-_NOTICES += [(needs, re.compile(p, _I)) for needs, p in _PROMPT_NOTICES]
+_NOTICES = [
+    (needs, re.compile(p, _I))
+    for needs, p in [*zip(_NEEDS, _NOTICE_PATTERNS, strict=True), *_PROMPT_NOTICES]
+]
 
 # Markup of an ad slot shown as text (a broken ``document.write`` or comment): link and
 # image tags and their attributes, nothing else. Code samples in articles show other tags
