@@ -4,9 +4,11 @@ database (SQLite, and PostgreSQL when configured)."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -124,17 +126,38 @@ def test_containment_alone_does_not_merge(db: Database) -> None:
         assert s.scalar(select(func.count()).select_from(Story)) == 2
 
 
-def _race(url: str, *, guarded: bool, copies: int = 6) -> tuple[int, int]:
+def _race(
+    url: str, monkeypatch: pytest.MonkeyPatch, *, guarded: bool, copies: int = 6
+) -> tuple[int, int]:
     """``copies`` workers (each its own ``Database``, as separate processes would have)
     store retitled copies of one story at the same moment; returns how many stories, and
-    how many workers' transactions the database refused."""
+    how many workers' transactions the database refused.
+
+    The interleaving is forced rather than left to the scheduler: unguarded, every worker
+    reads its candidates and then waits for all the others to have read theirs before it
+    writes, the worst case that a busy machine produces only sometimes. Guarded, the
+    workers are serialised before they read, so a barrier there could never fill; each
+    worker instead pauses between reading and writing, widening the window the guard must
+    close."""
     dbs = [Database(url, dedup_lock=guarded) for _ in range(copies)]
     with dbs[0].session() as s, s.begin():
         for table in (LshBucket, Article, Story, Feed):  # each round starts empty
             s.execute(delete(table))
     feed_id = _feed(dbs[0], "race")
     start = threading.Barrier(copies)
+    all_read = threading.Barrier(copies)
     body = WIRE["harvest"]
+    read_candidates = store.candidates
+
+    def candidates_then_wait(*args: object, **kwargs: object) -> object:
+        found = read_candidates(*args, **kwargs)  # type: ignore[arg-type]
+        if guarded:
+            time.sleep(0.05)
+        else:
+            all_read.wait(timeout=30)
+        return found
+
+    monkeypatch.setattr(store, "candidates", candidates_then_wait)
 
     refused: list[int] = []
 
@@ -163,13 +186,16 @@ def _race(url: str, *, guarded: bool, copies: int = 6) -> tuple[int, int]:
     return int(stories or 0), len(refused)
 
 
-def test_concurrent_copies_need_the_dedup_guard(db: Database) -> None:
+def test_concurrent_copies_need_the_dedup_guard(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With the guard, copies arriving at once end in one story, every time. Without it,
     each worker looks for candidates before the others commit and starts its own story:
     the same test fails, which is what shows the guard is what makes it pass."""
-    assert [_race(db.url, guarded=True) for _ in range(3)] == [(1, 0), (1, 0), (1, 0)]
-    unguarded = [_race(db.url, guarded=False) for _ in range(3)]
-    assert any(stories > 1 or refused for stories, refused in unguarded), unguarded
+    guarded = [_race(db.url, monkeypatch, guarded=True) for _ in range(3)]
+    assert guarded == [(1, 0), (1, 0), (1, 0)]
+    stories, refused = _race(db.url, monkeypatch, guarded=False)
+    assert stories > 1 or refused, (stories, refused)
 
 
 def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
