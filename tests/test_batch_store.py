@@ -20,7 +20,7 @@ from worker.entries import Prepared, write_batch
 from worker.store import articles as store
 from worker.store import chrome_lines
 from worker.store.db import Database
-from worker.store.models import Article, ChromeLine, LshBucket, Story
+from worker.store.models import Article, ChromeLine, LshKeys, Story
 
 URL = "https://x.example/wire"
 
@@ -93,21 +93,22 @@ def _state(db: Database) -> tuple[object, ...]:
                        else func.string_agg(Article.guid, ",")).group_by(Article.story_id)
             )
         }  # fmt: skip
-        buckets = s.scalar(select(func.count()).select_from(LshBucket))
+        buckets = s.execute(select(LshKeys.article_id, LshKeys.keys)).all()
         # Index rows are written apart from their articles, in the same time format (on
         # SQLite a text: a row in another format would sort wrongly against the cutoff).
         unlike = s.scalar(
             select(func.count())
-            .select_from(LshBucket)
-            .join(Article, Article.id == LshBucket.article_id)
-            .where(LshBucket.added_at != func.coalesce(Article.updated_at, Article.fetched_at))
+            .select_from(LshKeys)
+            .join(Article, Article.id == LshKeys.article_id)
+            .where(LshKeys.added_at != func.coalesce(Article.updated_at, Article.fetched_at))
         )
         assert unlike == 0
         stories = s.scalar(select(func.count()).select_from(Story))
         lines = sorted(s.execute(select(ChromeLine.line_key, ChromeLine.article_count)).all())
     ids = {row[7]: i for i, row in enumerate(articles)}  # ids differ between databases
     rows = [(*row[:7], ids[row[7]]) for row in articles]
-    return rows, groups, buckets, stories, lines
+    index = sorted((ids[article_id], keys) for article_id, keys in buckets)
+    return rows, groups, index, stories, lines
 
 
 def _store_alone(db: Database, feed_id: int, prepared: Prepared) -> str:

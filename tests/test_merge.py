@@ -21,7 +21,7 @@ from worker.store import articles as store
 from worker.store import index as lsh_index
 from worker.store.db import Database
 from worker.store.feeds import utcnow
-from worker.store.models import Article, Feed, LshBucket, Story
+from worker.store.models import Article, Feed, LshKeys, Story
 from worker.store.retention import prune_index
 
 POLICY = store.DedupPolicy(
@@ -141,7 +141,7 @@ def _race(
     close."""
     dbs = [Database(url, dedup_lock=guarded) for _ in range(copies)]
     with dbs[0].session() as s, s.begin():
-        for table in (LshBucket, Article, Story, Feed):  # each round starts empty
+        for table in (LshKeys, Article, Story, Feed):  # each round starts empty
             s.execute(delete(table))
     feed_id = _feed(dbs[0], "race")
     start = threading.Barrier(copies)
@@ -206,13 +206,13 @@ def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
         store.store_draft(s, _draft(feed_id, "new", new_text), POLICY, {})
     with db.session() as s, s.begin():  # the old article was indexed 40 days ago
         s.execute(
-            update(LshBucket)
-            .where(LshBucket.article_id == old.article_id)
+            update(LshKeys)
+            .where(LshKeys.article_id == old.article_id)
             .values(added_at=utcnow() - timedelta(days=40))
         )
     assert prune_index(db, utcnow() - POLICY.retention) == 1
     with db.session() as s:
-        assert old.article_id not in set(s.scalars(select(LshBucket.article_id)))
+        assert old.article_id not in set(s.scalars(select(LshKeys.article_id)))
         assert s.scalar(select(func.count()).select_from(Article)) == 2  # still stored
         assert lsh_index.candidates(s, fingerprint(old_text), POLICY) == []
     # A copy of the old story is no longer matched by similarity: it starts a new story.
@@ -221,9 +221,8 @@ def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
     assert again.kind == "new"
 
 
-def test_retention_prune_in_batches_smaller_than_an_article(db: Database) -> None:
-    """Batches count index rows; an article straddling a batch's end leaves whole, and each
-    article is counted once."""
+def test_retention_prune_in_batches(db: Database) -> None:
+    """Batches smaller than the old rows: every old article leaves, each counted once."""
     feed_id = _feed(db)
     with db.dedup_transaction() as s:
         stored = [
@@ -233,10 +232,10 @@ def test_retention_prune_in_batches_smaller_than_an_article(db: Database) -> Non
     old = [r.article_id for r in stored[:2]]
     with db.session() as s, s.begin():
         s.execute(
-            update(LshBucket)
-            .where(LshBucket.article_id.in_(old))
+            update(LshKeys)
+            .where(LshKeys.article_id.in_(old))
             .values(added_at=utcnow() - timedelta(days=40))
         )
-    assert prune_index(db, utcnow() - POLICY.retention, batch=5) == 2
+    assert prune_index(db, utcnow() - POLICY.retention, batch=1) == 2
     with db.session() as s:
-        assert set(s.scalars(select(LshBucket.article_id).distinct())) == {stored[2].article_id}
+        assert set(s.scalars(select(LshKeys.article_id))) == {stored[2].article_id}

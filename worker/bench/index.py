@@ -73,7 +73,7 @@ def _bytes(db: Database, path: Path | None) -> int:
             conn.execute(
                 text(
                     "SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY"
-                    "['articles', 'lsh_buckets', 'stories']::regclass[]) AS c"
+                    "['articles', 'lsh_keys', 'stories']::regclass[]) AS c"
                 )
             ).scalar_one()
         )
