@@ -2,8 +2,9 @@
 band keys packed, replacing ``lsh_buckets``' row per band key. Lookups run on each
 worker's in-memory mirror of the table (``worker.store.index``); the table is written as
 an append, where 28 rows at random keys of a b-tree were half the cost of storing an
-article. The rows are carried over per article, keys in band order, ``seq`` in the order
-they were indexed; the downgrade unpacks them again.
+article. The rows are carried over per article, keys in band order, ``seq`` in article id
+order; the downgrade unpacks them again. Both copy a bounded range of article ids at a
+time, so memory does not grow with the index.
 
 Revision ID: 0003
 Revises: 0002
@@ -25,28 +26,43 @@ branch_labels = None
 depends_on = None
 
 TZ = sa.DateTime(timezone=True)
-CHUNK = 10_000  # articles per insert
+CHUNK = 10_000  # article ids per step of a copy
+STAGING = "lsh_buckets_unsorted"
+COLUMNS = "bucket, added_at, article_id, band"
 
 
-def _per_article(conn: Any) -> Iterator[tuple[int, Any, bytes]]:
-    """(article_id, added_at, packed keys) of every indexed article, oldest first."""
+def _id_ranges(conn: Any, table: str) -> Iterator[tuple[int, int]]:
+    """(low, high] ranges of ``table``'s article ids, ``CHUNK`` ids wide: each step of a
+    copy reads and writes a bounded share of the index, whatever its size."""
+    low, high = conn.execute(sa.text(f"SELECT min(article_id), max(article_id) FROM {table}")).one()
+    if low is None:
+        return
+    for start in range(low - 1, high, CHUNK):
+        yield start, start + CHUNK
+
+
+def _per_article(conn: Any, low: int, high: int) -> list[dict[str, Any]]:
+    """The articles in (low, high] of ``lsh_buckets``, each with its keys packed in band
+    order."""
     rows = conn.execute(
         sa.text(
-            "SELECT article_id, added_at, band, bucket FROM lsh_buckets "
-            "ORDER BY added_at, article_id, band"
-        )
+            "SELECT article_id, added_at, bucket FROM lsh_buckets "
+            "WHERE article_id > :low AND article_id <= :high ORDER BY article_id, band"
+        ),
+        {"low": low, "high": high},
     )
-    current: int | None = None
-    added: Any = None
+    out: list[dict[str, Any]] = []
     keys: list[int] = []
-    for article_id, added_at, _band, bucket in rows:
-        if article_id != current:
-            if current is not None:
-                yield current, added, np.array(keys, dtype="<i8").tobytes()
-            current, added, keys = article_id, added_at, []
+    for article_id, added_at, bucket in rows:
+        if not out or out[-1]["a"] != article_id:
+            if out:
+                out[-1]["k"] = np.array(keys, dtype="<i8").tobytes()
+            out.append({"a": article_id, "t": added_at, "k": b""})
+            keys = []
         keys.append(bucket)
-    if current is not None:
-        yield current, added, np.array(keys, dtype="<i8").tobytes()
+    if out:
+        out[-1]["k"] = np.array(keys, dtype="<i8").tobytes()
+    return out
 
 
 def upgrade() -> None:
@@ -69,11 +85,10 @@ def upgrade() -> None:
     )  # fmt: skip
     conn = op.get_bind()
     insert = sa.text("INSERT INTO lsh_keys (article_id, added_at, keys) VALUES (:a, :t, :k)")
-    # Read whole before writing: one connection cannot stream a select and insert at once
-    # on every driver. About 250 bytes an article.
-    rows = list(_per_article(conn))
-    for start in range(0, len(rows), CHUNK):
-        conn.execute(insert, [{"a": a, "t": t, "k": k} for a, t, k in rows[start : start + CHUNK]])
+    for low, high in _id_ranges(conn, "lsh_buckets"):
+        rows = _per_article(conn, low, high)
+        if rows:
+            conn.execute(insert, rows)
     op.create_index("ix_lsh_keys_added_at", "lsh_keys", ["added_at"])
     op.drop_index("ix_lsh_buckets_article_id", "lsh_buckets")
     op.drop_index("ix_lsh_buckets_added_at", "lsh_buckets")
@@ -94,23 +109,39 @@ def downgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )  # fmt: skip
-    conn = op.get_bind()
-    rows = [
-        (int(bucket), added_at, article_id, band)
-        for article_id, added_at, packed in conn.execute(
-            sa.text("SELECT article_id, added_at, keys FROM lsh_keys")
-        )
-        for band, bucket in enumerate(np.frombuffer(packed, dtype="<i8").tolist())
-    ]
-    rows.sort(key=lambda r: (r[0], r[2]))  # primary-key order: appends to the b-tree
-    insert = sa.text(
-        "INSERT INTO lsh_buckets (bucket, added_at, article_id, band) VALUES (:k, :t, :a, :b)"
+    # Unpacked into a plain table first, then copied in key order: the clustered key
+    # is filled by appends, and the database does the sorting, on disk if it must.
+    op.create_table(
+        STAGING,
+        sa.Column("bucket", sa.BigInteger(), nullable=False),
+        sa.Column("added_at", TZ, nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("band", sa.SmallInteger(), nullable=False),
     )
-    for start in range(0, len(rows), CHUNK * 28):
-        conn.execute(
-            insert,
-            [{"k": k, "t": t, "a": a, "b": b} for k, t, a, b in rows[start : start + CHUNK * 28]],
+    conn = op.get_bind()
+    insert = sa.text(
+        f"INSERT INTO {STAGING} (bucket, added_at, article_id, band) VALUES (:k, :t, :a, :b)"
+    )
+    for low, high in _id_ranges(conn, "lsh_keys"):
+        found = conn.execute(
+            sa.text(
+                "SELECT article_id, added_at, keys FROM lsh_keys "
+                "WHERE article_id > :low AND article_id <= :high"
+            ),
+            {"low": low, "high": high},
         )
+        rows = [
+            {"k": bucket, "t": added_at, "a": article_id, "b": band}
+            for article_id, added_at, packed in found
+            for band, bucket in enumerate(np.frombuffer(packed, dtype="<i8").tolist())
+        ]
+        if rows:
+            conn.execute(insert, rows)
+    op.execute(
+        f"INSERT INTO lsh_buckets ({COLUMNS}) SELECT {COLUMNS} FROM {STAGING} "
+        "ORDER BY bucket, article_id"
+    )
+    op.drop_table(STAGING)
     op.create_index("ix_lsh_buckets_article_id", "lsh_buckets", ["article_id"])
     op.create_index("ix_lsh_buckets_added_at", "lsh_buckets", ["added_at"])
     op.drop_index("ix_lsh_keys_added_at", "lsh_keys")
