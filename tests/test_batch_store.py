@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from tests.fixtures.corpus import UNRELATED, WIRE
-from tests.test_merge import POLICY, _draft, _feed, _split_off
+from tests.fixtures.drafts import POLICY, draft, make_feed
+from tests.test_merge import _split_off
 from worker import entries
 from worker.entries import Prepared, write_batch
 from worker.store import articles as store
@@ -27,17 +28,17 @@ URL = "https://x.example/wire"
 
 def _setup(db: Database) -> int:
     """Two stories of one wire text (a split), as in ``test_merge``."""
-    feed_id, other_feed = _feed(db), _feed(db, "other")
+    feed_id, other_feed = make_feed(db), make_feed(db, "other")
     body = WIRE["orchestra"]
     with db.dedup_transaction() as s:
-        first = store.store_draft(s, _draft(feed_id, "a", "\n".join(body)), POLICY, {})
+        first = store.store_draft(s, draft(feed_id, "a", "\n".join(body)), POLICY, {})
         second = store.store_draft(
-            s, _draft(feed_id, "b", "\n".join(body) + "\nUpdated at noon."), POLICY, {}
+            s, draft(feed_id, "b", "\n".join(body) + "\nUpdated at noon."), POLICY, {}
         )
         _split_off(s, second.article_id)
         store.refresh_story(s, first.story_id, "earliest", {})
         # Another feed's article at a URL the batch gives again: an exact (url) copy.
-        other = _draft(other_feed, "o", "\n".join(UNRELATED["rail"]))
+        other = draft(other_feed, "o", "\n".join(UNRELATED["rail"]))
         store.store_draft(s, store.Draft(**{**other.__dict__, "canonical_url": URL}), POLICY, {})
     return feed_id
 
@@ -60,15 +61,15 @@ def _batch(feed_id: int) -> list[Prepared]:
     ]
     out = []
     for guid, text, url in texts:
-        draft = _draft(feed_id, guid, text)
-        draft = store.Draft(
+        entry = draft(feed_id, guid, text)
+        entry = store.Draft(
             **{
-                **draft.__dict__,
+                **entry.__dict__,
                 "canonical_url": url,
                 "source_hash": sha256(text.encode()).hexdigest(),
             }
         )
-        out.append(Prepared(draft, frozenset({f"line of {guid[0]}", "shared line"})))
+        out.append(Prepared(entry, frozenset({f"line of {guid[0]}", "shared line"})))
     return out
 
 
