@@ -129,17 +129,15 @@ def _overlay(session: Session) -> _Overlay:
     mark = "%s" if dialect == "postgresql" else "?"
     sql = (
         f"SELECT seq, article_id, {_EPOCH[dialect]}, keys FROM lsh_keys WHERE seq > {mark} "
-        "ORDER BY seq"
+        f"ORDER BY seq LIMIT {_SMALL}"  # bounded: psycopg holds a whole result in memory
     )
     with mirror.lock:
-        result = conn.exec_driver_sql(sql, (mirror.seq,))
-        rows = result.fetchmany(_SMALL)
+        rows = conn.exec_driver_sql(sql, (mirror.seq,)).all()
         if len(rows) < _SMALL:  # the usual catch-up: a few batches' rows
             for seq, article_id, added_at, keys in rows:
                 mirror.index.add(article_id, unpack_keys(keys), added_at)
                 mirror.seq = seq
         else:
-            result.close()
             _read_many(conn, mirror)
     overlay = session.info[_OVERLAY] = _Overlay(mirror)
     return overlay
@@ -161,7 +159,10 @@ def _read_many(conn: Connection, mirror: _Mirror) -> None:
     counts = np.empty(rows, dtype=np.int64)
     keys = np.empty(size // 8, dtype=np.int64)
     filled = used = 0
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    raw: Any = conn.connection.dbapi_connection
+    # On PostgreSQL a named (server-side) cursor: psycopg's default one would hold the whole
+    # result in the client, over a gigabyte at a million articles.
+    cursor = raw.cursor(name="newsdedup_lsh_keys") if dialect == "postgresql" else raw.cursor()
     try:
         cursor.execute(
             f"SELECT article_id, {_EPOCH[dialect]}, keys FROM lsh_keys "
