@@ -14,30 +14,31 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from tests.fixtures.corpus import UNRELATED, WIRE
-from tests.test_merge import POLICY, _draft, _feed, _split_off
+from tests.fixtures.drafts import POLICY, draft, make_feed
+from tests.test_merge import _split_off
 from worker import entries
 from worker.entries import Prepared, write_batch
 from worker.store import articles as store
 from worker.store import chrome_lines
 from worker.store.db import Database
-from worker.store.models import Article, ChromeLine, LshBucket, Story
+from worker.store.models import Article, ChromeLine, LshKeys, Story
 
 URL = "https://x.example/wire"
 
 
 def _setup(db: Database) -> int:
     """Two stories of one wire text (a split), as in ``test_merge``."""
-    feed_id, other_feed = _feed(db), _feed(db, "other")
+    feed_id, other_feed = make_feed(db), make_feed(db, "other")
     body = WIRE["orchestra"]
     with db.dedup_transaction() as s:
-        first = store.store_draft(s, _draft(feed_id, "a", "\n".join(body)), POLICY, {})
+        first = store.store_draft(s, draft(feed_id, "a", "\n".join(body)), POLICY, {})
         second = store.store_draft(
-            s, _draft(feed_id, "b", "\n".join(body) + "\nUpdated at noon."), POLICY, {}
+            s, draft(feed_id, "b", "\n".join(body) + "\nUpdated at noon."), POLICY, {}
         )
         _split_off(s, second.article_id)
         store.refresh_story(s, first.story_id, "earliest", {})
         # Another feed's article at a URL the batch gives again: an exact (url) copy.
-        other = _draft(other_feed, "o", "\n".join(UNRELATED["rail"]))
+        other = draft(other_feed, "o", "\n".join(UNRELATED["rail"]))
         store.store_draft(s, store.Draft(**{**other.__dict__, "canonical_url": URL}), POLICY, {})
     return feed_id
 
@@ -60,15 +61,15 @@ def _batch(feed_id: int) -> list[Prepared]:
     ]
     out = []
     for guid, text, url in texts:
-        draft = _draft(feed_id, guid, text)
-        draft = store.Draft(
+        entry = draft(feed_id, guid, text)
+        entry = store.Draft(
             **{
-                **draft.__dict__,
+                **entry.__dict__,
                 "canonical_url": url,
                 "source_hash": sha256(text.encode()).hexdigest(),
             }
         )
-        out.append(Prepared(draft, frozenset({f"line of {guid[0]}", "shared line"})))
+        out.append(Prepared(entry, frozenset({f"line of {guid[0]}", "shared line"})))
     return out
 
 
@@ -93,21 +94,22 @@ def _state(db: Database) -> tuple[object, ...]:
                        else func.string_agg(Article.guid, ",")).group_by(Article.story_id)
             )
         }  # fmt: skip
-        buckets = s.scalar(select(func.count()).select_from(LshBucket))
+        buckets = s.execute(select(LshKeys.article_id, LshKeys.keys)).all()
         # Index rows are written apart from their articles, in the same time format (on
         # SQLite a text: a row in another format would sort wrongly against the cutoff).
         unlike = s.scalar(
             select(func.count())
-            .select_from(LshBucket)
-            .join(Article, Article.id == LshBucket.article_id)
-            .where(LshBucket.added_at != func.coalesce(Article.updated_at, Article.fetched_at))
+            .select_from(LshKeys)
+            .join(Article, Article.id == LshKeys.article_id)
+            .where(LshKeys.added_at != func.coalesce(Article.updated_at, Article.fetched_at))
         )
         assert unlike == 0
         stories = s.scalar(select(func.count()).select_from(Story))
         lines = sorted(s.execute(select(ChromeLine.line_key, ChromeLine.article_count)).all())
     ids = {row[7]: i for i, row in enumerate(articles)}  # ids differ between databases
     rows = [(*row[:7], ids[row[7]]) for row in articles]
-    return rows, groups, buckets, stories, lines
+    index = sorted((ids[article_id], keys) for article_id, keys in buckets)
+    return rows, groups, index, stories, lines
 
 
 def _store_alone(db: Database, feed_id: int, prepared: Prepared) -> str:

@@ -130,7 +130,9 @@ def stored_guids(db: Database) -> dict[str, list[str]]:
 
 @pytest.fixture
 def crash_server() -> Iterator[tuple[HostileServer, dict[str, set[str]], int]]:
-    feeds, served, distinct = build_feeds(random.Random(4), per_feed=120)
+    # Enough entries that the kills land while entries are still coming in, however fast
+    # the store is (at 120 a feed, 6 of 20 kills once came after the last one).
+    feeds, served, distinct = build_feeds(random.Random(4), per_feed=360)
     with hostile_server() as server:
         server.feeds.update(feeds)
         yield server, served, distinct

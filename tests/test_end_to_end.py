@@ -17,7 +17,7 @@ from tests.helpers import make_config
 from worker.cli import main
 from worker.ingest import Ingestor
 from worker.store.db import Database
-from worker.store.models import Article, Feed, LshBucket, PollLog, Story
+from worker.store.models import Article, Feed, LshKeys, PollLog, Story
 from worker.store.stories import list_stories
 
 
@@ -209,10 +209,8 @@ def test_edited_republication_updates_in_place(
         assert s.scalar(select(func.count()).select_from(Story)) == 1
         article = s.scalars(select(Article)).one()
         assert "30,000 children" in article.clean_text and article.updated_at is not None
-        buckets = s.scalar(
-            select(func.count()).select_from(LshBucket).where(LshBucket.article_id == article.id)
-        )
-        assert buckets == ingestor.policy.lsh.bands
+        packed = s.scalar(select(LshKeys.keys).where(LshKeys.article_id == article.id))
+        assert packed is not None and len(packed) == 8 * ingestor.policy.lsh.bands
 
 
 def test_same_url_in_two_feeds_is_an_exact_duplicate(
@@ -290,7 +288,7 @@ def test_concurrent_copies_end_in_one_story(
         urls[f"f{i}"] = httpserver.url_for(f"/f{i}")
     for _round in range(3):
         with db.session() as s, s.begin():
-            for table in (LshBucket, Article, Story, PollLog, Feed):
+            for table in (LshKeys, Article, Story, PollLog, Feed):
                 s.query(table).delete()
         ingestor = Ingestor(make_config(db.url, urls, tmp_path), db)
         ingestor.poll_all(max_workers=8)

@@ -14,47 +14,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tests.fixtures.corpus import WIRE
-from worker.dedup.decision import MatchRule
+from tests.fixtures.drafts import POLICY, draft, make_feed
 from worker.dedup.fingerprint import fingerprint
-from worker.dedup.lsh import LshParams
 from worker.store import articles as store
 from worker.store import index as lsh_index
 from worker.store.db import Database
 from worker.store.feeds import utcnow
-from worker.store.models import Article, Feed, LshBucket, Story
+from worker.store.models import Article, Feed, LshKeys, Story
 from worker.store.retention import prune_index
-
-POLICY = store.DedupPolicy(
-    rule=MatchRule(),
-    lsh=LshParams.for_threshold(0.2, 128),
-    canonical_policy="earliest",
-    retention=timedelta(days=30),
-)
-
-
-def _draft(feed_id: int, guid: str, text: str) -> store.Draft:
-    return store.Draft(
-        feed_id=feed_id, guid=guid, url=None, canonical_url=None, title=guid, author=None,
-        published_at=None, language=None, content_html=None, clean_text=text,
-        source_hash=guid, fingerprint=fingerprint(text),
-    )  # fmt: skip
-
-
-def _feed(db: Database, name: str = "f") -> int:
-    with db.session() as s, s.begin():
-        feed = Feed(name=name, url="file:///f", enabled=True, created_at=utcnow())
-        s.add(feed)
-        s.flush()
-        return feed.id
 
 
 def test_bridging_copy_merges_two_stories(db: Database) -> None:
-    feed_id = _feed(db)
+    feed_id = make_feed(db)
     body = "\n".join(WIRE["orchestra"])
     with db.dedup_transaction() as s:
-        first = store.store_draft(s, _draft(feed_id, "a", body), POLICY, {})
+        first = store.store_draft(s, draft(feed_id, "a", body), POLICY, {})
     with db.dedup_transaction() as s:
-        second = store.store_draft(s, _draft(feed_id, "b", body + "\nUpdated at noon."), POLICY, {})
+        second = store.store_draft(s, draft(feed_id, "b", body + "\nUpdated at noon."), POLICY, {})
         # Split the copy off into a story of its own: the state two workers reach when
         # each indexes its copy before seeing the other's, or after a settings change.
         split = Story(first_seen_at=utcnow(), last_seen_at=utcnow(), variant_count=1)
@@ -65,7 +41,7 @@ def test_bridging_copy_merges_two_stories(db: Database) -> None:
         second = replace(second, story_id=split.id)
     assert first.story_id != second.story_id
     with db.dedup_transaction() as s:
-        third = store.store_draft(s, _draft(feed_id, "c", body + "\nMore soon."), POLICY, {})
+        third = store.store_draft(s, draft(feed_id, "c", body + "\nMore soon."), POLICY, {})
     survivor = min(first.story_id, second.story_id)
     assert third.story_id == survivor and third.merged == (max(first.story_id, second.story_id),)
     with db.session() as s:
@@ -90,15 +66,15 @@ def test_linked_halves_merge_without_a_near_identical_bridge(db: Database) -> No
     """Two trims of one wire story in two stories, and a copy that is only a partial
     overlap of each: the stories merge because their members are copies of each other
     (average linkage), not because of the one bridge."""
-    feed_id = _feed(db)
+    feed_id = make_feed(db)
     body = WIRE["bridge"]
     with db.dedup_transaction() as s:
-        head = store.store_draft(s, _draft(feed_id, "a", "\n".join(body[:6])), POLICY, {})
-        tail = store.store_draft(s, _draft(feed_id, "b", "\n".join(body[2:])), POLICY, {})
+        head = store.store_draft(s, draft(feed_id, "a", "\n".join(body[:6])), POLICY, {})
+        tail = store.store_draft(s, draft(feed_id, "b", "\n".join(body[2:])), POLICY, {})
         split = _split_off(s, tail.article_id)
         store.refresh_story(s, head.story_id, "earliest", {})
     with db.dedup_transaction() as s:
-        third = store.store_draft(s, _draft(feed_id, "c", "\n".join(body[1:7])), POLICY, {})
+        third = store.store_draft(s, draft(feed_id, "c", "\n".join(body[1:7])), POLICY, {})
     assert third.kind == "near" and third.similarity is not None
     assert third.story_id == min(head.story_id, split)
     assert third.merged == (max(head.story_id, split),)
@@ -110,17 +86,17 @@ def test_linked_halves_merge_without_a_near_identical_bridge(db: Database) -> No
 
 def test_containment_alone_does_not_merge(db: Database) -> None:
     """A short text contained in two stories is no evidence that they are one story."""
-    feed_id = _feed(db)
+    feed_id = make_feed(db)
     shared = WIRE["harvest"][:2]
     a = "\n".join(shared + WIRE["bridge"])
     b = "\n".join(shared + WIRE["vaccine"])
     with db.dedup_transaction() as s:
-        sa = store.store_draft(s, _draft(feed_id, "a", a), POLICY, {})
+        sa = store.store_draft(s, draft(feed_id, "a", a), POLICY, {})
     with db.dedup_transaction() as s:
-        sb = store.store_draft(s, _draft(feed_id, "b", b), POLICY, {})
+        sb = store.store_draft(s, draft(feed_id, "b", b), POLICY, {})
     assert sa.story_id != sb.story_id
     with db.dedup_transaction() as s:
-        short = store.store_draft(s, _draft(feed_id, "c", "\n".join(shared)), POLICY, {})
+        short = store.store_draft(s, draft(feed_id, "c", "\n".join(shared)), POLICY, {})
     assert short.merged == ()
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Story)) == 2
@@ -141,9 +117,9 @@ def _race(
     close."""
     dbs = [Database(url, dedup_lock=guarded) for _ in range(copies)]
     with dbs[0].session() as s, s.begin():
-        for table in (LshBucket, Article, Story, Feed):  # each round starts empty
+        for table in (LshKeys, Article, Story, Feed):  # each round starts empty
             s.execute(delete(table))
-    feed_id = _feed(dbs[0], "race")
+    feed_id = make_feed(dbs[0], "race")
     start = threading.Barrier(copies)
     all_read = threading.Barrier(copies)
     body = WIRE["harvest"]
@@ -162,11 +138,11 @@ def _race(
     refused: list[int] = []
 
     def store_copy(i: int) -> None:
-        draft = _draft(feed_id, f"{guarded}-{i}", "\n".join(body[: 4 + i % 4]))
+        entry = draft(feed_id, f"{guarded}-{i}", "\n".join(body[: 4 + i % 4]))
         start.wait()
         try:
             with dbs[i].dedup_transaction() as s:
-                store.store_draft(s, draft, POLICY, {})
+                store.store_draft(s, entry, POLICY, {})
         except SQLAlchemyError:
             # Unguarded, two workers can merge stories at once and one deletes the story
             # the other points at: a foreign-key violation, the other failure mode.
@@ -199,44 +175,43 @@ def test_concurrent_copies_need_the_dedup_guard(
 
 
 def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
-    feed_id = _feed(db)
+    feed_id = make_feed(db)
     old_text, new_text = "\n".join(WIRE["bridge"]), "\n".join(WIRE["vaccine"])
     with db.dedup_transaction() as s:
-        old = store.store_draft(s, _draft(feed_id, "old", old_text), POLICY, {})
-        store.store_draft(s, _draft(feed_id, "new", new_text), POLICY, {})
+        old = store.store_draft(s, draft(feed_id, "old", old_text), POLICY, {})
+        store.store_draft(s, draft(feed_id, "new", new_text), POLICY, {})
     with db.session() as s, s.begin():  # the old article was indexed 40 days ago
         s.execute(
-            update(LshBucket)
-            .where(LshBucket.article_id == old.article_id)
+            update(LshKeys)
+            .where(LshKeys.article_id == old.article_id)
             .values(added_at=utcnow() - timedelta(days=40))
         )
     assert prune_index(db, utcnow() - POLICY.retention) == 1
     with db.session() as s:
-        assert old.article_id not in set(s.scalars(select(LshBucket.article_id)))
+        assert old.article_id not in set(s.scalars(select(LshKeys.article_id)))
         assert s.scalar(select(func.count()).select_from(Article)) == 2  # still stored
         assert lsh_index.candidates(s, fingerprint(old_text), POLICY) == []
     # A copy of the old story is no longer matched by similarity: it starts a new story.
     with db.dedup_transaction() as s:
-        again = store.store_draft(s, _draft(feed_id, "again", old_text + "\nLater."), POLICY, {})
+        again = store.store_draft(s, draft(feed_id, "again", old_text + "\nLater."), POLICY, {})
     assert again.kind == "new"
 
 
-def test_retention_prune_in_batches_smaller_than_an_article(db: Database) -> None:
-    """Batches count index rows; an article straddling a batch's end leaves whole, and each
-    article is counted once."""
-    feed_id = _feed(db)
+def test_retention_prune_in_batches(db: Database) -> None:
+    """Batches smaller than the old rows: every old article leaves, each counted once."""
+    feed_id = make_feed(db)
     with db.dedup_transaction() as s:
         stored = [
-            store.store_draft(s, _draft(feed_id, name, "\n".join(WIRE[name])), POLICY, {})
+            store.store_draft(s, draft(feed_id, name, "\n".join(WIRE[name])), POLICY, {})
             for name in ("bridge", "vaccine", "harvest")
         ]
     old = [r.article_id for r in stored[:2]]
     with db.session() as s, s.begin():
         s.execute(
-            update(LshBucket)
-            .where(LshBucket.article_id.in_(old))
+            update(LshKeys)
+            .where(LshKeys.article_id.in_(old))
             .values(added_at=utcnow() - timedelta(days=40))
         )
-    assert prune_index(db, utcnow() - POLICY.retention, batch=5) == 2
+    assert prune_index(db, utcnow() - POLICY.retention, batch=1) == 2
     with db.session() as s:
-        assert set(s.scalars(select(LshBucket.article_id).distinct())) == {stored[2].article_id}
+        assert set(s.scalars(select(LshKeys.article_id))) == {stored[2].article_id}

@@ -194,6 +194,10 @@ def test_daemon_metrics_health_reload_and_systemd_notify(workdir: Path) -> None:
         assert metric_value(after, "newsdedup_stage_seconds_count", 'stage="store"') == stored
         assert metric_value(after, "newsdedup_feeds_enabled") == 1
         assert metric_value(after, "newsdedup_feeds_overdue") == 0
+        # The index was read into memory before the first poll, and its size is a gauge.
+        assert "LSH index: 0 articles in memory" in daemon.log
+        assert 0 <= metric_value(after, "newsdedup_index_articles") <= stored
+        assert "newsdedup_index_bytes" in after
 
         # A feed added to the config is polled after `newsdedup reload` (SIGHUP via pid file).
         daemon.write_config(feed_block("calder-courier") + feed_block("valley-post"))

@@ -39,16 +39,15 @@ def test_upgrade_is_idempotent_and_downgrade_works(db: Database) -> None:
     db.downgrade("base")
     assert "articles" not in inspect(db.engine).get_table_names()
     db.upgrade()
-    assert {"feeds", "articles", "stories", "lsh_buckets", "poll_log"} <= set(
+    assert {"feeds", "articles", "stories", "lsh_keys", "poll_log"} <= set(
         inspect(db.engine).get_table_names()
     )
 
 
-def test_0002_carries_index_rows_over_and_back(db_url: str) -> None:
-    """The index migration keeps every row (and the band) both ways, and the new layout
-    answers lookups for rows written under the old one."""
-    db = Database(db_url)
-    db.upgrade("0001")
+def _indexed_article_at(db: Database, revision: str) -> tuple[Fingerprint, list[int], int]:
+    """A database at ``revision`` (0001 or 0002) holding one article and its index rows in
+    ``lsh_buckets``; returns its fingerprint, band keys and id."""
+    db.upgrade(revision)
     when = datetime(2026, 11, 30, 12, tzinfo=UTC)
     fp = Fingerprint(np.arange(128, dtype=np.uint32), 100, "h", "w3-test", 1)
     keys = band_keys(fp.hashvalues, POLICY.lsh)
@@ -84,25 +83,50 @@ def test_0002_carries_index_rows_over_and_back(db_url: str) -> None:
             ),
             [{"b": b, "k": k, "a": article, "t": when} for b, k in enumerate(keys)],
         )
+    return fp, keys, int(article)
+
+
+def _bucket_rows(db: Database) -> list[tuple[int, int, int]]:
+    with db.engine.connect() as conn:
+        found = conn.execute(text("SELECT band, bucket, article_id FROM lsh_buckets"))
+        return sorted((r.band, r.bucket, r.article_id) for r in found)
+
+
+def test_0002_carries_index_rows_over_and_back(db_url: str) -> None:
+    """The index migration keeps every row (and the band) both ways."""
+    db = Database(db_url)
+    _fp, keys, article = _indexed_article_at(db, "0001")
     expected = sorted((b, k, article) for b, k in enumerate(keys))
-
-    def rows() -> list[tuple[int, int, int]]:
-        with db.engine.connect() as conn:
-            found = conn.execute(text("SELECT band, bucket, article_id FROM lsh_buckets"))
-            return sorted((r.band, r.bucket, r.article_id) for r in found)
-
-    db.upgrade()
-    assert rows() == expected
+    db.upgrade("0002")
+    assert _bucket_rows(db) == expected
     pk = inspect(db.engine).get_pk_constraint("lsh_buckets")["constrained_columns"]
     assert pk == ["bucket", "article_id"]
-    with db.session() as session:
-        assert [c.article_id for c in candidates(session, fp, POLICY)] == [article]
     db.downgrade("0001")
-    assert rows() == expected
+    assert _bucket_rows(db) == expected
     pk = inspect(db.engine).get_pk_constraint("lsh_buckets")["constrained_columns"]
     assert pk == ["band", "bucket", "article_id"]
+    db.upgrade("0002")
+    assert _bucket_rows(db) == expected
+    db.dispose()
+
+
+def test_0003_packs_index_rows_per_article_and_back(db_url: str) -> None:
+    """The row-per-article index holds each article's keys in band order, answers lookups
+    for rows written under the old layout, and unpacks to the same rows."""
+    db = Database(db_url)
+    fp, keys, article = _indexed_article_at(db, "0002")
+    expected = sorted((b, k, article) for b, k in enumerate(keys))
     db.upgrade()
-    assert rows() == expected
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT article_id, keys FROM lsh_keys")).all()
+    assert [(a, np.frombuffer(k, dtype="<i8").tolist()) for a, k in rows] == [(article, keys)]
+    with db.session() as session:
+        assert [c.article_id for c in candidates(session, fp, POLICY)] == [article]
+    db.downgrade("0002")
+    assert _bucket_rows(db) == expected
+    db.upgrade()
+    with db.session() as session:
+        assert [c.article_id for c in candidates(session, fp, POLICY)] == [article]
     db.dispose()
 
 

@@ -86,6 +86,16 @@ FEEDS_OVERDUE = Gauge(
 FEEDS_ENABLED = Gauge(
     "newsdedup_feeds_enabled", "Enabled feeds in the running config.", registry=REGISTRY
 )
+INDEX_ARTICLES = Gauge(
+    "newsdedup_index_articles",
+    "Articles in this worker's in-memory LSH index (the retention window).",
+    registry=REGISTRY,
+)
+INDEX_BYTES = Gauge(
+    "newsdedup_index_bytes",
+    "Bytes of this worker's in-memory LSH index arrays.",
+    registry=REGISTRY,
+)
 RELOADS = Counter(
     "newsdedup_config_reloads",
     "Config reloads (SIGHUP) by result: applied or refused.",

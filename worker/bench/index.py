@@ -3,8 +3,8 @@
 Fills a database (``--database URL``, default a temporary SQLite file; PostgreSQL works the
 same) with ``--articles`` synthetic articles and their index rows, then measures:
 
-* bulk-load rate (articles per second, to fill the index: batches, index rows sorted and
-  loaded with the secondary indexes dropped, as a restore would);
+* bulk-load rate (articles per second, to fill the index: batches of articles, then the
+  index rows, as a restore would);
 * insert rate through the write path: ``SAMPLE_INSERTS`` more articles on the full index,
   each in its own dedup transaction with its lookup, rows and index rows (the median);
 * candidate lookup latency, p50 and p99, through the daemon's own ``candidates()``: half
@@ -73,7 +73,7 @@ def _bytes(db: Database, path: Path | None) -> int:
             conn.execute(
                 text(
                     "SELECT sum(pg_total_relation_size(c)) FROM unnest(ARRAY"
-                    "['articles', 'lsh_buckets', 'stories']::regclass[]) AS c"
+                    "['articles', 'lsh_keys', 'stories']::regclass[]) AS c"
                 )
             ).scalar_one()
         )

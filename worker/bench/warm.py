@@ -1,6 +1,6 @@
 """A warm index for benchmarks: N synthetic articles with random signatures and their LSH
-rows, bulk-inserted (Core ``executemany``, not the ORM; the index rows sorted, with COPY on
-PostgreSQL) into a migrated database.
+rows, bulk-inserted (Core ``executemany``, not the ORM; the index rows with COPY on
+PostgreSQL) into a migrated database, and read into this process's in-memory mirror.
 
 Random signatures share no band with real text, so they cost what a big index costs (index
 depth, page cache) without becoming candidates by accident; that matches a real index where
@@ -10,21 +10,21 @@ almost every stored article is unrelated to the new one.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 
 from worker.dedup.fingerprint import scheme_name
 from worker.dedup.lsh import LshParams, band_keys
 from worker.store.db import Database
 from worker.store.feeds import utcnow
-from worker.store.models import Article, Feed, LshBucket, Story
+from worker.store.index import catch_up
+from worker.store.models import Article, Feed, Story
 
 WARM_FEED = "bench-warm"
 BATCH = 2000
-LOAD_CHUNK = 500_000  # index rows per executemany / COPY
-LOAD_CACHE_KIB = 1024 * 1024  # SQLite page cache while loading the index rows
+LOAD_CHUNK = 100_000  # index rows (articles) per executemany / COPY
 
 
 def warm_index(
@@ -97,49 +97,24 @@ def warm_index(
 
 
 def _load_index(db: Database, ids: np.ndarray, keys: np.ndarray, batch_times: list[Any]) -> None:
-    """The index rows of all warm articles, loaded the way a restore would: in primary-key
-    order (appends to the b-tree; random order rewrites a random page per row), with the
-    secondary indexes dropped during the load and rebuilt once after it."""
-    bands = keys.shape[1]
-    order = np.argsort(keys.ravel(), kind="stable")  # ties (none in practice) by article
-    bucket = keys.ravel()[order]
-    article = np.repeat(ids, bands)[order]
-    band = np.tile(np.arange(bands, dtype=np.int16), len(ids))[order]
-    batch = np.repeat(np.arange(len(ids)) // BATCH, bands)[order]
-    table = cast(Table, LshBucket.__table__)
+    """The index rows of all warm articles (one per article, its keys packed), in article
+    order, then this process's mirror brought up to them, as a worker's start does."""
+    packed = keys.astype("<i8")
     with db.engine.begin() as conn:
-        if db.dialect == "sqlite":
-            # Each row's foreign-key check probes a random article: with SQLite's default
-            # 2 MB page cache that is a read syscall per row (hundreds of GB at 1M articles).
-            conn.exec_driver_sql(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
-        for index in table.indexes:
-            index.drop(conn)
         dbapi: Any = conn.connection.dbapi_connection
-        for start in range(0, len(bucket), LOAD_CHUNK):
-            part = slice(start, start + LOAD_CHUNK)
-            rows = zip(
-                bucket[part].tolist(),
-                [batch_times[b] for b in batch[part].tolist()],
-                article[part].tolist(),
-                band[part].tolist(),
-                strict=True,
-            )
+        for start in range(0, len(ids), LOAD_CHUNK):
+            part = range(start, min(start + LOAD_CHUNK, len(ids)))
+            rows = [(int(ids[i]), batch_times[i // BATCH], packed[i].tobytes()) for i in part]
             if db.dialect == "postgresql":
                 with (
                     dbapi.cursor() as cur,
-                    cur.copy(
-                        "COPY lsh_buckets (bucket, added_at, article_id, band) FROM STDIN"
-                    ) as copy,
+                    cur.copy("COPY lsh_keys (article_id, added_at, keys) FROM STDIN") as copy,
                 ):
                     for row in rows:
                         copy.write_row(row)
             else:
                 conn.exec_driver_sql(
-                    "INSERT INTO lsh_buckets (bucket, added_at, article_id, band) "
-                    "VALUES (?, ?, ?, ?)",
-                    list(rows),
+                    "INSERT INTO lsh_keys (article_id, added_at, keys) VALUES (?, ?, ?)", rows
                 )
-        for index in table.indexes:
-            index.create(conn)
-        if db.dialect == "sqlite":
-            conn.exec_driver_sql("PRAGMA cache_size = -2000")  # back to what the daemon uses
+    with db.session() as session:
+        catch_up(session)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,8 @@ from worker.logs import setup_logging
 
 if TYPE_CHECKING:
     from worker.store.db import Database
+
+log = logging.getLogger("newsdedup")
 
 # The pipeline (SQLAlchemy, trafilatura, datasketch, APScheduler) is imported by the commands
 # that use it: `check-config`, `healthcheck` and `--help` answer in a fraction of a second
@@ -38,6 +42,20 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, handler)
+
+
+def _load_index(db: Database) -> None:
+    """Read the LSH index into memory before the first poll, which would otherwise pay."""
+    from worker.store.index import catch_up, mirror_size
+
+    started = time.monotonic()
+    with db.session() as session:
+        catch_up(session)
+    articles, size = mirror_size(db.engine)
+    log.info(
+        "LSH index: %d articles in memory (%.0f MiB), read in %.1fs",
+        articles, size / 2**20, time.monotonic() - started,
+    )  # fmt: skip
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -66,6 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config.dedup.canonical_policy.value,
         {f.name: f.priority for f in config.feeds},
     )
+    _load_index(db)
     ingestor = Ingestor(config, db, stop=stop)
     if args.once:
         ingestor.sync_feeds()

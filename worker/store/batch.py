@@ -39,8 +39,10 @@ from worker.store.feeds import utcnow
 from worker.store.index import (
     band_hits,
     insert_index_rows,
+    shared_bands,
     stored_candidates,
     top_hits,
+    window_start,
 )
 from worker.store.models import Article, Story
 
@@ -155,14 +157,8 @@ class Run:
             k for d, keys in zip(drafts, self._keys, strict=True) for k in keys
             if d.fingerprint.shingle_count >= rule.min_shingles
         }  # fmt: skip
-        hits = band_hits(self.session, wanted, self.policy) if wanted else {}
-        self._shared: list[dict[int, int]] = []
-        for keys in self._keys:
-            shared: dict[int, int] = {}
-            for key in set(keys):
-                for article_id in hits.get(key, ()):
-                    shared[article_id] = shared.get(article_id, 0) + 1
-            self._shared.append(shared)
+        hits = band_hits(self.session, wanted, window_start(self.policy)) if wanted else {}
+        self._shared = [shared_bands(keys, hits) for keys in self._keys]
         # Beyond the best MAX_CANDIDATES stored hits, pending ones cannot lift a stored one.
         tops = {a for shared in self._shared for a in top_hits(shared)}
         self._stored = stored_candidates(self.session, tops) if tops else {}
@@ -276,12 +272,7 @@ class Run:
             })  # fmt: skip
         conn.execute(_INSERT_ARTICLES, rows)
         insert_index_rows(
-            self.session,
-            [
-                (key, p.now, p.article_id, band)
-                for p in self.pending
-                for band, key in enumerate(p.keys)
-            ],
+            self.session, [(p.article_id, p.now, p.keys) for p in self.pending if p.keys]
         )
         refresh_stories(
             self.session, {p.story_id for p in self.pending}, self.policy, self.priorities

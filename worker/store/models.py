@@ -105,24 +105,27 @@ class Article(Base):
     similarity: Mapped[float | None] = mapped_column(Float)
 
 
-class LshBucket(Base):
-    """One row per band key of an article's signature: the persistent LSH index.
+class LshKeys(Base):
+    """The persistent LSH index: one row per indexed version of an article, its band keys
+    packed (``worker.store.index``). Lookups run on each worker's in-memory mirror of this
+    table, which follows it by ``seq``: a row is only ever inserted (an edit deletes the
+    old row and inserts a new one; a re-indexed article too short to be indexed gets a row
+    with no keys, so the mirrors drop its old ones), so the rows past the last ``seq`` a
+    mirror read are everything that changed since, apart from deletions, which are either
+    older than the retention window (every mirror ages those out itself) or of articles
+    that are gone (a lookup skips ids without an article)."""
 
-    A band key already mixes in its band number (``worker.dedup.lsh.band_keys``), so the key
-    alone identifies (band, bucket) and a lookup is one ``bucket IN (...)`` probe of the
-    primary key. On SQLite the table is clustered on that key (``WITHOUT ROWID``), so the
-    probe reads ``added_at`` from the index itself. ``band`` is kept for readers and for the
-    downgrade; no lookup uses it. Columns widest first: PostgreSQL pads nothing."""
+    __tablename__ = "lsh_keys"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # a deleted seq is never reused
 
-    __tablename__ = "lsh_buckets"
-    __table_args__ = ({"sqlite_with_rowid": False},)
-
-    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    article_id: Mapped[int] = mapped_column(
-        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    band: Mapped[int] = mapped_column(SmallInteger)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), unique=True
+    )
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    keys: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian int64, band order
 
 
 class ChromeLine(Base):

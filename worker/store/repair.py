@@ -25,7 +25,7 @@ from sqlalchemy.sql import Subquery
 
 from worker.store.articles import feed_priorities, refresh_story
 from worker.store.db import Database
-from worker.store.models import Article, LshBucket, Story
+from worker.store.models import Article, LshKeys, Story
 
 log = logging.getLogger("newsdedup.repair")
 # Articles and stories checked on start: the newest this many of each.
@@ -80,12 +80,10 @@ def _empty_stories(session: Session, window: Window) -> list[int]:
 
 
 def _orphan_index_rows(session: Session, window: Window) -> list[int]:
-    article = select(Article.id).where(Article.id == LshBucket.article_id).exists()
+    article = select(Article.id).where(Article.id == LshKeys.article_id).exists()
     return list(
         session.scalars(
-            select(LshBucket.article_id)
-            .distinct()
-            .where(LshBucket.article_id > window.article_floor, ~article)
+            select(LshKeys.article_id).where(LshKeys.article_id > window.article_floor, ~article)
         )
     )
 
@@ -104,7 +102,7 @@ def find_problems(session: Session, window: Window | None = None) -> list[str]:
         )
     ]
     problems += [
-        f"lsh_buckets: rows for missing article {a}" for a in _orphan_index_rows(session, window)
+        f"lsh_keys: a row for missing article {a}" for a in _orphan_index_rows(session, window)
     ]
     problems += [f"story {s}: no members" for s in _empty_stories(session, window)]
     problems += [
@@ -132,7 +130,7 @@ def repair(
     window = window or Window()
     orphans = _orphan_index_rows(session, window)
     if orphans:
-        session.execute(delete(LshBucket).where(LshBucket.article_id.in_(orphans)))
+        session.execute(delete(LshKeys).where(LshKeys.article_id.in_(orphans)))
     empty = _empty_stories(session, window)
     if empty:
         session.execute(delete(Story).where(Story.id.in_(empty)))

@@ -21,37 +21,36 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from worker.store.db import Database
-from worker.store.models import LshBucket
+from worker.store.index import forget, forget_before
+from worker.store.models import LshKeys
 
 log = logging.getLogger("newsdedup.retention")
-BATCH = 20_000  # index rows per transaction (about 700 articles)
+BATCH = 1_000  # index rows (articles) per transaction
 
 
 def prune_index(db: Database, cutoff: datetime, *, batch: int = BATCH) -> int:
-    """Delete index rows added before ``cutoff``; returns how many articles left the index."""
+    """Delete index rows added before ``cutoff``; returns how many articles left the index.
+    This process's mirror forgets everything older than ``cutoff``, whichever worker
+    deleted the rows (until then its lookups skip them: they are outside the window)."""
     articles = 0
     while True:
         with db.session() as session, session.begin():
-            # The oldest rows, read in added_at order so both databases walk that index. A
-            # DISTINCT article_id over the filter made SQLite walk the article_id index and
-            # fetch every row's added_at: 400 s to prune 4,000 of 1,000,000 articles.
-            oldest = (
-                select(LshBucket.article_id)
-                .where(LshBucket.added_at < cutoff)
-                .order_by(LshBucket.added_at)
+            oldest = session.execute(
+                select(LshKeys.seq, LshKeys.article_id)
+                .where(LshKeys.added_at < cutoff)
+                .order_by(LshKeys.added_at)
                 .limit(batch)
-                .subquery()
-            )
-            ids = list(session.scalars(select(oldest.c.article_id).distinct()))
-            if not ids:
+            ).all()
+            if not oldest:
                 break
-            # All of each article's rows: they share their added_at, so none is left behind.
             session.execute(
-                delete(LshBucket)
-                .where(LshBucket.article_id.in_(ids))
+                delete(LshKeys)
+                .where(LshKeys.seq.in_([seq for seq, _ in oldest]))
                 .execution_options(synchronize_session=False)
             )
-        articles += len(ids)
+        forget(db.engine, [article_id for _, article_id in oldest])
+        articles += len(oldest)
+    forget_before(db.engine, cutoff)
     if articles:
         log.info("retention: %d articles older than %s left the index", articles, cutoff)
     return articles
