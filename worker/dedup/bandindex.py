@@ -2,16 +2,18 @@
 
 A slot is one indexed version of an article; re-adding an article (an edit) or discarding
 it leaves its old slot dead, and a lookup skips dead slots and slots older than its
-``since``. Keys added since the last compaction sit in a dict (key -> slots); the rest in
-one sorted ``uint64`` array, each entry a key's high bits above its slot number, probed
-with ``searchsorted``. Packing the slot into the entry is what makes a compaction (and a
-worker's start) one in-place sort instead of an argsort and two gathers, 10x cheaper;
-the price is that two keys agreeing on their high bits (64 minus the slot bits: 44 at a
-million articles) look the same, so a lookup can return an article that shares no band:
-at a million articles (28 million keys), about one lookup of 28 keys in 20,000. The caller
-verifies every candidate on its signature anyway. Band keys are hashes, so their high bits
-are as good as any. Compaction renumbers the live slots, so memory follows the live
-articles, not the history: 8 bytes per band key and 24 per article.
+``since``. Keys added lately sit in a dict (key -> slots); every ``MIN_COMPACT`` of them
+are sorted into a small array, and the small array into the large one when it reaches a
+quarter of its size: both are sorted ``uint64`` arrays, each entry a key's high bits above
+its slot number, probed with ``searchsorted``. Packing the slot into the entry is what
+makes a re-sort (and a worker's start) one in-place sort instead of an argsort and two
+gathers, 10x cheaper; the price is that two keys agreeing on their high bits (64 minus
+the slot bits: 44 at a million articles) look the same, so a lookup can return an article
+that shares no band: at a million articles (28 million keys), about one lookup of 28
+keys in 20,000. The caller verifies every candidate on its signature anyway. Band keys
+are hashes, so their high bits are as good as any. Compaction renumbers the live slots,
+so memory follows the live articles, not the history: 8 bytes per band key and 24 per
+article, plus the dict (under ``MIN_COMPACT`` keys, a few MB).
 
     >>> import numpy as np
     >>> a, b, c, d, e = (k << 40 for k in (11, 12, 13, 14, 15))  # hash-like keys
@@ -36,9 +38,10 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-# Compact when the dict holds this many keys, or a quarter of the arrays' keys if more:
-# each compaction re-sorts everything, so growing the threshold with the index keeps the
-# cost per added key constant.
+# The dict of recent keys is sorted into the small array at this many keys (it costs
+# about 100 bytes a key, the arrays 8); the small array into the large one when it holds a
+# quarter as many entries (that re-sort is of everything, so the threshold grows with
+# the index and the cost per added key stays constant).
 MIN_COMPACT = 1 << 16
 # Slot numbers take the low bits of each packed entry (more as the index grows).
 MIN_SLOT_BITS = 20
@@ -50,6 +53,7 @@ class BandIndex:
 
     def __init__(self) -> None:
         self._packed = np.empty(0, dtype=np.uint64)  # sorted: key's high bits | slot
+        self._small = np.empty(0, dtype=np.uint64)  # the same, for the keys added lately
         self._slot_bits = MIN_SLOT_BITS
         self._recent: dict[int, list[int]] = {}
         self._recent_count = 0
@@ -79,8 +83,8 @@ class BandIndex:
             else:
                 found.append(slot)
         self._recent_count += len(keys)
-        if self._recent_count >= max(MIN_COMPACT, len(self._packed) // 4):
-            self.compact()
+        if self._recent_count >= MIN_COMPACT:
+            self._sort_recent()
 
     def add_many(
         self, article_ids: np.ndarray, added_at: np.ndarray, counts: np.ndarray, keys: np.ndarray
@@ -130,19 +134,11 @@ class BandIndex:
         without any left out), each key's articles in ascending id order."""
         wanted = np.unique(np.fromiter(keys, dtype=np.int64))
         slot_parts, key_parts = [], []
-        if len(self._packed) and len(wanted):
-            bits = np.uint64(self._slot_bits)
-            low = (wanted.view(np.uint64) >> bits) << bits
-            lo = np.searchsorted(self._packed, low, "left")
-            counts = np.searchsorted(self._packed, low | _mask(self._slot_bits), "right") - lo
-            hit = counts > 0
-            if hit.any():
-                lo, counts = lo[hit], counts[hit]
-                # Every position of every hit key's run, without a Python loop.
-                starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
-                packed = self._packed[starts + np.arange(counts.sum())]
-                slot_parts.append((packed & _mask(self._slot_bits)).astype(np.int64))
-                key_parts.append(np.repeat(wanted[hit], counts))
+        for array in (self._packed, self._small):
+            probed = _probe(array, wanted, self._slot_bits)
+            if probed is not None:
+                slot_parts.append(probed[0])
+                key_parts.append(probed[1])
         if self._recent:
             recent = self._recent
             more_slots: list[int] = []
@@ -181,9 +177,25 @@ class BandIndex:
         self._articles -= len(old)
         return len(old)
 
+    def _sort_recent(self) -> None:
+        """The dict's keys into the small array (slots kept as they are); the small array
+        into the large one once it holds a quarter as many entries."""
+        bits = self._widen(self._slots)
+        count = self._recent_count
+        recent = self._recent.items()
+        keys = np.fromiter((k for k, s in recent for _ in s), np.int64, count).view(np.uint64)
+        slots = np.fromiter((x for _, s in recent for x in s), np.int64, count)
+        self._recent, self._recent_count = {}, 0
+        keys = ((keys >> np.uint64(bits)) << np.uint64(bits)) | slots.astype(np.uint64)
+        small = np.concatenate([self._small, keys])
+        small.sort()
+        self._small = small
+        if len(small) >= max(MIN_COMPACT, len(self._packed) // 4):
+            self.compact()
+
     def compact(self) -> None:
-        """Merge the recent keys into the sorted array, dropping dead slots and
-        renumbering the live ones 0..n-1."""
+        """Merge the recent keys and the small array into the large one, dropping dead
+        slots and renumbering the live ones 0..n-1."""
         live = np.flatnonzero(self._live_slot >= 0)  # article ids, ascending
         live_slots = self._live_slot[live]
         renumber: np.ndarray | None = None
@@ -193,6 +205,8 @@ class BandIndex:
         old_bits = self._slot_bits
         bits = max(old_bits, MIN_SLOT_BITS, len(live).bit_length())
         base = _repacked(self._packed, old_bits, bits, renumber)
+        small = _repacked(self._small, old_bits, bits, renumber)
+        self._small = np.empty(0, dtype=np.uint64)
         self._slot_bits = bits
         count = self._recent_count
         recent = self._recent.items()
@@ -204,8 +218,8 @@ class BandIndex:
             keys, slots = keys[slots >= 0], slots[slots >= 0]
         keys = ((keys >> np.uint64(bits)) << np.uint64(bits)) | slots.astype(np.uint64)
         self._packed = np.empty(0, dtype=np.uint64)
-        packed = np.concatenate([base, keys]) if len(keys) else base
-        del base
+        packed = np.concatenate([base, small, keys]) if len(keys) or len(small) else base
+        del base, small
         packed.sort()  # in place; one plain sort is many times cheaper than an argsort
         self._packed = packed
         if renumber is not None:
@@ -216,7 +230,9 @@ class BandIndex:
 
     def memory_bytes(self) -> int:
         """Bytes held by the arrays (the dict of recent keys not counted)."""
-        arrays = (self._packed, self._slot_article, self._slot_added, self._live_slot)
+        arrays = (
+            self._packed, self._small, self._slot_article, self._slot_added, self._live_slot
+        )  # fmt: skip
         return sum(a.nbytes for a in arrays)
 
     def _widen(self, slots: int) -> int:
@@ -226,6 +242,7 @@ class BandIndex:
         bits = max(self._slot_bits, MIN_SLOT_BITS, slots.bit_length())
         if bits != self._slot_bits:
             self._packed = _repacked(self._packed, self._slot_bits, bits, None)
+            self._small = _repacked(self._small, self._slot_bits, bits, None)
             self._slot_bits = bits
         return bits
 
@@ -241,6 +258,27 @@ class BandIndex:
         if top >= len(self._live_slot):
             self._live_slot = _grown(self._live_slot, top + 1, -1)
         return first
+
+
+def _probe(
+    packed: np.ndarray, wanted: np.ndarray, bits: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The slots of the entries of sorted ``packed`` under each of the sorted keys
+    ``wanted``, and the key each was found under; ``None`` for none."""
+    if not len(packed) or not len(wanted):
+        return None
+    shift = np.uint64(bits)
+    low = (wanted.view(np.uint64) >> shift) << shift
+    lo = np.searchsorted(packed, low, "left")
+    counts = np.searchsorted(packed, low | _mask(bits), "right") - lo
+    hit = counts > 0
+    if not hit.any():
+        return None
+    lo, counts = lo[hit], counts[hit]
+    # Every position of every hit key's run, without a Python loop.
+    starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    entries = packed[starts + np.arange(counts.sum())]
+    return (entries & _mask(bits)).astype(np.int64), np.repeat(wanted[hit], counts)
 
 
 def _mask(bits: int) -> np.uint64:
