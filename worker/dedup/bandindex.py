@@ -72,14 +72,24 @@ class BandIndex:
         self.discard(article_id)
         if len(keys) == 0:
             return
-        slot = self._new_slots(np.array([article_id]), np.array([added_at]))
+        # Scalar code on purpose: this runs for every stored article, and a numpy call
+        # costs more than the Python it would replace.
+        slot = self._slots
+        if slot >= len(self._slot_article):
+            self._slot_article = _grown(self._slot_article, slot + 1, 0)
+            self._slot_added = _grown(self._slot_added, slot + 1, 0.0)
+        self._slot_article[slot] = article_id
+        self._slot_added[slot] = added_at
+        self._slots = slot + 1
+        if article_id >= len(self._live_slot):
+            self._live_slot = _grown(self._live_slot, article_id + 1, -1)
         self._live_slot[article_id] = slot
         self._articles += 1
         recent = self._recent
-        for key in keys:
-            found = recent.get(int(key))
+        for key in keys.tolist() if isinstance(keys, np.ndarray) else keys:
+            found = recent.get(key)
             if found is None:
-                recent[int(key)] = [slot]
+                recent[key] = [slot]
             else:
                 found.append(slot)
         self._recent_count += len(keys)
