@@ -190,13 +190,7 @@ class BandIndex:
     def _sort_recent(self) -> None:
         """The dict's keys into the small array (slots kept as they are); the small array
         into the large one once it holds a quarter as many entries."""
-        bits = self._widen(self._slots)
-        count = self._recent_count
-        recent = self._recent.items()
-        keys = np.fromiter((k for k, s in recent for _ in s), np.int64, count).view(np.uint64)
-        slots = np.fromiter((x for _, s in recent for x in s), np.int64, count)
-        self._recent, self._recent_count = {}, 0
-        keys = ((keys >> np.uint64(bits)) << np.uint64(bits)) | slots.astype(np.uint64)
+        keys = self._drain_recent(self._widen(self._slots), None)
         small = np.concatenate([self._small, keys])
         small.sort()
         self._small = small
@@ -218,15 +212,7 @@ class BandIndex:
         small = _repacked(self._small, old_bits, bits, renumber)
         self._small = np.empty(0, dtype=np.uint64)
         self._slot_bits = bits
-        count = self._recent_count
-        recent = self._recent.items()
-        keys = np.fromiter((k for k, s in recent for _ in s), np.int64, count).view(np.uint64)
-        slots = np.fromiter((x for _, s in recent for x in s), np.int64, count)
-        self._recent, self._recent_count = {}, 0
-        if renumber is not None:
-            slots = renumber[slots]
-            keys, slots = keys[slots >= 0], slots[slots >= 0]
-        keys = ((keys >> np.uint64(bits)) << np.uint64(bits)) | slots.astype(np.uint64)
+        keys = self._drain_recent(bits, renumber)
         self._packed = np.empty(0, dtype=np.uint64)
         packed = np.concatenate([base, small, keys]) if len(keys) or len(small) else base
         del base, small
@@ -238,6 +224,19 @@ class BandIndex:
             self._slots = len(live)
             self._live_slot[live] = np.arange(len(live))
 
+    def _drain_recent(self, bits: int, renumber: np.ndarray | None) -> np.ndarray:
+        """The dict's keys as packed entries (unsorted), with ``bits`` slot bits and
+        ``renumber``ed slots (dead ones dropped); the dict is left empty."""
+        count = self._recent_count
+        recent = self._recent.items()
+        keys = np.fromiter((k for k, s in recent for _ in s), np.int64, count).view(np.uint64)
+        slots = np.fromiter((x for _, s in recent for x in s), np.int64, count)
+        self._recent, self._recent_count = {}, 0
+        if renumber is not None:
+            slots = renumber[slots]
+            keys, slots = keys[slots >= 0], slots[slots >= 0]
+        return ((keys >> np.uint64(bits)) << np.uint64(bits)) | slots.astype(np.uint64)
+
     def memory_bytes(self) -> int:
         """Bytes held by the arrays (the dict of recent keys not counted)."""
         arrays = (
@@ -246,9 +245,8 @@ class BandIndex:
         return sum(a.nbytes for a in arrays)
 
     def _widen(self, slots: int) -> int:
-        """Slot bits for ``slots`` slots (never fewer than before: the array keeps only the
-        keys' high bits, which cannot grow back). The packed entries must be repacked
-        by the caller when it grows."""
+        """Slot bits for ``slots`` slots (never fewer than before: the arrays keep only the
+        keys' high bits, which cannot grow back), repacking both arrays when it grows."""
         bits = max(self._slot_bits, MIN_SLOT_BITS, slots.bit_length())
         if bits != self._slot_bits:
             self._packed = _repacked(self._packed, self._slot_bits, bits, None)
