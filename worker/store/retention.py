@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from worker.store.db import Database
-from worker.store.index import forget, forget_before
+from worker.store.index import forget_before
 from worker.store.models import LshKeys
 
 log = logging.getLogger("newsdedup.retention")
@@ -35,21 +35,23 @@ def prune_index(db: Database, cutoff: datetime, *, batch: int = BATCH) -> int:
     articles = 0
     while True:
         with db.session() as session, session.begin():
-            oldest = session.execute(
-                select(LshKeys.seq, LshKeys.article_id)
-                .where(LshKeys.added_at < cutoff)
-                .order_by(LshKeys.added_at)
-                .limit(batch)
-            ).all()
+            oldest = list(
+                session.scalars(
+                    select(LshKeys.seq)
+                    .where(LshKeys.added_at < cutoff)
+                    .order_by(LshKeys.added_at)
+                    .limit(batch)
+                )
+            )
             if not oldest:
                 break
             session.execute(
                 delete(LshKeys)
-                .where(LshKeys.seq.in_([seq for seq, _ in oldest]))
+                .where(LshKeys.seq.in_(oldest))
                 .execution_options(synchronize_session=False)
             )
-        forget(db.engine, [article_id for _, article_id in oldest])
         articles += len(oldest)
+    # Every row deleted above is older than the cutoff in the mirror too: one prune there.
     forget_before(db.engine, cutoff)
     if articles:
         log.info("retention: %d articles older than %s left the index", articles, cutoff)
