@@ -48,6 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="only the labelled clusters of even (odd) index in sorted name order, with "
         "every distractor: a check for overfitting",
     )
+    dedup.add_argument(
+        "--path",
+        choices=("import", "whole-pages", "fragments", "summaries", "all"),
+        default="import",
+        help="how the documents reach the store: newsdedup import (default), or served as "
+        "feeds and polled by the daemon's path with whole pages, the pages' main HTML "
+        "blocks or one-sentence summaries (page fetched) as entry bodies; all: each in turn",
+    )
     dedup.set_defaults(handler=_run("worker.eval.dedup"))
 
     extract = ev_sub.add_parser("extract", help="main-text extraction vs ground truth")
