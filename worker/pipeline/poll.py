@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from worker import metrics
 from worker.clean import ChromeRules, strip_chrome
-from worker.clean.extract import fragment_to_text, page_to_text
+from worker.clean.bodies import body_to_text
+from worker.clean.extract import page_to_text
 from worker.clock import utcnow
 from worker.config import Config, FeedConfig, FullTextMode
 from worker.errors import FeedError, HTTPStatusError, StoreError
@@ -345,7 +346,7 @@ class Ingestor:
             except FeedError as exc:
                 log.info("feed=%s url=%s full text not fetched: %s", cfg.name, entry.link, exc)
         if not text:
-            text = fragment_to_text(entry.content_html)
+            text = body_to_text(entry.content_html, entry.source_html, entry.link or None)
         return text, strip_chrome(text, rules)
 
     def prepare_entry(

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+from feedparser.sanitizer import _sanitize_html
 
 from worker.errors import ParseError
 from worker.reader.discovery import discover_feed_links
@@ -53,6 +54,11 @@ class Entry:
     published: datetime | None
     content_html: str  # sanitised; the fullest body the feed carries (content or summary)
     has_full_content: bool
+    # The same body as the feed gave it, before any sanitising: read by extraction only
+    # (a whole page keeps its <html>, its class names and its scripts' text, which tell the
+    # extractor what is chrome), never stored or shown. "" when the entry was not parsed
+    # from a feed; extraction then reads ``content_html``.
+    source_html: str = field(default="", compare=False, repr=False)
 
 
 @dataclass
@@ -76,14 +82,40 @@ def _to_datetime(struct: Any) -> datetime | None:
         return None
 
 
-def _best_body(raw: Mapping[str, Any]) -> tuple[str, bool]:
-    contents = [c.get("value", "") for c in raw.get("content", []) or [] if c.get("value")]
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
+
+
+def _sanitized(value: str, detail: Mapping[str, Any] | None) -> str:
+    """``value`` as feedparser's own ``sanitize_html`` hands it back: markup of an HTML
+    type through its sanitiser, anything else unchanged. Feeds are parsed without it so
+    the body as given stays at hand (``Entry.source_html``); this gives the stored body
+    the very bytes it had before."""
+    kind = str((detail or {}).get("type") or "text/html").lower()
+    if not value or kind not in _HTML_TYPES:
+        return value
+    return str(_sanitize_html(value, "utf-8", kind))
+
+
+def _summary_detail(raw: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    # A summary feedparser made from the content has no detail of its own: the content's.
+    return raw.get("summary_detail") or next(iter(raw.get("content") or []), None)
+
+
+def _best_body(raw: Mapping[str, Any]) -> tuple[str, str, bool]:
+    """``(sanitised body, body as given, full)``: the fullest of the entry's contents and
+    its summary."""
+    contents = [
+        (_sanitized(c.get("value", ""), c), c.get("value", ""))
+        for c in raw.get("content", []) or []
+        if c.get("value")
+    ]
     summary = raw.get("summary", "") or ""
-    body = max(contents, key=_text_length) if contents else ""
-    if _text_length(summary) > _text_length(body):
-        body = summary
-    full = bool(contents) or _text_length(body) >= FULL_CONTENT_MIN_CHARS
-    return body, full and _text_length(body) > 0
+    best = max(contents, key=lambda c: _text_length(c[0])) if contents else ("", "")
+    clean_summary = _sanitized(summary, _summary_detail(raw))
+    if _text_length(clean_summary) > _text_length(best[0]):
+        best = (clean_summary, summary)
+    full = bool(contents) or _text_length(best[0]) >= FULL_CONTENT_MIN_CHARS
+    return best[0], best[1], full and _text_length(best[0]) > 0
 
 
 def _guid(raw: Mapping[str, Any], url: str, title: str, published: datetime | None) -> str:
@@ -93,7 +125,10 @@ def _guid(raw: Mapping[str, Any], url: str, title: str, published: datetime | No
     if url:
         return url
     # No id and no link: the entry's own text is its identity.
-    basis = "\x1f".join([title, published.isoformat() if published else "", raw.get("summary", "")])
+    # (The summary as feedparser's sanitiser gives it: identities made before the feeds
+    # were parsed without it stay the same.)
+    summary = _sanitized(raw.get("summary", "") or "", _summary_detail(raw))
+    basis = "\x1f".join([title, published.isoformat() if published else "", summary])
     return "sha1:" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
 
 
@@ -156,7 +191,7 @@ def parse_feed(
         ctype = response_headers.pop("content-type", response_headers.pop("Content-Type", ""))
         response_headers["content-type"] = ctype.split(";")[0] + "; charset=utf-8"
     content = defuse_dtd(utf8)
-    parsed = feedparser.parse(content, response_headers=response_headers, sanitize_html=True)
+    parsed = feedparser.parse(content, response_headers=response_headers, sanitize_html=False)
     warnings = []
     if parsed.get("bozo"):
         warnings.append(f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}")
@@ -172,9 +207,9 @@ def parse_feed(
         if not link.lower().startswith(("http://", "https://")):
             link = ""  # javascript:, data:, mailto:... are nothing to fetch or show
         canonical = canonical_url(link, base=url or None)
-        title = plain_text(str(raw.get("title") or ""))
+        title = plain_text(_sanitized(str(raw.get("title") or ""), raw.get("title_detail")))
         published = _to_datetime(raw.get("published_parsed") or raw.get("updated_parsed"))
-        body, full = _best_body(raw)
+        body, source, full = _best_body(raw)
         if not (title or body or canonical):
             continue
         entries.append(
@@ -187,6 +222,7 @@ def parse_feed(
                 published=published,
                 content_html=sanitize_html(body),
                 has_full_content=full,
+                source_html=source,
             )
         )
     if parsed.entries and not entries:
