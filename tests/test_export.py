@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from tests.helpers import make_config
 from worker.cli import main
-from worker.export import atom_feed
-from worker.ingest import Ingestor
+from worker.downstream.export import atom_feed
+from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
 from worker.store.stories import list_stories
 

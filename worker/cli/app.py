@@ -59,8 +59,8 @@ def _load_index(db: Database) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from worker.ingest import Ingestor
-    from worker.scheduler import run_daemon
+    from worker.daemon.scheduler import run_daemon
+    from worker.pipeline.poll import Ingestor
     from worker.store.availability import wait_for_database
     from worker.store.repair import repair_on_start
 
