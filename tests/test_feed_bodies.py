@@ -11,6 +11,7 @@ import feedparser
 import pytest
 
 from tests.fixtures.corpus import WIRE
+from worker.clean import bodies
 from worker.clean.bodies import body_kind, body_to_text
 from worker.clean.extract import fragment_to_text
 from worker.reader.parser import parse_feed
@@ -166,3 +167,13 @@ def test_parser_keeps_the_body_as_given_and_stores_what_it_stored_before(escaped
     old = feedparser.parse(_rss(page, escaped=escaped), sanitize_html=True).entries[0]
     assert entry.content_html == sanitize_html(old.content[0].value)
     assert "<script" not in entry.content_html and "<html" not in entry.content_html
+
+
+def test_page_reading_that_finds_no_article_falls_back_to_the_fragment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A page the extractor cannot read (it returns nothing): the body's words stay.
+    body = f"<div><ul>{MENU}</ul><div>{ARTICLE}</div><div>{RAIL}</div></div>"
+    assert body_kind(body) == "page"
+    monkeypatch.setattr(bodies, "page_to_text", lambda *_a, **_k: "")
+    assert _has_article(body_to_text(body))

@@ -34,7 +34,7 @@ from typing import Literal
 import lxml.html
 from lxml import etree
 
-from worker.clean.extract import _BLOCK_TAGS, fragment_to_text, page_to_text
+from worker.clean.extract import _BLOCK_TAGS, fragment_to_text, page_to_text, second_opinion
 
 # Tuned on the even-named half of spotsigs-dev's clusters (fragments shape), see
 # docs/decisions/feed-bodies-as-pages.md.
@@ -242,18 +242,24 @@ def body_to_text(content_html: str, source_html: str = "", url: str | None = Non
     """Main text of a feed body: ``content_html`` sanitised, ``source_html`` as the feed
     gave it (``""``: unknown)."""
     if source_html and _DOCUMENT.search(source_html, 0, _DOCUMENT_HEAD):
-        return page_to_text(source_html, url)
+        return _as_page(content_html, source_html, url)
     if not _MAYBE_CHROME.search(content_html):
         return fragment_to_text(content_html)
     root = _parse(content_html)
     if root is None:
         return fragment_to_text(content_html)
     changed = strip_feed_chrome(root)
+    body = _inner_html(root) if changed else content_html
     if _page_structure(root):
-        return page_to_text(source_html or content_html, url)
-    if not changed:
-        return fragment_to_text(content_html)
-    return fragment_to_text(_inner_html(root))
+        return _as_page(body, source_html, url)
+    return fragment_to_text(body)
+
+
+def _as_page(content_html: str, source_html: str, url: str | None) -> str:
+    """The body read as a page; read as a fragment instead when the page reading found
+    no article and the fragment reading at least twice its running text (nothing lost)."""
+    text = page_to_text(source_html or content_html, url)
+    return second_opinion(text, lambda: fragment_to_text(content_html))
 
 
 def _inner_html(root: etree._Element) -> str:
