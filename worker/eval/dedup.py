@@ -9,6 +9,11 @@ The ``[dedup]`` and ``[clean]`` settings come from ``--config`` when given (so a
 their own settings), else the defaults; ``--set dedup.KEY=VALUE`` overrides one. Per-feed
 learned chrome lines are off: the labelled documents carry no feed, and learning across all
 of them would learn across sites.
+
+``--path whole-pages|fragments|summaries`` ingests the same documents, in the same order,
+through the daemon's poll path instead, served as feeds (``worker.eval.feedpath``), with
+chrome learned per feed and per site as the daemon has it; ``--path all`` runs each path in
+turn and prints them side by side.
 """
 
 from __future__ import annotations
