@@ -268,8 +268,9 @@ def test_eval_dedup_feed_paths(dedup_bench: Path, capsys: pytest.CaptureFixture[
         assert result["bcubed"]["f1"] == 1.0, path
         assert result["distractor_merges"] == 0, path
     feeds = out["summaries"]["polls"]
-    assert feeds["articles_new"] + feeds["duplicates_near"] + feeds["duplicates_exact"] == (
-        out["summaries"]["documents"]
+    assert (
+        feeds["articles_new"] + feeds["duplicates_near"] + feeds["duplicates_exact"]
+        == (out["summaries"]["documents"])
     )
     assert feeds.get("outcome_error", 0) == 0
     assert main([*args[:-3], "--path", "whole-pages"]) == 0
