@@ -30,7 +30,6 @@ from worker.http import Listener
 from worker.ingest import Ingestor
 from worker.logs import setup_logging
 from worker.store.feeds import PollOutcome, as_utc, utcnow
-from worker.store.index import mirror_size
 from worker.store.models import Feed
 from worker.store.retention import prune_index
 
@@ -254,9 +253,9 @@ class Daemon:
         metric.FEEDS_ENABLED.set_function(
             lambda: sum(1 for f in self.ingestor.config.feeds if f.enabled)
         )
-        engine = self.ingestor.db.engine
-        metric.INDEX_ARTICLES.set_function(lambda: mirror_size(engine)[0])
-        metric.INDEX_BYTES.set_function(lambda: mirror_size(engine)[1])
+        index = self.ingestor.db.index
+        metric.INDEX_ARTICLES.set_function(lambda: index.size()[0])
+        metric.INDEX_BYTES.set_function(lambda: index.size()[1])
         self._start_listener(self.ingestor.config.worker.listen)
         log.info("started: %d feeds scheduled", len(self.scheduler.get_jobs()))
         systemd.notify("READY=1")

@@ -46,12 +46,10 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def _load_index(db: Database) -> None:
     """Read the LSH index into memory before the first poll, which would otherwise pay."""
-    from worker.store.index import catch_up, mirror_size
-
     started = time.monotonic()
     with db.session() as session:
-        catch_up(session)
-    articles, size = mirror_size(db.engine)
+        db.index.catch_up(session)
+    articles, size = db.index.size()
     log.info(
         "LSH index: %d articles in memory (%.0f MiB), read in %.1fs",
         articles, size / 2**20, time.monotonic() - started,
