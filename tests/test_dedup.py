@@ -148,7 +148,9 @@ def test_fmix32_is_murmur3s_finaliser() -> None:
     assert fmix32(known).tolist() == [0, 0x514E28B7, 0x81F16F39]
     rng = np.random.default_rng(5)
     values = rng.integers(0, 2**32, size=(500, 1), dtype=np.uint32)
+    before = values.copy()
     mixed = fmix32(values)
+    assert np.array_equal(values, before)  # works in place on its own copy only
     assert mixed.dtype == np.uint32 and mixed.shape == values.shape
     assert mixed.ravel().tolist() == [_fmix32_reference(int(v)) for v in values.ravel()]
 

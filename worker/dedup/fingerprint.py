@@ -31,6 +31,7 @@ from worker.dedup.spots import spots
 
 _TOKEN = re.compile(r"\w+")
 SCHEME_FAMILY = "crc32-affine32"
+_FMIX_M1, _FMIX_M2 = np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35)  # MurmurHash3's fmix32
 
 
 def tokens(text: str) -> list[str]:
@@ -127,11 +128,12 @@ def fmix32(hv: np.ndarray) -> np.ndarray:
     >>> [hex(v) for v in fmix32(np.array([0, 1, 0xFFFFFFFF], dtype=np.uint32))]
     ['0x0', '0x514e28b7', '0x81f16f39']
     """
-    hv = hv ^ (hv >> 16)
-    hv = hv * np.uint32(0x85EBCA6B)
-    hv = hv ^ (hv >> 13)
-    hv = hv * np.uint32(0xC2B2AE35)
-    return hv ^ (hv >> 16)
+    hv = hv ^ (hv >> 16)  # a new array: the rest works in place on it
+    hv *= _FMIX_M1
+    hv ^= hv >> 13
+    hv *= _FMIX_M2
+    hv ^= hv >> 16
+    return hv
 
 
 def minhash_values(grams: Collection[bytes], num_perm: int = 128, seed: int = 1) -> np.ndarray:
