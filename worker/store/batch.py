@@ -25,6 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, union
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.dedup.decision import Candidate, story_match, verified_matches
 from worker.dedup.lsh import band_keys
 from worker.store.articles import (
@@ -35,7 +36,6 @@ from worker.store.articles import (
     fingerprint_columns,
     story_refresh,
 )
-from worker.store.feeds import utcnow
 from worker.store.index import (
     band_hits,
     insert_index_rows,
