@@ -21,7 +21,7 @@ from tests.fixtures.drafts import POLICY, draft, make_feed, store
 from tests.test_merge import _split_off
 from worker.dedup import engine
 from worker.dedup.engine import Draft, refresh_stories
-from worker.entries import Prepared, write_batch
+from worker.pipeline.entries import Prepared, write_batch
 from worker.store.articles import ArticleStore
 from worker.store.db import Database
 from worker.store.models import Article, ChromeLine, LshKeys, Story

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from tests.fixtures.corpus import WIRE
 from tests.fixtures.drafts import ENGINE, POLICY, draft, make_feed, store
+from worker.clock import utcnow
 from worker.dedup.engine import refresh_stories
 from worker.dedup.fingerprint import fingerprint
 from worker.store.articles import ArticleStore
 from worker.store.db import Database
-from worker.store.feeds import utcnow
 from worker.store.models import Article, Feed, LshKeys, Story
 from worker.store.retention import prune_index
 

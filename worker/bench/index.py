@@ -40,7 +40,7 @@ from worker.config import Config
 from worker.dedup.engine import DedupEngine, Draft
 from worker.dedup.fingerprint import Fingerprint, scheme_name
 from worker.errors import NewsdedupError
-from worker.stages import dedup_policy
+from worker.pipeline.build import dedup_policy
 from worker.store.articles import ArticleStore
 from worker.store.db import Database
 from worker.store.models import Article, Base, Feed, PollLog

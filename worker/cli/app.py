@@ -35,7 +35,7 @@ def open_database(config: Config, *, migrate: bool = True) -> Database:
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT set ``stop``: the entry being written commits, the poll ends, exit 0."""
+    """SIGTERM/SIGINT set ``stop``: the entries in hand are written, the poll ends, exit 0."""
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
@@ -57,8 +57,8 @@ def _load_index(db: Database) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from worker.ingest import Ingestor
-    from worker.scheduler import run_daemon
+    from worker.daemon.scheduler import run_daemon
+    from worker.pipeline.poll import Ingestor
     from worker.store.availability import wait_for_database
     from worker.store.repair import repair_on_start
 

@@ -51,6 +51,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from worker.clock import utcnow
 from worker.dedup.canonical import ArticleFacts, choose_canonical
 from worker.dedup.decision import (
     MAX_LINK_MEMBERS,
@@ -73,7 +74,6 @@ from worker.dedup.records import (
     Stored,
     StoryState,
 )
-from worker.store.feeds import utcnow
 
 # The logger merges have always been logged under: filters on it keep working.
 log = logging.getLogger("newsdedup.store")

@@ -19,6 +19,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select, union, update
 from sqlalchemy.orm import Session
 
+from worker.clock import as_utc
 from worker.dedup.decision import Candidate
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.records import (
@@ -31,7 +32,6 @@ from worker.dedup.records import (
     Stored,
     StoryState,
 )
-from worker.store.feeds import as_utc
 from worker.store.index import IndexMirror
 from worker.store.models import Article, Feed, Story
 

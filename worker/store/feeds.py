@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.config import FeedConfig
+from worker.outcomes import PollOutcome
 from worker.store import leases
 from worker.store.models import Feed, PollLog
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def sync_feeds(session: Session, feeds: Iterable[FeedConfig]) -> dict[str, int]:
@@ -53,35 +43,6 @@ def sync_feeds(session: Session, feeds: Iterable[FeedConfig]) -> dict[str, int]:
             row.enabled = False
     session.flush()
     return {name: row.id for name, row in rows.items() if name in configured}
-
-
-@dataclass
-class PollOutcome:
-    outcome: str  # ok | not_modified | error | stopped
-    http_status: int | None = None
-    entries_seen: int = 0
-    articles_new: int = 0
-    articles_updated: int = 0
-    duplicates_exact: int = 0
-    duplicates_near: int = 0
-    entry_errors: int = 0
-    error_kind: str | None = None
-    error: str | None = None
-    # When the feed is due again, as recorded (``None`` if the record failed): the
-    # scheduler plans the next poll from it without reading the row back.
-    next_poll_at: datetime | None = None
-
-    def count(self, kinds: Iterable[str]) -> None:
-        """Add stored entries, given how each was matched (``StoreResult.kind``)."""
-        for kind in kinds:
-            if kind == "new":
-                self.articles_new += 1
-            elif kind in ("url", "content"):
-                self.duplicates_exact += 1
-            elif kind == "near":
-                self.duplicates_near += 1
-            elif kind == "updated":
-                self.articles_updated += 1
 
 
 def record_poll(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from worker import metric
+from worker import metrics
 from worker.clean import ChromeRules
 from worker.clean.learned import learnable_keys
 from worker.config import Config, FeedConfig
@@ -175,9 +175,9 @@ def prepare(
     if stored_hash == digest:
         return None
     rules = ChromeRules(tuple(config.clean.extra_patterns) + tuple(cfg.boilerplate), learned.keys)
-    with metric.stage("clean"):
+    with metrics.stage("clean"):
         extracted, clean_text = clean(cfg, entry, rules)
-    with metric.stage("fingerprint"):
+    with metrics.stage("fingerprint"):
         fp = fingerprint_text(config, clean_text)
     keys: frozenset[str] = frozenset()
     if config.clean.learn_lines:

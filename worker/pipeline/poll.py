@@ -1,6 +1,6 @@
 """One poll of one feed, wiring the stages: fetch -> parse -> clean -> fingerprint ->
 dedup -> store. The entries of a poll are stored in batches (``worker.store_batch``), each
-batch one transaction (``worker/entries.py``), so a crash or a stop loses at most the batch
+batch one transaction (``pipeline/entries.py``), so a crash or a stop loses at most the batch
 in flight and never leaves half an entry behind.
 """
 
@@ -18,11 +18,17 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from worker import backoff, metric
+from worker import metrics
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import fragment_to_text, page_to_text
+from worker.clock import utcnow
 from worker.config import Config, FeedConfig, FullTextMode
-from worker.entries import (
+from worker.errors import FeedError, HTTPStatusError, StoreError
+from worker.logs import log_context
+from worker.outcomes import PollOutcome
+from worker.pipeline import backoff
+from worker.pipeline.build import dedup_policy, fetcher_for
+from worker.pipeline.entries import (
     KnownEntries,
     LearnedLines,
     Prepared,
@@ -30,16 +36,13 @@ from worker.entries import (
     prepare,
     write_batch,
 )
-from worker.errors import FeedError, HTTPStatusError, StoreError
-from worker.logs import log_context
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
-from worker.stages import dedup_policy, fetcher_for
 from worker.store import articles as store
 from worker.store import leases
 from worker.store.availability import retry_transient
 from worker.store.db import Database
-from worker.store.feeds import PollOutcome, record_poll, sync_feeds, utcnow
+from worker.store.feeds import record_poll, sync_feeds
 
 log = logging.getLogger("newsdedup.ingest")
 
@@ -129,7 +132,7 @@ class Ingestor:
         finally:
             with self._running_lock:
                 self._running.discard(name)
-        metric.record_poll(outcome)
+        metrics.record_poll(outcome)
         return outcome
 
     def wait_idle(self, timeout: float) -> bool:
@@ -183,7 +186,7 @@ class Ingestor:
         result_headers: dict[str, str] = {}
         assert self.fetcher is not None
         try:
-            with metric.stage("fetch"):
+            with metrics.stage("fetch"):
                 result = self.fetcher.fetch(
                     cfg.url,
                     etag=state.etag,
@@ -197,7 +200,7 @@ class Ingestor:
             if result.not_modified:
                 outcome = PollOutcome("not_modified", http_status=304)
             else:
-                with metric.stage("parse"):
+                with metrics.stage("parse"):
                     parsed = parse_feed(result.content, url=result.url, headers=result.headers)
                 ttl = parsed.ttl_seconds
                 outcome = self._store_entries(cfg, feed_id, parsed)
@@ -362,7 +365,7 @@ class Ingestor:
         matched."""
         for attempt in range(2):
             try:
-                with metric.stage("store", len(batch)), self.db.dedup_transaction() as session:
+                with metrics.stage("store", len(batch)), self.db.dedup_transaction() as session:
                     return write_batch(
                         session,
                         feed_id,
