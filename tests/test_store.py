@@ -13,9 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from worker.dedup.decision import MatchRule
+from worker.dedup.engine import DedupEngine, DedupPolicy
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.lsh import LshParams, band_keys
-from worker.dedup.engine import DedupEngine, DedupPolicy
 from worker.store.articles import ArticleStore
 from worker.store.db import Database
 from worker.store.models import Base

@@ -3,6 +3,14 @@
 ``worker.store.articles.ArticleStore`` implements it over SQL (SQLite or PostgreSQL) and
 the LSH index mirror; the engine (``worker.dedup.engine``) owns every decision. A store is
 used for one transaction, under the dedup lock: what it writes, its later reads see.
+
+    >>> from worker.store.articles import ArticleStore
+    >>> from worker.store.db import Database
+    >>> db = Database("sqlite://"); db.upgrade()
+    >>> with db.dedup_transaction() as s:
+    ...     store: DedupStore = ArticleStore(s)
+    ...     store.reserve_ids("stories", 3), store.members({1}), store.band_hits({7}, 0.0)
+    ([1, 2, 3], {}, {})
 """
 
 from __future__ import annotations
