@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from worker.store.db import Database
 
 log = logging.getLogger("newsdedup")
+EXIT_FEEDS_FAILED = 3  # `run --once`: every feed was polled, at least one failed
 
 # The pipeline (SQLAlchemy, trafilatura, datasketch, APScheduler) is imported by the commands
 # that use it: `check-config`, `healthcheck` and `--help` answer in a fraction of a second
@@ -103,7 +104,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             + (f" ({', '.join(sorted(failed))})" if failed else ""),
             file=sys.stderr,
         )
-        return 0
+        # Cron and systemd timers see a failed feed only in the exit status.
+        return EXIT_FEEDS_FAILED if failed else 0
     return run_daemon(ingestor)
 
 

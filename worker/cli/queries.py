@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from datetime import timedelta
 from typing import Any
 
 from worker.cli.app import open_database
+from worker.cli.args import WHEN_HELP, positive_int, when
 from worker.cli.feedlist import register_feed_commands
-from worker.config import load_config, parse_duration
+from worker.config import load_config
 from worker.errors import NewsdedupError
 
 
@@ -60,14 +60,12 @@ def _print_story(story: dict[str, Any], full: bool = False) -> None:
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
-    from worker.clock import utcnow
     from worker.store.stories import list_stories
 
     config = load_config(args.config)
     db = open_database(config)
-    since = utcnow() - timedelta(seconds=parse_duration(args.since)) if args.since else None
     with db.session() as session:
-        stories = list_stories(session, since=since, limit=args.limit)
+        stories = list_stories(session, since=args.since, limit=args.limit)
     if args.json:
         _print_json(stories)
         return 0
@@ -102,8 +100,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_feed_commands(feeds.add_subparsers(dest="feeds_command", metavar="ACTION"))
 
     stories = sub.add_parser("stories", help="stories with their articles, newest first")
-    stories.add_argument("--since", metavar="DURATION", help="only stories seen within, e.g. 24h")
-    stories.add_argument("--limit", type=int, help="at most this many stories")
+    stories.add_argument(
+        "--since", metavar="WHEN", type=when, help=f"stories seen since: {WHEN_HELP}"
+    )
+    stories.add_argument("--limit", type=positive_int, help="at most this many stories")
     stories.add_argument("--json", action="store_true")
     stories.set_defaults(handler=cmd_stories)
 
