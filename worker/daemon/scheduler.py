@@ -238,6 +238,8 @@ class Daemon:
         self.stop.set()
 
     def run(self) -> int:
+        # First: a second daemon of this config stops here, before it schedules anything.
+        pid_file = reload.write_pid_file(self.ingestor.config)
         self.ingestor.sync_feeds()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
@@ -251,7 +253,6 @@ class Daemon:
             name="prune the LSH index to the retention window",
         )
         self.scheduler.start()
-        pid_file = reload.write_pid_file(self.ingestor.config)
         metrics.watch_overdue(lambda: count_overdue(self.ingestor.db))
         metrics.FEEDS_ENABLED.set_function(
             lambda: sum(1 for f in self.ingestor.config.feeds if f.enabled)
