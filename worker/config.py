@@ -297,12 +297,46 @@ def _format_validation_error(exc: ValidationError, path: str) -> str:
     return "\n".join(lines)
 
 
+_SQLITE_URL = re.compile(r"^(sqlite(?:\+\w+)?:///)([^?]*)(\?.*)?$")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (``None``: not SQLite, or in memory).
+
+    >>> sqlite_path("sqlite:////var/lib/n.db"), sqlite_path("sqlite://"), sqlite_path("postgresql://h/d")
+    (PosixPath('/var/lib/n.db'), None, None)
+    """
+    match = _SQLITE_URL.match(url)
+    if not match or match.group(2) in ("", ":memory:") or match.group(2).startswith("file:"):
+        return None
+    return Path(match.group(2))
+
+
+def resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    """A relative SQLite path resolved against ``base_dir`` (the config's folder, as for
+    ``pid_file`` and ``file:`` feeds), so a command run from another directory opens the
+    same database instead of creating a new one there.
+
+    >>> resolve_sqlite_url("sqlite:///state/n.db?timeout=5", Path("/etc/nd"))
+    'sqlite:////etc/nd/state/n.db?timeout=5'
+    """
+    match = _SQLITE_URL.match(url)
+    found = sqlite_path(url)
+    if match is None or found is None or found.is_absolute():
+        return url
+    return f"{match.group(1)}{base_dir / found}{match.group(3) or ''}"
+
+
 def parse_config(text: str, *, path: str = DEFAULT_CONFIG_PATH) -> Config:
     """Validate TOML text; raises ``ConfigError`` naming ``path`` and the key."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", path=path) from exc
+    worker = data.get("worker")
+    if isinstance(worker, dict) and isinstance(worker.get("database"), str):
+        base_dir = Path(path).resolve().parent
+        data["worker"] = {**worker, "database": resolve_sqlite_url(worker["database"], base_dir)}
     try:
         return Config.model_validate({**data, "source_path": path})
     except ValidationError as exc:

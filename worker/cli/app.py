@@ -12,7 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from worker.config import Config, load_config
-from worker.errors import StoreError
+from worker.errors import NewsdedupError, StoreError
 from worker.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -32,6 +32,30 @@ def open_database(config: Config, *, migrate: bool = True) -> Database:
     db = Database(config.worker.database)
     if migrate:
         db.ensure_current()
+    return db
+
+
+def open_existing_database(config: Config) -> Database:
+    """The database of ``config`` for a command that only reads: never created, never
+    migrated. ``NewsdedupError`` saying what to do when it is missing or behind."""
+    from worker.config import sqlite_path
+    from worker.store.db import Database
+
+    path = sqlite_path(config.worker.database)
+    if path is not None and not path.exists():
+        raise NewsdedupError(
+            f"database {path} does not exist (worker.database in {config.source_path}); "
+            "`newsdedup db upgrade` creates it, `newsdedup run` fills it"
+        )
+    db = Database(config.worker.database)
+    current, head = db.current_revision(), db.head_revision()
+    if current != head:
+        db.dispose()
+        found = f"is at schema {current}" if current else "has no newsdedup schema"
+        raise NewsdedupError(
+            f"database {path or 'at worker.database'} {found}, this newsdedup needs {head}: "
+            "run `newsdedup db upgrade`"
+        )
     return db
 
 
@@ -117,10 +141,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from worker.config import sqlite_path
     from worker.store.db import Database
 
     config = load_config(args.config)
     db = Database(args.database or config.worker.database)
+    missing = sqlite_path(db.url)
+    if args.db_command != "upgrade" and missing is not None and not missing.exists():
+        db.dispose()
+        raise NewsdedupError(f"database {missing} does not exist")
     if args.db_command == "upgrade":
         db.upgrade(args.revision)
         print(f"database at revision {db.current_revision()}")

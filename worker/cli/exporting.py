@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from worker.cli.app import open_database
+from worker.cli.app import open_existing_database
 from worker.cli.args import WHEN_HELP, positive_int, when
 from worker.config import load_config
 from worker.downstream import export
@@ -17,7 +17,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from worker.store.stories import list_stories
 
     config = load_config(args.config)
-    db = open_database(config)
+    db = open_existing_database(config)
     with db.session() as session:
         stories = list_stories(session, since=args.since, limit=args.limit)
     if args.format == "atom":

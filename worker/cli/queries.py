@@ -7,7 +7,7 @@ import json
 import textwrap
 from typing import Any
 
-from worker.cli.app import open_database
+from worker.cli.app import open_existing_database
 from worker.cli.args import WHEN_HELP, positive_int, when
 from worker.cli.feedlist import register_feed_commands
 from worker.config import load_config
@@ -26,7 +26,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     from worker.store.stories import feed_states
 
     config = load_config(args.config)
-    db = open_database(config)
+    db = open_existing_database(config)
     with db.session() as session:
         states = feed_states(session)
     if args.json:
@@ -63,7 +63,7 @@ def cmd_stories(args: argparse.Namespace) -> int:
     from worker.store.stories import list_stories
 
     config = load_config(args.config)
-    db = open_database(config)
+    db = open_existing_database(config)
     with db.session() as session:
         stories = list_stories(session, since=args.since, limit=args.limit)
     if args.json:
@@ -80,7 +80,7 @@ def cmd_story(args: argparse.Namespace) -> int:
     from worker.store.stories import get_story
 
     config = load_config(args.config)
-    db = open_database(config)
+    db = open_existing_database(config)
     with db.session() as session:
         story = get_story(session, args.id)
     if story is None:
