@@ -42,7 +42,7 @@ STAGES = ("fetch", "parse", "clean", "fingerprint", "store")
 
 POLLS = Counter(
     "newsdedup_polls",
-    "Feed polls by outcome (ok, not_modified, error, stopped, skipped).",
+    "Feed polls by outcome (ok, not_modified, error, interrupted, skipped, leased).",
     ["outcome"],
     registry=REGISTRY,
 )

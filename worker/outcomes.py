@@ -15,7 +15,9 @@ from datetime import datetime
 
 @dataclass
 class PollOutcome:
-    outcome: str  # ok | not_modified | error | stopped
+    # ok | not_modified | error | interrupted (a stop cut the poll short: neither a
+    # success nor a failure) | skipped | leased (not polled at all)
+    outcome: str
     http_status: int | None = None
     entries_seen: int = 0
     articles_new: int = 0

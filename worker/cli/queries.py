@@ -34,6 +34,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         return 0
     for f in states:
         status = "ok" if not f["consecutive_failures"] else f"FAILING x{f['consecutive_failures']}"
+        if f["last_outcome"] == "interrupted":
+            status = "interrupted"  # cut by a stop; polled again first thing
         if not f["enabled"]:
             status = "disabled"
         last, due = f["last_polled_at"] or "-", f["next_poll_at"] or "-"

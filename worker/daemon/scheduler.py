@@ -93,6 +93,8 @@ class Daemon:
         self._schedule(name, when)
 
     def _prune_index(self) -> None:
+        if self.stop.is_set():
+            return
         cutoff = utcnow() - timedelta(seconds=self.ingestor.config.dedup.retention)
         try:
             prune_index(self.ingestor.db, cutoff)

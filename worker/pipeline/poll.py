@@ -114,6 +114,10 @@ class Ingestor:
         fetched and the outcome is ``leased``. ``scheduled`` polls (the daemon's) also
         leave a feed alone that is not due, because another worker has just polled it.
         """
+        if self.stop.is_set():
+            # SIGTERM arrived: a job the scheduler fired just before it shut down must
+            # not start a fetch the shutdown would then wait for (or cut).
+            return PollOutcome("skipped")
         with self._running_lock:
             if name in self._running:  # never two polls of one feed at once
                 return PollOutcome("skipped")
@@ -213,6 +217,8 @@ class Ingestor:
         except StoreError as exc:
             outcome = PollOutcome("error", error_kind="database", error=str(exc))
         failures = state.consecutive_failures + 1 if outcome.outcome == "error" else 0
+        if outcome.outcome == "interrupted":
+            failures = state.consecutive_failures  # not a success: the backoff stands
         delay = backoff.next_delay(
             cfg.interval,
             failures=failures,
@@ -223,7 +229,10 @@ class Ingestor:
             jitter=self.config.worker.jitter,
             rng=self._rng,
         )
-        next_poll_at = utcnow() + timedelta(seconds=delay)
+        # A cut poll is due again at once: the next start finishes what it began.
+        next_poll_at = utcnow() + timedelta(
+            seconds=0 if outcome.outcome == "interrupted" else delay
+        )
         try:
             with self.db.engine.begin() as conn:
                 record_poll(
@@ -281,7 +290,7 @@ class Ingestor:
         opened = time.monotonic()
         for entry in parsed.entries:
             if self.stop.is_set():
-                outcome.outcome = "stopped"
+                outcome.outcome = "interrupted"
                 outcome.entry_errors += 1  # keep the validators: the rest comes next time
                 break
             with log_context(article=entry.guid):

@@ -61,6 +61,9 @@ def record_poll(
     ``UPDATE``, and append the poll log row (call inside one transaction)."""
     now = utcnow()
     failed = outcome.outcome == "error"
+    # Cut short by a stop: neither a success (the failure count and last success stay)
+    # nor a failure.
+    interrupted = outcome.outcome == "interrupted"
     # Validators are kept only when every entry was stored: a 304 next time must not hide
     # an entry that failed this time.
     validators = outcome.outcome == "ok" and outcome.entry_errors == 0
@@ -70,6 +73,7 @@ def record_poll(
         "owner": owner,
         "polled_at": now,
         "next_at": next_poll_at,
+        "outcome": outcome.outcome,
     }
     if failed:
         params.update(
@@ -79,7 +83,7 @@ def record_poll(
         params.update(new_etag=etag, new_last_modified=last_modified)
     if titled:
         params["new_title"] = (title or "")[:1000]
-    conn.execute(_record_statement(failed, validators, titled), params)
+    conn.execute(_record_statement(failed, interrupted, validators, titled), params)
     conn.execute(
         _POLL_LOG,
         {
@@ -103,11 +107,12 @@ _POLL_LOG = insert(PollLog)
 
 
 @functools.cache
-def _record_statement(failed: bool, validators: bool, titled: bool) -> Update:
+def _record_statement(failed: bool, interrupted: bool, validators: bool, titled: bool) -> Update:
     """The feed-row ``UPDATE`` for one kind of outcome, built once per kind."""
     values: dict[str, Any] = {
         "last_polled_at": bindparam("polled_at"),
         "next_poll_at": bindparam("next_at"),
+        "last_outcome": bindparam("outcome"),
         **leases.release_values(),
     }
     if failed:
@@ -117,7 +122,7 @@ def _record_statement(failed: bool, validators: bool, titled: bool) -> Update:
             last_error=bindparam("error_text"),
             last_error_at=bindparam("error_at"),
         )
-    else:
+    elif not interrupted:
         values.update(consecutive_failures=0, last_success_at=bindparam("polled_at"))
     if validators:
         values.update(etag=bindparam("new_etag"), last_modified=bindparam("new_last_modified"))

@@ -31,6 +31,7 @@ def feed_states(session: Session) -> list[dict[str, Any]]:
                 "last_success_at": _iso(f.last_success_at),
                 "next_poll_at": _iso(f.next_poll_at),
                 "consecutive_failures": f.consecutive_failures,
+                "last_outcome": f.last_outcome,
                 "last_error_kind": f.last_error_kind,
                 "last_error": f.last_error,
                 "last_error_at": _iso(f.last_error_at),
