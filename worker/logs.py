@@ -61,7 +61,19 @@ class TextFormatter(logging.Formatter):
         return f"{head} {' '.join(extra)}{sep}{tail}"
 
 
+# What every LogRecord carries; anything else on a record came from ``extra=``.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the ``log_context`` keys,
+    every ``extra=`` field (a poll's ``outcome``, counts, ``error_kind``, ``duration_s``),
+    and ``exception`` with the traceback."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -69,12 +81,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in CONTEXT_KEYS:
-            if hasattr(record, key):
-                payload[key] = getattr(record, key)
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRS and not key.startswith("_") and key not in payload:
+                payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False)
+        return json.dumps(payload, ensure_ascii=False, default=str)
 
 
 def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:

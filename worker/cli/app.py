@@ -120,14 +120,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             key: sum(getattr(r, key) for r in results.values())
             for key in ("articles_new", "duplicates_exact", "duplicates_near", "articles_updated")
         }
-        print(
+        summary = (
             f"polled {len(results)} feeds: {totals['articles_new']} new stories, "
             f"{totals['duplicates_exact']} exact and {totals['duplicates_near']} near copies "
             "folded, "
             f"{totals['articles_updated']} updated, {len(failed)} failed"
-            + (f" ({', '.join(sorted(failed))})" if failed else ""),
-            file=sys.stderr,
+            + (f" ({', '.join(sorted(failed))})" if failed else "")
         )
+        if config.worker.log_format == "json":  # stderr is a JSON stream: one more object
+            log.info(
+                "%s", summary, extra={"feeds": len(results), "failed": sorted(failed), **totals}
+            )
+        else:
+            print(summary, file=sys.stderr)
         # Cron and systemd timers see a failed feed only in the exit status.
         return EXIT_FEEDS_FAILED if failed else 0
     return run_daemon(ingestor)

@@ -259,6 +259,7 @@ class Ingestor:
             else (logging.INFO if changed else logging.DEBUG)
         )
         if log.isEnabledFor(level):
+            took = time.monotonic() - t0
             log.log(
                 level,
                 "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d%s (%.2fs)",
@@ -270,7 +271,8 @@ class Ingestor:
                 outcome.articles_updated,
                 outcome.entries_seen,
                 f" error={outcome.error_kind}: {outcome.error}" if outcome.error else "",
-                time.monotonic() - t0,
+                took,
+                extra=poll_fields(outcome, took),
             )
         return outcome
 
@@ -405,6 +407,24 @@ class Ingestor:
     def close(self) -> None:
         if self.fetcher is not None:
             self.fetcher.close()
+
+
+def poll_fields(outcome: PollOutcome, seconds: float) -> dict[str, object]:
+    """A poll's result as log fields (JSON logs carry them as keys; text logs have them
+    in the message)."""
+    return {
+        "outcome": outcome.outcome,
+        "http_status": outcome.http_status,
+        "entries_seen": outcome.entries_seen,
+        "articles_new": outcome.articles_new,
+        "duplicates_exact": outcome.duplicates_exact,
+        "duplicates_near": outcome.duplicates_near,
+        "articles_updated": outcome.articles_updated,
+        "entry_errors": outcome.entry_errors,
+        "error_kind": outcome.error_kind,
+        "error": outcome.error,
+        "duration_s": round(seconds, 3),
+    }
 
 
 def enabled_feeds(config: Config) -> Iterable[FeedConfig]:
