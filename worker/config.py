@@ -16,6 +16,7 @@ Example (the minimum)::
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -80,19 +81,25 @@ OptionalDuration = Annotated[float, BeforeValidator(_parse_optional_duration)]
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """``host:port`` (IPv6 in brackets; empty host = all interfaces) to ``(host, port)``.
+    """``host:port`` (IPv6 in brackets) to ``(host, port)``. The host is required: a bare
+    ``:9464`` would serve metrics on every interface, which must be asked for by name.
 
-    >>> parse_listen("127.0.0.1:9464"), parse_listen("[::1]:9464"), parse_listen(":9464")
+    >>> parse_listen("127.0.0.1:9464"), parse_listen("[::1]:9464"), parse_listen("0.0.0.0:9464")
     (('127.0.0.1', 9464), ('::1', 9464), ('0.0.0.0', 9464))
     """
     host, sep, port = value.strip().rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{value!r} is not host:port, e.g. '127.0.0.1:9464'")
+    if not host:
+        raise ValueError(
+            f"{value!r} has no host: use '127.0.0.1{value.strip()}' (this machine only) "
+            f"or '0.0.0.0{value.strip()}' (every interface)"
+        )
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif ":" in host:
         raise ValueError(f"{value!r}: put an IPv6 address in brackets, e.g. '[::1]:9464'")
-    return host or "0.0.0.0", int(port)
+    return host, int(port)
 
 
 class FullTextMode(StrEnum):
@@ -168,6 +175,8 @@ class WorkerSettings(_Strict):
     listen: str | None = None  # "127.0.0.1:9464": serve /metrics and /healthz
     pid_file: str | None = None  # written by `run`, read by `newsdedup reload`
     jitter: OptionalDuration = 30.0
+    # No feed may be polled more often: a typo such as "1s" would hammer a publisher.
+    min_interval: Duration = 60.0
     max_backoff: Duration = 6 * 3600.0
     # Several workers on one database: a worker that stops renewing its poll lease this
     # long (it died) loses the feed to the others.
@@ -239,6 +248,17 @@ class Config(_Strict):
     source_path: str | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
+    def _intervals(self) -> Config:
+        floor = self.worker.min_interval
+        for index, feed in enumerate(self.feeds):
+            if feed.interval < floor:
+                raise ValueError(
+                    f"feeds[{index}].interval: {feed.interval:g}s is below worker.min_interval "
+                    f"({floor:g}s); poll less often, or lower worker.min_interval"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _unique_names(self) -> Config:
         seen: dict[str, int] = {}
         for index, feed in enumerate(self.feeds):
@@ -284,13 +304,31 @@ def _format_location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """``; did you mean 'interval'?`` for a key close to one the section knows."""
+    sections: dict[str, type[BaseModel]] = {
+        "worker": WorkerSettings,
+        "fetch": FetchSettings,
+        "clean": CleanSettings,
+        "dedup": DedupSettings,
+        "feeds": FeedConfig,
+    }
+    keys = [k for k in loc if isinstance(k, str)]
+    if not keys:
+        return ""
+    model = sections.get(keys[0], Config) if len(keys) > 1 else Config
+    known = [name for name in model.model_fields if name != "source_path"]
+    close = difflib.get_close_matches(keys[-1], known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _format_validation_error(exc: ValidationError, path: str) -> str:
     lines = []
     for err in exc.errors():
         loc = _format_location(tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _did_you_mean(tuple(err["loc"]))
         if msg.startswith("feeds[") and ":" in msg:  # model-level message carries its own key
             loc, msg = msg.split(": ", 1)
         lines.append(f"{path}: {loc}: {msg}")
@@ -333,6 +371,13 @@ def parse_config(text: str, *, path: str = DEFAULT_CONFIG_PATH) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", path=path) from exc
+    if not data:
+        # An empty file (a failed templating step, a truncated copy) would otherwise run
+        # with every default: a database in the config's folder and no feeds.
+        raise ConfigError(
+            f"{path}: the config is empty; it needs at least [worker] database or [[feeds]]",
+            path=path,
+        )
     worker = data.get("worker")
     if isinstance(worker, dict) and isinstance(worker.get("database"), str):
         base_dir = Path(path).resolve().parent

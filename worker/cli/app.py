@@ -142,7 +142,60 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     enabled = sum(1 for f in config.feeds if f.enabled)
     print(f"{config.source_path}: ok ({len(config.feeds)} feeds, {enabled} enabled)")
-    return 0
+    if not args.connect:
+        return 0
+    results = [_check_database(config), *_check_file_feeds(config)]
+    for ok, line in results:
+        print(("ok      " if ok else "FAILED  ") + line)
+    return 0 if all(ok for ok, _ in results) else 1
+
+
+def _check_database(config: Config) -> tuple[bool, str]:
+    """Connect and read the schema revision; never creates or migrates anything."""
+    from worker.config import sqlite_path
+    from worker.store.db import Database
+
+    path = sqlite_path(config.worker.database)
+    if path is not None and not path.exists():
+        if path.parent.is_dir():
+            return True, f"database: {path} does not exist yet; `run` creates it"
+        return False, f"database: {path}: folder {path.parent} does not exist"
+    db = Database(config.worker.database)
+    try:
+        current, head = db.current_revision(), db.head_revision()
+    except StoreError as exc:
+        return False, f"database: {exc}"
+    finally:
+        db.dispose()
+    if current == head:
+        return True, f"database: reachable, schema {current} (current)"
+    return True, f"database: reachable, schema {current or 'none'}; `run` migrates it to {head}"
+
+
+def _check_file_feeds(config: Config) -> list[tuple[bool, str]]:
+    """Read and parse every ``file:`` feed as a poll would (network feeds are not fetched:
+    a check must not count as a poll to their publishers)."""
+    from worker.errors import FeedError
+    from worker.pipeline.build import fetcher_for
+    from worker.reader.parser import parse_feed
+
+    local = [f for f in config.feeds if f.url[:5].lower() == "file:"]
+    if not local:
+        return []
+    fetcher = fetcher_for(config)
+    out = []
+    try:
+        for feed in local:
+            try:
+                result = fetcher.fetch(feed.url, base_dir=config.base_dir)
+                parsed = parse_feed(result.content, url=result.url, headers=result.headers)
+            except FeedError as exc:
+                out.append((False, f"feed {feed.name}: {exc}"))
+                continue
+            out.append((True, f"feed {feed.name}: {len(parsed.entries)} entries"))
+    finally:
+        fetcher.close()
+    return out
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -183,6 +236,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check-config", help="validate the config file and exit")
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="also connect to the database and read every file: feed (exit 1 if one fails)",
+    )
     check.set_defaults(handler=cmd_check_config)
 
     db = sub.add_parser("db", help="database schema")
