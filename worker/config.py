@@ -20,9 +20,11 @@ import difflib
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -365,8 +367,11 @@ def resolve_sqlite_url(url: str, base_dir: Path) -> str:
     return f"{match.group(1)}{base_dir / found}{match.group(3) or ''}"
 
 
-def parse_config(text: str, *, path: str = DEFAULT_CONFIG_PATH) -> Config:
-    """Validate TOML text; raises ``ConfigError`` naming ``path`` and the key."""
+def parse_config(
+    text: str, *, path: str = DEFAULT_CONFIG_PATH, database: str | None = None
+) -> Config:
+    """Validate TOML text; raises ``ConfigError`` naming ``path`` and the key.
+    ``database`` replaces ``worker.database`` (an override from the environment)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -378,6 +383,9 @@ def parse_config(text: str, *, path: str = DEFAULT_CONFIG_PATH) -> Config:
             f"{path}: the config is empty; it needs at least [worker] database or [[feeds]]",
             path=path,
         )
+    if database is not None:
+        worker = data.get("worker")
+        data["worker"] = {**(worker if isinstance(worker, dict) else {}), "database": database}
     worker = data.get("worker")
     if isinstance(worker, dict) and isinstance(worker.get("database"), str):
         base_dir = Path(path).resolve().parent
@@ -393,7 +401,64 @@ def resolve_config_path(explicit: str | None = None) -> str:
     return explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH
 
 
-def load_config(path: str | None = None) -> Config:
+DATABASE_URL_ENV = "NEWSDEDUP_DATABASE_URL"
+DATABASE_PASSWORD_ENV = "NEWSDEDUP_DATABASE_PASSWORD"
+
+
+def _secret(name: str, env: Mapping[str, str], path: str) -> str | None:
+    """``$NAME``, or the content of the file ``$NAME_FILE`` names (a Docker or systemd
+    credential; one trailing newline dropped); both set is an error."""
+    direct, file_name = env.get(name), env.get(f"{name}_FILE")
+    if direct is not None and file_name is not None:
+        raise ConfigError(f"${name} and ${name}_FILE are both set; set one", path=path)
+    if file_name is None:
+        return direct
+    try:
+        value = Path(file_name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"${name}_FILE: cannot read {file_name}: {exc}", path=path) from exc
+    return value.removesuffix("\n").removesuffix("\r")
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with its password replaced (quoted for a URL).
+
+    >>> with_password("postgresql://nd@db:5432/nd", "p@ss:w/rd")
+    'postgresql://nd:p%40ss%3Aw%2Frd@db:5432/nd'
+    """
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise ValueError("the database URL has no host to give a password to")
+    user_info, at, host = parts.netloc.rpartition("@")
+    user = user_info.split(":", 1)[0] if at else ""
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _env_overrides(text: str, env: Mapping[str, str], path: str) -> str | None:
+    """The database URL as the environment makes it (``None``: as the file says).
+    Secrets stay out of the config file: ``$NEWSDEDUP_DATABASE_URL`` replaces
+    ``worker.database``, then ``$NEWSDEDUP_DATABASE_PASSWORD`` sets its password (each
+    also as ``..._FILE``)."""
+    url = _secret(DATABASE_URL_ENV, env, path)
+    password = _secret(DATABASE_PASSWORD_ENV, env, path)
+    if password is None:
+        return url
+    if url is None:
+        try:
+            url = tomllib.loads(text).get("worker", {}).get("database")
+        except tomllib.TOMLDecodeError:
+            return None  # parse_config reports it
+        url = url if isinstance(url, str) else WorkerSettings().database
+    try:
+        return with_password(url, password)
+    except ValueError as exc:
+        raise ConfigError(f"${DATABASE_PASSWORD_ENV}: {exc}", path=path) from exc
+
+
+def load_config(path: str | None = None, *, env: Mapping[str, str] | None = None) -> Config:
+    """The config file at ``path`` (``resolve_config_path``) with the environment's
+    overrides of secret-bearing keys applied (``env``: ``os.environ``)."""
     path = resolve_config_path(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -403,4 +468,5 @@ def load_config(path: str | None = None) -> Config:
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}", path=path) from exc
-    return parse_config(text, path=path)
+    database = _env_overrides(text, os.environ if env is None else env, path)
+    return parse_config(text, path=path, database=database)
