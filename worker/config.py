@@ -180,6 +180,9 @@ class WorkerSettings(_Strict):
     # No feed may be polled more often: a typo such as "1s" would hammer a publisher.
     min_interval: Duration = 60.0
     max_backoff: Duration = 6 * 3600.0
+    # A feed failing this many polls in a row is parked: no longer polled until a person
+    # revives it (`newsdedup feeds enable NAME`) or its URL changes. 0: never park.
+    park_after: StrictInt = Field(default=30, ge=0)
     # Several workers on one database: a worker that stops renewing its poll lease this
     # long (it died) loses the feed to the others.
     lease_timeout: Duration = 60.0

@@ -85,6 +85,12 @@ FEEDS_OVERDUE = Gauge(
     "Enabled feeds whose next poll is more than a minute late (read from the database at scrape).",
     registry=REGISTRY,
 )
+FEEDS_BROKEN = Gauge(
+    "newsdedup_feeds_broken",
+    "Enabled feeds parked after worker.park_after failed polls in a row: not polled until "
+    "a person runs `newsdedup feeds enable NAME` or the URL changes (read at scrape).",
+    registry=REGISTRY,
+)
 FEEDS_ENABLED = Gauge(
     "newsdedup_feeds_enabled", "Enabled feeds in the running config.", registry=REGISTRY
 )

@@ -30,6 +30,8 @@ class PollOutcome:
     # When the feed is due again, as recorded (``None`` if the record failed): the
     # scheduler plans the next poll from it without reading the row back.
     next_poll_at: datetime | None = None
+    # This failure was the `worker.park_after`-th in a row: the feed is parked.
+    parked: bool = False
 
     def count(self, kinds: Iterable[str]) -> None:
         """Add stored entries, given how each was matched (``StoreResult.kind``)."""

@@ -1,5 +1,7 @@
 """Feed life for operators: ``feeds.last_outcome`` (the last poll's outcome, so a poll cut
-by SIGTERM shows as ``interrupted`` rather than as a success).
+by SIGTERM shows as ``interrupted`` rather than as a success); ``feeds.parked_at`` and
+``feeds.parked_reason`` (a feed that failed ``worker.park_after`` times in a row is no
+longer polled until a person revives it or its URL changes).
 
 Revision ID: 0004_ops
 Revises: 0003
@@ -23,7 +25,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("feeds", sa.Column("last_outcome", sa.String(20), nullable=True))
+    op.add_column("feeds", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("feeds", sa.Column("parked_reason", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    op.drop_column("feeds", "last_outcome")
+    for column in ("parked_reason", "parked_at", "last_outcome"):
+        op.drop_column("feeds", column)

@@ -32,15 +32,23 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(states)
         return 0
+    configured = {f.name for f in config.feeds}
     for f in states:
         status = "ok" if not f["consecutive_failures"] else f"FAILING x{f['consecutive_failures']}"
         if f["last_outcome"] == "interrupted":
             status = "interrupted"  # cut by a stop; polled again first thing
         if not f["enabled"]:
-            status = "disabled"
+            status = "disabled" if f["name"] in configured else "removed"
+        elif f["parked_at"]:
+            status = "PARKED"
         last, due = f["last_polled_at"] or "-", f["next_poll_at"] or "-"
+        if status == "PARKED":
+            due = "never (parked)"
         print(f"{f['name']:<28} {status:<12} last={last} next={due}")
-        if f["last_error"] and f["consecutive_failures"]:
+        if status == "PARKED":
+            print(f"    parked {f['parked_at']}: {f['parked_reason']}")
+            print(f"    `newsdedup feeds enable {f['name']}` (or a new URL) polls it again")
+        elif f["last_error"] and f["consecutive_failures"] and f["enabled"]:
             print(f"    {f['last_error_kind']}: {f['last_error']}")
     return 0
 

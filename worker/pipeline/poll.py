@@ -42,7 +42,7 @@ from worker.store import articles as store
 from worker.store import leases
 from worker.store.availability import retry_transient
 from worker.store.db import Database
-from worker.store.feeds import record_poll, sync_feeds
+from worker.store.feeds import park, parked_feeds, record_poll, sync_feeds
 
 log = logging.getLogger("newsdedup.ingest")
 
@@ -100,8 +100,15 @@ class Ingestor:
             return self._feed_ids[name]
 
     # -- polling -----------------------------------------------------------------------
+    def parked(self) -> dict[str, str]:
+        """``{name: reason}`` of the parked feeds."""
+        with self.db.session() as session:
+            return parked_feeds(session)
+
     def poll_all(self, max_workers: int | None = None) -> dict[str, PollOutcome]:
-        feeds = [f for f in self.config.feeds if f.enabled]
+        """Poll every enabled feed that is not parked."""
+        parked = self.parked()
+        feeds = [f for f in self.config.feeds if f.enabled and f.name not in parked]
         workers = max(1, min(max_workers or self.config.fetch.max_concurrency, len(feeds) or 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
             results = list(pool.map(self.poll, [f.name for f in feeds]))
@@ -233,8 +240,22 @@ class Ingestor:
         next_poll_at = utcnow() + timedelta(
             seconds=0 if outcome.outcome == "interrupted" else delay
         )
+        park_after = self.config.worker.park_after
+        outcome.parked = outcome.outcome == "error" and 0 < park_after <= failures
         try:
             with self.db.engine.begin() as conn:
+                if outcome.parked:
+                    reason = (
+                        f"{failures} failed polls in a row, the last "
+                        f"{outcome.error_kind}: {outcome.error}"
+                    )
+                    park(conn, feed_id, reason)
+                    log.warning(
+                        "feed=%s parked after %d failed polls in a row; "
+                        "`newsdedup feeds enable %s` to poll it again",
+                        cfg.name, failures, cfg.name,
+                        extra={"parked": True},
+                    )  # fmt: skip
                 record_poll(
                     conn,
                     feed_id,

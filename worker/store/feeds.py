@@ -35,8 +35,10 @@ def sync_feeds(session: Session, feeds: Iterable[FeedConfig]) -> dict[str, int]:
             session.add(row)
             rows[name] = row
         else:
-            if row.url != cfg.url:  # a new URL has new validators
+            if row.url != cfg.url:  # a new URL has new validators, and a fresh start
                 row.etag = row.last_modified = None
+                row.parked_at = row.parked_reason = None
+                row.consecutive_failures = 0
             row.url, row.enabled = cfg.url, cfg.enabled
     for name, row in rows.items():
         if name not in configured:
@@ -104,6 +106,32 @@ def record_poll(
 
 
 _POLL_LOG = insert(PollLog)
+
+
+def park(conn: Connection, feed_id: int, reason: str) -> None:
+    """Stop polling the feed until ``unpark`` (a person) or a new URL (``sync_feeds``)."""
+    conn.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)
+        .values(parked_at=utcnow(), parked_reason=reason[:2000])
+    )
+
+
+def unpark(session: Session, name: str) -> bool:
+    """Clear the feed's parking and its failure count; whether it was parked."""
+    row = session.scalars(select(Feed).where(Feed.name == name)).one_or_none()
+    if row is None or row.parked_at is None:
+        return False
+    row.parked_at = row.parked_reason = None
+    row.consecutive_failures = 0
+    row.next_poll_at = utcnow()  # due now: a person asked for it
+    return True
+
+
+def parked_feeds(session: Session) -> dict[str, str]:
+    """``{name: reason}`` of every parked feed."""
+    rows = session.execute(select(Feed.name, Feed.parked_reason).where(Feed.parked_at.is_not(None)))
+    return {name: reason or "" for name, reason in rows}
 
 
 @functools.cache

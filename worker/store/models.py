@@ -54,6 +54,10 @@ class Feed(Base):
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # ok | not_modified | error | interrupted (cut by SIGTERM): what `newsdedup feeds` shows.
     last_outcome: Mapped[str | None] = mapped_column(String(20))
+    # Set after `worker.park_after` failures in a row: not polled until `feeds enable`,
+    # `feeds refresh` or a new URL clears it.
+    parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    parked_reason: Mapped[str | None] = mapped_column(Text)
     # Work sharing between workers: who polls this feed now, and until when.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -32,6 +32,8 @@ def feed_states(session: Session) -> list[dict[str, Any]]:
                 "next_poll_at": _iso(f.next_poll_at),
                 "consecutive_failures": f.consecutive_failures,
                 "last_outcome": f.last_outcome,
+                "parked_at": _iso(f.parked_at),
+                "parked_reason": f.parked_reason,
                 "last_error_kind": f.last_error_kind,
                 "last_error": f.last_error,
                 "last_error_at": _iso(f.last_error_at),
