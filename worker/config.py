@@ -170,6 +170,18 @@ class DedupSettings(_Strict):
     retention: Duration = 30 * 86400.0
 
 
+class RetentionSettings(_Strict):
+    """How long stored data is kept (``dedup.retention`` is another thing: how long an
+    article stays a match candidate)."""
+
+    # Articles fetched longer ago are deleted, with their text and index row; a story
+    # whose articles are all gone goes too. 0: keep for ever. A feed's `retention` wins.
+    articles: OptionalDuration = 0.0
+    poll_log: OptionalDuration = 90 * 86400.0
+    # Articles (or poll records) deleted per transaction: short locks, bounded memory.
+    batch: StrictInt = Field(default=500, ge=1, le=10_000)
+
+
 class WorkerSettings(_Strict):
     database: str = "sqlite:///newsdedup.db"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -217,6 +229,8 @@ class FeedConfig(_Strict):
     language: str | None = None
     # Article links from this feed may point at private/loopback addresses (intranet feeds).
     allow_private_addresses: StrictBool = False
+    # This feed's articles are kept this long (0: for ever); unset: [retention] articles.
+    retention: OptionalDuration | None = None
 
     @property
     def interval_seconds(self) -> float:
@@ -248,6 +262,7 @@ class Config(_Strict):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     feeds: list[FeedConfig] = Field(default_factory=list)
     # Where the file was read from; relative file: URLs resolve against its folder.
     source_path: str | None = Field(default=None, exclude=True)
@@ -316,6 +331,7 @@ def _did_you_mean(loc: tuple[int | str, ...]) -> str:
         "fetch": FetchSettings,
         "clean": CleanSettings,
         "dedup": DedupSettings,
+        "retention": RetentionSettings,
         "feeds": FeedConfig,
     }
     keys = [k for k in loc if isinstance(k, str)]

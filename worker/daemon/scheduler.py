@@ -32,6 +32,7 @@ from worker.logs import setup_logging
 from worker.outcomes import PollOutcome
 from worker.pipeline.backoff import next_delay
 from worker.pipeline.poll import Ingestor
+from worker.pipeline.purge import run_purge
 from worker.store.index import mirror_size
 from worker.store.models import Feed
 from worker.store.retention import prune_index
@@ -96,14 +97,17 @@ class Daemon:
             when = self._next_run(name)
         self._schedule(name, when)
 
-    def _prune_index(self) -> None:
+    def _retention(self) -> None:
+        """The hourly maintenance: the index window, then the purge of expired data."""
         if self.stop.is_set():
             return
-        cutoff = utcnow() - timedelta(seconds=self.ingestor.config.dedup.retention)
+        config = self.ingestor.config
+        cutoff = utcnow() - timedelta(seconds=config.dedup.retention)
         try:
             prune_index(self.ingestor.db, cutoff)
+            run_purge(config, self.ingestor.db, stop=self.stop)
         except SQLAlchemyError as exc:  # the next hour tries again
-            log.warning("retention: index not pruned: %s", exc)
+            log.warning("retention: not done this time: %s", exc)
 
     def _after_lease(self, name: str) -> datetime:
         """Another worker holds the feed or has just polled it: look again when its
@@ -272,12 +276,12 @@ class Daemon:
             signal.signal(sig, self._on_signal)
         self.schedule_all()
         self.scheduler.add_job(
-            self._prune_index,
+            self._retention,
             "interval",
             hours=1,
             next_run_time=utcnow() + timedelta(minutes=1),
             id="retention",
-            name="prune the LSH index to the retention window",
+            name="prune the LSH index and purge expired articles and poll records",
         )
         self.scheduler.start()
         metrics.watch_overdue(lambda: count_overdue(self.ingestor.db))
