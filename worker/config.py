@@ -231,6 +231,16 @@ class FeedConfig(_Strict):
     allow_private_addresses: StrictBool = False
     # This feed's articles are kept this long (0: for ever); unset: [retention] articles.
     retention: OptionalDuration | None = None
+    # Folder in feed readers (OPML), nested with "/", and the site's home page (htmlUrl).
+    category: str | None = Field(default=None, min_length=1, max_length=500)
+    site_url: str | None = None
+
+    @field_validator("site_url")
+    @classmethod
+    def _site_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s?#]+\S*$", value, re.I):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return value
 
     @property
     def interval_seconds(self) -> float:

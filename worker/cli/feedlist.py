@@ -19,12 +19,16 @@ from worker.subscriptions.configfile import (
     slug,
     unique_name,
 )
-from worker.subscriptions.opml import parse_opml, render_opml
+from worker.subscriptions.opml import SkippedOutline, read_opml, render_opml
 
 RELOAD_HINT = "the running daemon picks it up on `newsdedup reload` (or SIGHUP)"
 
 
 def cmd_import_opml(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from worker.config import FeedConfig
+
     config = load_config(args.config)
     try:
         data = Path(args.file).read_bytes()
@@ -32,21 +36,44 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.file}: cannot read: {exc}", path=args.file) from exc
     names = {f.name for f in config.feeds}
     urls = {f.url for f in config.feeds}
-    tables, skipped = [], 0
-    for feed in parse_opml(data, source=args.file):
+    feeds, skipped = read_opml(data, source=args.file)
+    tables, configured = [], 0
+    for feed in feeds:
         if feed.xml_url in urls:
-            skipped += 1
+            configured += 1
             continue
         name = unique_name(slug(feed.title), names)
+        fields = {"name": name, "url": feed.xml_url, "category": feed.category}
+        fields["site_url"] = feed.html_url
+        try:  # one outline the config would refuse must not cost the others
+            FeedConfig.model_validate({k: v for k, v in fields.items() if v is not None})
+        except ValidationError as exc:
+            reason = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            skipped.append(SkippedOutline(feed.title, feed.xml_url, reason))
+            continue
         names.add(name)
         urls.add(feed.xml_url)
-        note = f"from {Path(args.file).name}" + (
-            f", folder {feed.category}" if feed.category else ""
+        tables.append(
+            feed_table(
+                name,
+                feed.xml_url,
+                interval=args.interval,
+                comment=f"from {Path(args.file).name}",
+                category=feed.category,
+                site_url=feed.html_url,
+            )
         )
-        tables.append(feed_table(name, feed.xml_url, interval=args.interval, comment=note))
     if tables:
         append_feeds(Path(resolve_config_path(args.config)), tables)
-    print(f"imported {len(tables)} feeds, skipped {skipped} already configured; {RELOAD_HINT}")
+    for item in skipped:
+        where = f" ({item.url})" if item.url and item.url != item.title else ""
+        print(
+            f"skipped {item.title or '(untitled outline)'}{where}: {item.reason}", file=sys.stderr
+        )
+    print(
+        f"imported {len(tables)} feeds, skipped {configured} already configured and "
+        f"{len(skipped)} other outlines; {RELOAD_HINT}"
+    )
     return 0
 
 

@@ -29,13 +29,25 @@ def toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def feed_table(name: str, url: str, *, interval: str | None = None, comment: str = "") -> str:
+def feed_table(
+    name: str,
+    url: str,
+    *,
+    interval: str | None = None,
+    comment: str = "",
+    category: str | None = None,
+    site_url: str | None = None,
+) -> str:
     lines = ["[[feeds]]"]
     if comment:
         lines.insert(0, f"# {' '.join(comment.split())}")
     lines += [f"name = {toml_string(name)}", f"url = {toml_string(url)}"]
     if interval:
         lines.append(f"interval = {toml_string(interval)}")
+    if category:
+        lines.append(f"category = {toml_string(category)}")
+    if site_url:
+        lines.append(f"site_url = {toml_string(site_url)}")
     return "\n".join(lines) + "\n"
 
 
