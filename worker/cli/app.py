@@ -60,7 +60,7 @@ def open_existing_database(config: Config) -> Database:
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT set ``stop``: the entry being written commits, the poll ends, exit 0."""
+    """SIGTERM/SIGINT set ``stop``: the entries in hand are written, the poll ends, exit 0."""
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
