@@ -21,6 +21,7 @@ from worker.config import (
     DedupSettings,
     FeedConfig,
     FetchSettings,
+    RetentionSettings,
     WorkerSettings,
     parse_config,
 )
@@ -47,7 +48,10 @@ def options(parser: argparse.ArgumentParser) -> list[tuple[str, ...]]:
     return [
         tuple(action.option_strings)
         for action in parser._actions
-        if action.option_strings and "--help" not in action.option_strings
+        # --config is accepted by every command; the README says so once, above the table.
+        if action.option_strings
+        and "--help" not in action.option_strings
+        and "--config" not in action.option_strings
     ]
 
 
@@ -111,6 +115,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "[fetch]": FetchSettings,
     "[clean]": CleanSettings,
     "[dedup]": DedupSettings,
+    "[retention]": RetentionSettings,
     "[[feeds]]": FeedConfig,
 }
 

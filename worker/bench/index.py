@@ -156,7 +156,7 @@ def _restart(db_url: str, workdir: Path) -> tuple[float, float]:
     )
     cfg = workdir / "restart.toml"
     cfg.write_text(
-        f'[worker]\ndatabase = "{db_url}"\njitter = 0\n\n'
+        f'[worker]\ndatabase = "{db_url}"\njitter = 0\nmin_interval = "1s"\n\n'
         # A 1 s interval bounds the deliberate cold-start spread (up to min(interval, 10 s))
         # to 1 s, so the figure is start-up cost, not the dice.
         f'[[feeds]]\nname = "restart"\nurl = "{feed.as_uri()}"\ninterval = "1s"\n'

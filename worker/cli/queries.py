@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from datetime import timedelta
 from typing import Any
 
-from worker.cli.app import open_database
+from worker.cli.app import open_existing_database
+from worker.cli.args import WHEN_HELP, positive_int, when
 from worker.cli.feedlist import register_feed_commands
-from worker.config import load_config, parse_duration
+from worker.config import load_config
 from worker.errors import NewsdedupError
 
 
@@ -26,19 +26,29 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     from worker.store.stories import feed_states
 
     config = load_config(args.config)
-    db = open_database(config)
+    db = open_existing_database(config)
     with db.session() as session:
         states = feed_states(session)
     if args.json:
         _print_json(states)
         return 0
+    configured = {f.name for f in config.feeds}
     for f in states:
         status = "ok" if not f["consecutive_failures"] else f"FAILING x{f['consecutive_failures']}"
+        if f["last_outcome"] == "interrupted":
+            status = "interrupted"  # cut by a stop; polled again first thing
         if not f["enabled"]:
-            status = "disabled"
+            status = "disabled" if f["name"] in configured else "removed"
+        elif f["parked_at"]:
+            status = "PARKED"
         last, due = f["last_polled_at"] or "-", f["next_poll_at"] or "-"
+        if status == "PARKED":
+            due = "never (parked)"
         print(f"{f['name']:<28} {status:<12} last={last} next={due}")
-        if f["last_error"] and f["consecutive_failures"]:
+        if status == "PARKED":
+            print(f"    parked {f['parked_at']}: {f['parked_reason']}")
+            print(f"    `newsdedup feeds enable {f['name']}` (or a new URL) polls it again")
+        elif f["last_error"] and f["consecutive_failures"] and f["enabled"]:
             print(f"    {f['last_error_kind']}: {f['last_error']}")
     return 0
 
@@ -60,14 +70,12 @@ def _print_story(story: dict[str, Any], full: bool = False) -> None:
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
-    from worker.clock import utcnow
     from worker.store.stories import list_stories
 
     config = load_config(args.config)
-    db = open_database(config)
-    since = utcnow() - timedelta(seconds=parse_duration(args.since)) if args.since else None
+    db = open_existing_database(config)
     with db.session() as session:
-        stories = list_stories(session, since=since, limit=args.limit)
+        stories = list_stories(session, since=args.since, limit=args.limit)
     if args.json:
         _print_json(stories)
         return 0
@@ -82,7 +90,7 @@ def cmd_story(args: argparse.Namespace) -> int:
     from worker.store.stories import get_story
 
     config = load_config(args.config)
-    db = open_database(config)
+    db = open_existing_database(config)
     with db.session() as session:
         story = get_story(session, args.id)
     if story is None:
@@ -102,8 +110,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_feed_commands(feeds.add_subparsers(dest="feeds_command", metavar="ACTION"))
 
     stories = sub.add_parser("stories", help="stories with their articles, newest first")
-    stories.add_argument("--since", metavar="DURATION", help="only stories seen within, e.g. 24h")
-    stories.add_argument("--limit", type=int, help="at most this many stories")
+    stories.add_argument(
+        "--since", metavar="WHEN", type=when, help=f"stories seen since: {WHEN_HELP}"
+    )
+    stories.add_argument("--limit", type=positive_int, help="at most this many stories")
     stories.add_argument("--json", action="store_true")
     stories.set_defaults(handler=cmd_stories)
 

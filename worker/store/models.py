@@ -52,6 +52,12 @@ class Feed(Base):
     last_error_kind: Mapped[str | None] = mapped_column(String(40))
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # ok | not_modified | error | interrupted (cut by SIGTERM): what `newsdedup feeds` shows.
+    last_outcome: Mapped[str | None] = mapped_column(String(20))
+    # Set after `worker.park_after` failures in a row: not polled until `feeds enable`,
+    # `feeds refresh` or a new URL clears it.
+    parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    parked_reason: Mapped[str | None] = mapped_column(Text)
     # Work sharing between workers: who polls this feed now, and until when.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -149,7 +155,7 @@ class PollLog(Base):
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    outcome: Mapped[str] = mapped_column(String(20))  # ok | not_modified | error
+    outcome: Mapped[str] = mapped_column(String(20))  # ok | not_modified | error | interrupted
     http_status: Mapped[int | None] = mapped_column(SmallInteger)
     entries_seen: Mapped[int] = mapped_column(Integer, default=0)
     articles_new: Mapped[int] = mapped_column(Integer, default=0)
