@@ -42,6 +42,10 @@ class Rule:
     window: float = 7 * 86400.0
     split: float = 0.7
     split_min: int = 4
+    # Two events a story is admitted to are one when the mean cosine between them reaches
+    # ``merge`` x the lower mean within them (above ``split``, so a merge is not undone by
+    # the next split check).
+    merge: float = 0.9
     top_terms: int = 80
     probe: int = 12
     # A term carried by more stories than this is not probed: its postings would list a
@@ -73,17 +77,20 @@ class Decision:
     event_id: int | None
     links: tuple[tuple[int, float], ...] = ()
     score: float = 0.0
+    # Other events the rule admits the story to, best first: candidates for a merge.
+    others: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Placed:
-    """What placing one story did: its event (new or not), and a split of that event
-    (the stories moved to ``split_into``), if it was found to be two."""
+    """What placing one story did: its event (new or not), the events merged into it, and
+    a split of it (the stories moved to ``split_into``), if it was found to be two."""
 
     story_id: int
     event_id: int
     new_event: bool
     decision: Decision
+    merged: tuple[int, ...] = ()
     split_into: int | None = None
     split_stories: tuple[int, ...] = ()
 
@@ -147,20 +154,21 @@ class EventIndex:
         by_event: dict[int, list[tuple[int, float]]] = {}
         for story_id, sim in self.candidates(vector, at):
             by_event.setdefault(self.members[story_id].event_id, []).append((story_id, sim))
-        best: tuple[float, int] | None = None
+        admitted: list[tuple[float, int]] = []
         for event_id, sims in by_event.items():
             size = len(self.events[event_id])
             links = sum(1 for _, sim in sims if sim >= r.link)
             if links < min(r.min_links, size):
                 continue
             score = sum(sim for _, sim in sims) / size
-            if score >= r.mean and (best is None or (-score, event_id) < (-best[0], best[1])):
-                best = (score, event_id)
-        if best is None:
+            if score >= r.mean:
+                admitted.append((-score, event_id))
+        if not admitted:
             return Decision(None)
-        score, event_id = best
-        links = tuple((s, sim) for s, sim in by_event[event_id] if sim >= r.link)
-        return Decision(event_id, links, score)
+        admitted.sort()
+        score, event_id = -admitted[0][0], admitted[0][1]
+        linked = tuple((s, sim) for s, sim in by_event[event_id] if sim >= r.link)
+        return Decision(event_id, linked, score, tuple(e for _, e in admitted[1:]))
 
     def place(
         self,
@@ -168,20 +176,40 @@ class EventIndex:
         counts: Mapping[str, int],
         at: float | None,
         new_event_id: Callable[[], int],
+        decision: Decision | None = None,
     ) -> Placed:
-        """Decide a story's event, record it, and split the event if it has become two;
+        """Decide a story's event (unless given ``decision``), record it, merge the other
+        events it shows to be the same one, and split the event if it has become two;
         ``new_event_id`` gives the id of a new event (the database's, or a counter)."""
-        decision = self.decide(counts, at)
+        if decision is None:
+            decision = self.decide(counts, at)
         new = decision.event_id is None
         event_id = new_event_id() if decision.event_id is None else decision.event_id
         self.add(story_id, event_id, counts, at)
-        part = self.split_of(event_id) if not new else None
+        merged = []
+        for other in decision.others:
+            if other in self.events and self._alike(event_id, other):
+                survivor, folded = min(event_id, other), max(event_id, other)
+                for moved in sorted(self.events[folded]):
+                    self.move(moved, survivor)
+                merged.append(folded)
+                event_id = survivor
+        part = self.split_of(event_id) if not new and not merged else None
         if not part:
-            return Placed(story_id, event_id, new, decision)
+            return Placed(story_id, event_id, new, decision, tuple(merged))
         into = new_event_id()
         for moved in part:
             self.move(moved, into)
-        return Placed(story_id, event_id, new, decision, into, tuple(part))
+        return Placed(story_id, event_id, new, decision, tuple(merged), into, tuple(part))
+
+    def _alike(self, a: int, b: int) -> bool:
+        """Whether events ``a`` and ``b`` are as alike between them as within them."""
+        ia, ib = sorted(self.events[a]), sorted(self.events[b])
+        sa = _sum(self._fresh(self.members[i]).vector for i in ia)
+        sb = _sum(self._fresh(self.members[i]).vector for i in ib)
+        within = [_mean_within(t, len(i)) for t, i in ((sa, ia), (sb, ib)) if len(i) > 1]
+        between = _dot(sa, sb) / (len(ia) * len(ib))
+        return between >= self.rule.merge * min(within, default=self.rule.mean)
 
     # -- state -------------------------------------------------------------------------
     def add(
