@@ -1,4 +1,5 @@
-"""``eval dedup``, ``eval events`` and ``eval extract``: quality on labelled data, with the daemon's own code.
+"""``eval dedup``, ``eval events`` and ``eval extract``: quality on labelled data, with the
+daemon's own code.
 
 The measuring code lives in ``worker.eval``; it is imported when the command runs, so the
 daemon does not load it.
