@@ -57,6 +57,8 @@ class Rule:
     # A story's vector is weighed again once the statistics count this many times more
     # stories than when it was weighed: early stories were weighed with little to go on.
     reweigh: float = 1.5
+    # Background stories assumed in the term statistics (``TermStats``).
+    prior: int = 1000
 
 
 @dataclass
@@ -100,7 +102,7 @@ class EventIndex:
     rule: Rule = field(default_factory=Rule)
 
     def __post_init__(self) -> None:
-        self.stats = TermStats()
+        self.stats = TermStats(self.rule.prior)
         self.members: dict[int, Member] = {}
         self.events: dict[int, set[int]] = {}
         self.postings: dict[str, array[int]] = {}

@@ -141,11 +141,17 @@ def story_terms(
 
 
 class TermStats:
-    """Document frequencies over the stories seen (each story counts a term once)."""
+    """Document frequencies over the stories seen (each story counts a term once).
 
-    def __init__(self) -> None:
+    ``prior`` background stories that carry none of the terms are counted as well: with
+    few stories seen (a new database, a quiet window), the terms every one of them shares
+    are not yet known to be common, and would otherwise weigh nothing next to each story's
+    own words. Once the window holds many more stories than ``prior``, it fades out."""
+
+    def __init__(self, prior: int = 0) -> None:
         self.df: Counter[str] = Counter()
         self.documents = 0
+        self.prior = prior
 
     def add(self, terms: Iterable[str]) -> None:
         self.df.update(set(terms))
@@ -161,7 +167,7 @@ class TermStats:
         self.documents -= 1
 
     def idf(self, term: str) -> float:
-        return math.log((self.documents + 1) / (self.df.get(term, 0) + 1)) + 1.0
+        return math.log((self.documents + self.prior + 1) / (self.df.get(term, 0) + 1)) + 1.0
 
 
 def weigh(

@@ -62,7 +62,8 @@ class EventLevel:
 
     def _load(self, session: Session) -> EventIndex:
         started = time.perf_counter()
-        since = utcnow() - timedelta(seconds=self.rule.window)
+        newest = store.newest(session)
+        since = (newest or utcnow()) - timedelta(seconds=self.rule.window)
         rows, self.seq = store.window(session, since)
         index = EventIndex(self.rule)
         index.load((r.story_id, r.event_id, r.terms, _seconds(r.at)) for r in rows)
@@ -99,7 +100,8 @@ class EventLevel:
             placed = []
             for story in todo:
                 counts = story_terms(story.title, story.text)
-                at = _seconds(story.at)
+                when = min(story.at, now)  # a date in the future is not news yet
+                at = _seconds(when)
                 decision = index.decide(counts, at)
                 gone = {s for s, _ in decision.links} - store.existing(
                     session, [s for s, _ in decision.links]
@@ -115,13 +117,13 @@ class EventLevel:
                     lambda: store.new_event(session, now),
                     decision,
                 )
-                self._write(session, result, story.at, counts, now)
+                self._write(session, result, when, counts, now)
                 touched |= {result.event_id, *result.merged}
                 if result.split_into is not None:
                     touched.add(result.split_into)
                 placed.append(result)
             store.refresh_counts(session, touched, now)
-            index.expire(_seconds(now))
+            index.expire()  # by the newest time seen, as the rebuild reads the window
             return placed
 
     def _write(

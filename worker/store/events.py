@@ -63,8 +63,10 @@ def unplaced(session: Session, story_ids: Collection[int]) -> list[Unplaced]:
     ).all()  # fmt: skip
     out = []
     for r in rows:
-        at = as_utc(r.published_at or r.first_seen_at)
-        assert at is not None  # first_seen_at is never NULL
+        first_seen = as_utc(r.first_seen_at)
+        assert first_seen is not None  # never NULL
+        published = as_utc(r.published_at)
+        at = min(published, first_seen) if published is not None else first_seen
         out.append(Unplaced(r.id, r.title or "", r.clean_text or "", at))
     return out
 
@@ -98,6 +100,11 @@ def changes_since(session: Session, seq: int) -> list[StoredPlacement]:
         _placement_query().where(Story.event_seq > seq).order_by(Story.event_seq)
     )
     return [_placement(r) for r in rows]
+
+
+def newest(session: Session) -> datetime | None:
+    """The latest time of a placed story: the window ends there."""
+    return as_utc(session.scalar(select(func.max(Story.event_at))))
 
 
 def last_seq(session: Session) -> int:
