@@ -83,9 +83,7 @@ class EventsEval:
         }
 
 
-def group_report(
-    docs: list[Document], pred: dict[str, int]
-) -> dict[str, dict[str, Any]]:
+def group_report(docs: list[Document], pred: dict[str, int]) -> dict[str, dict[str, Any]]:
     """Per group of two or more clusters: each cluster's largest predicted event and its
     share of the cluster, and whether the clusters' largest events are all different."""
     by_cluster: dict[str, Counter[int]] = defaultdict(Counter)

@@ -24,6 +24,7 @@ stories whose times are both known link only within ``window`` seconds of each o
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -220,7 +221,7 @@ class EventIndex:
         """Record a story in an event (its vector weighed with the statistics before it)."""
         if story_id in self.members:
             self.forget(story_id)
-        terms = Counter(counts)
+        terms = _interned(counts)
         vector = self.vector(terms)
         self.stats.add(terms)
         self._insert(Member(story_id, event_id, at, terms, vector, self.stats.documents))
@@ -232,7 +233,7 @@ class EventIndex:
         for _, _, counts, _ in rows:
             self.stats.add(counts)
         for story_id, event_id, counts, at in rows:
-            terms = Counter(counts)
+            terms = _interned(counts)
             member = Member(story_id, event_id, at, terms, self.vector(terms), 0)
             member.weighed_at = self.stats.documents
             self._insert(member)
@@ -339,6 +340,12 @@ class EventIndex:
         leaving = parts[1] if ids[0] in parts[0] else parts[0]
         self._checked[event_id] = len(ids) - len(leaving)
         return leaving
+
+
+def _interned(counts: Mapping[str, int]) -> Counter[str]:
+    """The terms with one string object per distinct term: the window's stories share
+    their words, and each story's vector, terms and postings point at the same strings."""
+    return Counter({sys.intern(t): n for t, n in counts.items()})
 
 
 def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
