@@ -19,6 +19,7 @@ from worker.cli import build_parser
 from worker.config import (
     CleanSettings,
     DedupSettings,
+    EventSettings,
     FeedConfig,
     FetchSettings,
     WorkerSettings,
@@ -111,6 +112,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "[fetch]": FetchSettings,
     "[clean]": CleanSettings,
     "[dedup]": DedupSettings,
+    "[events]": EventSettings,
     "[[feeds]]": FeedConfig,
 }
 
