@@ -19,30 +19,6 @@ depends_on = None
 
 TZ = sa.DateTime(timezone=True)
 
-# SQLite rebuilds ``stories`` to add a foreign key, and a view over the old table blocks
-# the rename: the views over ``stories`` are dropped first and made again after, as 0001
-# made them.
-CANONICAL_ARTICLES = """
-CREATE VIEW canonical_articles AS
-SELECT s.id AS story_id, a.id AS article_id, f.name AS feed, a.title, a.url, a.canonical_url,
-       a.author, a.published_at, a.fetched_at, a.language, a.clean_text,
-       s.variant_count, s.first_seen_at, s.last_seen_at
-FROM stories s
-JOIN articles a ON a.id = s.canonical_article_id
-JOIN feeds f ON f.id = a.feed_id
-"""
-
-STORY_VARIANTS = """
-CREATE VIEW story_variants AS
-SELECT a.story_id, a.id AS article_id,
-       CASE WHEN s.canonical_article_id = a.id THEN 1 ELSE 0 END AS is_canonical,
-       f.name AS feed, a.title, a.url, a.canonical_url, a.published_at, a.fetched_at,
-       a.match_kind, a.matched_article_id, a.similarity, a.text_length
-FROM articles a
-JOIN stories s ON s.id = a.story_id
-JOIN feeds f ON f.id = a.feed_id
-"""
-
 EVENT_STORIES = """
 CREATE VIEW event_stories AS
 SELECT s.event_id, s.id AS story_id, a.id AS article_id, f.name AS feed, a.title, a.url,
@@ -77,41 +53,44 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_event_merges"),
     )
     op.create_index("ix_event_merges_event_id", "event_merges", ["event_id"])
-    _drop_story_views()
-    with op.batch_alter_table("stories") as batch:
-        batch.add_column(sa.Column("event_id", sa.Integer()))
-        batch.add_column(sa.Column("event_seq", sa.BigInteger()))
-        batch.add_column(sa.Column("event_at", TZ))
-        batch.add_column(sa.Column("event_terms", sa.Text()))
-        batch.create_foreign_key("fk_stories_event_id_events", "events", ["event_id"], ["id"])
-        batch.create_index("ix_stories_event_id", ["event_id"])
-        batch.create_index("ix_stories_event_seq", ["event_seq"])
-    _create_story_views()
+    _add_story_columns()
+    op.create_index("ix_stories_event_id", "stories", ["event_id"])
+    op.create_index("ix_stories_event_seq", "stories", ["event_seq"])
     op.execute(EVENT_STORIES)
 
 
-def _drop_story_views() -> None:
-    op.execute("DROP VIEW IF EXISTS story_variants")
-    op.execute("DROP VIEW IF EXISTS canonical_articles")
-
-
-def _create_story_views() -> None:
-    op.execute(CANONICAL_ARTICLES)
-    op.execute(STORY_VARIANTS)
+def _add_story_columns() -> None:
+    """Plain ``ADD COLUMN``s, also on SQLite: a batch rebuild of ``stories`` would drop the
+    table the articles' foreign keys point at, which SQLite refuses inside the migration's
+    transaction once there are articles (``foreign_keys`` cannot be switched off there)."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE stories ADD COLUMN event_id INTEGER "
+            "CONSTRAINT fk_stories_event_id_events REFERENCES events (id)"
+        )
+        op.execute("ALTER TABLE stories ADD COLUMN event_seq BIGINT")
+        op.execute("ALTER TABLE stories ADD COLUMN event_at DATETIME")
+        op.execute("ALTER TABLE stories ADD COLUMN event_terms TEXT")
+        return
+    op.add_column("stories", sa.Column("event_id", sa.Integer()))
+    op.add_column("stories", sa.Column("event_seq", sa.BigInteger()))
+    op.add_column("stories", sa.Column("event_at", TZ))
+    op.add_column("stories", sa.Column("event_terms", sa.Text()))
+    op.create_foreign_key("fk_stories_event_id_events", "stories", "events", ["event_id"], ["id"])
 
 
 def downgrade() -> None:
     op.execute("DROP VIEW event_stories")
-    _drop_story_views()
-    with op.batch_alter_table("stories") as batch:
-        batch.drop_index("ix_stories_event_seq")
-        batch.drop_index("ix_stories_event_id")
-        batch.drop_constraint("fk_stories_event_id_events", type_="foreignkey")
-        batch.drop_column("event_terms")
-        batch.drop_column("event_at")
-        batch.drop_column("event_seq")
-        batch.drop_column("event_id")
-    _create_story_views()
+    op.drop_index("ix_stories_event_seq", "stories")
+    op.drop_index("ix_stories_event_id", "stories")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite (3.35 and later) drops a column with its foreign key in place.
+        for column in ("event_terms", "event_at", "event_seq", "event_id"):
+            op.execute(f"ALTER TABLE stories DROP COLUMN {column}")
+    else:
+        op.drop_constraint("fk_stories_event_id_events", "stories", type_="foreignkey")
+        for column in ("event_terms", "event_at", "event_seq", "event_id"):
+            op.drop_column("stories", column)
     op.drop_index("ix_event_merges_event_id", "event_merges")
     op.drop_table("event_merges")
     op.drop_index("ix_events_updated_at", "events")

@@ -15,10 +15,12 @@ Weights are TF-IDF with document frequencies counted over the stories seen (``Te
 online), so a name that every story of the day carries ("Monday", the outlet's own name)
 weighs little, and one that only this event's coverage carries weighs much.
 
->>> counts = story_terms("Quake hits Northern Chile", "A 6.1 quake struck Chile's north on "
-...     "Monday. Residents of Iquique fled.")
+>>> counts = story_terms("Quake hits Chile", "A 6.1 quake struck Northern Chile on "
+...     "Monday. Residents of Iquique fled; Northern Chile has 12 shelters.")
 >>> sorted(t for t in counts if t.startswith("e:"))
 ['e:chile', 'e:iquique', 'e:monday', 'e:northern', 'e:northern_chile']
+>>> counts["w:6.1"], counts["w:12"], "w:the" in counts
+(1, 1, False)
 """
 
 from __future__ import annotations
