@@ -19,6 +19,7 @@ from worker.cli import build_parser
 from worker.config import (
     CleanSettings,
     DedupSettings,
+    EventSettings,
     FeedConfig,
     FetchSettings,
     RetentionSettings,
@@ -116,6 +117,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "[clean]": CleanSettings,
     "[dedup]": DedupSettings,
     "[retention]": RetentionSettings,
+    "[events]": EventSettings,
     "[[feeds]]": FeedConfig,
 }
 

@@ -133,7 +133,7 @@ def test_0003_packs_index_rows_per_article_and_back(db_url: str) -> None:
 
 def test_views_exist(db: Database) -> None:
     views = set(inspect(db.engine).get_view_names())
-    assert {"canonical_articles", "story_variants"} <= views
+    assert {"canonical_articles", "story_variants", "event_stories"} <= views
 
 
 def doc_queries() -> list[str]:

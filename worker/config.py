@@ -182,6 +182,25 @@ class RetentionSettings(_Strict):
     batch: StrictInt = Field(default=500, ge=1, le=10_000)
 
 
+class EventSettings(_Strict):
+    """The event level above the stories (``docs/events.md``): which stories report one
+    real-world event. Defaults measured on ECB+ (``docs/decisions/events.md``)."""
+
+    enabled: StrictBool = False
+    # Two stories whose times (published, else first seen) are known link only this close.
+    window: Duration = 7 * 86400.0
+    # A cosine of at least ``link`` between two stories is a link; a story joins an event
+    # with links to min(min_links, size) of its stories and a mean cosine of ``mean`` to
+    # all of them.
+    link: float = Field(default=0.13, gt=0.0, le=1.0)
+    min_links: StrictInt = Field(default=2, ge=1)
+    mean: float = Field(default=0.08, gt=0.0, le=1.0)
+    # An event whose best two-way split has parts of ``split_min`` stories or more and a
+    # mean cosine between them under ``split`` x the one within them is split; 0: never.
+    split: float = Field(default=0.7, ge=0.0, lt=1.0)
+    split_min: StrictInt = Field(default=4, ge=2)
+
+
 class WorkerSettings(_Strict):
     database: str = "sqlite:///newsdedup.db"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -273,6 +292,7 @@ class Config(_Strict):
     clean: CleanSettings = Field(default_factory=CleanSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
     feeds: list[FeedConfig] = Field(default_factory=list)
     # Where the file was read from; relative file: URLs resolve against its folder.
     source_path: str | None = Field(default=None, exclude=True)

@@ -1,4 +1,4 @@
-"""``feeds``, ``stories`` and ``story``: what is stored, as text or JSON."""
+"""``feeds``, ``stories``, ``story``, ``events`` and ``event``: what is stored, as text or JSON."""
 
 from __future__ import annotations
 
@@ -102,6 +102,52 @@ def cmd_story(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_event(event: dict[str, Any], full: bool = False) -> None:
+    feeds = ", ".join(event["feeds"])
+    print(f"event {event['id']}: {event['title']}  ({event['story_count']} stories; {feeds})")
+    if event.get("merged_from"):
+        print(f"  (event {event['merged_from']} was merged into this one)")
+    for story in event["stories"]:
+        outlets = ", ".join(sorted({a["feed"] for a in story["articles"]}))
+        print(f"  story {story['id']}: {story['title']}  ({story['variant_count']}; {outlets})")
+        if full:
+            canonical = next((a for a in story["articles"] if a["is_canonical"]), None)
+            if canonical is not None:
+                print(f"      {_excerpt(canonical['text'], 200)}")
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from worker.store.events import list_events
+
+    config = load_config(args.config)
+    db = open_existing_database(config)
+    with db.session() as session:
+        events = list_events(session, since=args.since, limit=args.limit)
+    if args.json:
+        _print_json(events)
+        return 0
+    for event in events:
+        _print_event(event)
+    print(f"{len(events)} events, {sum(e['story_count'] for e in events)} stories in them")
+    return 0
+
+
+def cmd_event(args: argparse.Namespace) -> int:
+    from worker.store.events import get_event
+
+    config = load_config(args.config)
+    db = open_existing_database(config)
+    with db.session() as session:
+        event = get_event(session, args.id)
+    if event is None:
+        raise NewsdedupError(f"no event with id {args.id}")
+    if args.json:
+        _print_json(event)
+    else:
+        _print_event(event, full=True)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     feeds = sub.add_parser("feeds", help="feeds and their polling state; add, import, export")
     feeds.add_argument("--json", action="store_true")
@@ -121,3 +167,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     story.add_argument("id", type=int)
     story.add_argument("--json", action="store_true")
     story.set_defaults(handler=cmd_story)
+
+    events = sub.add_parser("events", help="events (stories reporting one event), newest first")
+    events.add_argument(
+        "--since", metavar="WHEN", type=when, help=f"events updated since: {WHEN_HELP}"
+    )
+    events.add_argument("--limit", type=positive_int, help="at most this many events")
+    events.add_argument("--json", action="store_true")
+    events.set_defaults(handler=cmd_events)
+
+    event = sub.add_parser("event", help="one event with its stories (a merged id leads on)")
+    event.add_argument("id", type=int)
+    event.add_argument("--json", action="store_true")
+    event.set_defaults(handler=cmd_event)

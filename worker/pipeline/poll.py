@@ -36,12 +36,14 @@ from worker.pipeline.entries import (
     prepare,
     write_batch,
 )
+from worker.pipeline.events import EventLevel
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
 from worker.store import leases
 from worker.store.availability import retry_transient
 from worker.store.db import Database
+from worker.store.events import stories_of_entries
 from worker.store.feeds import park, parked_feeds, record_poll, sync_feeds
 
 log = logging.getLogger("newsdedup.ingest")
@@ -74,6 +76,8 @@ class Ingestor:
         # One generator for every poll's jitter instead of one seeded from os.urandom per
         # poll; its draws are atomic under the GIL, so the poll threads can share it.
         self._rng = random.Random()
+        # The event level's state in memory, shared by this process's poll threads.
+        self.events = EventLevel(self.config.events)
 
     # -- setup -------------------------------------------------------------------------
     def sync_feeds(self) -> dict[str, int]:
@@ -393,12 +397,13 @@ class Ingestor:
         return prepare(self.config, cfg, feed_id, entry, known, learned, self.clean_entry)
 
     def write_entries(self, feed_id: int, batch: list[Prepared]) -> list[str]:
-        """Store prepared entries of one feed in one dedup transaction; how each was
-        matched."""
+        """Store prepared entries of one feed in one dedup transaction, and place their new
+        stories into events in the same one; how each was matched."""
         for attempt in range(2):
+            placing = False
             try:
                 with metrics.stage("store", len(batch)), self.db.dedup_transaction() as session:
-                    return write_batch(
+                    kinds = write_batch(
                         session,
                         feed_id,
                         batch,
@@ -406,11 +411,21 @@ class Ingestor:
                         self._priorities,
                         learn_lines=self.config.clean.learn_lines,
                     )
+                    placing = True
+                    stories = stories_of_entries(session, feed_id, {p.draft.guid for p in batch})
+                    self.events.after_batch(session, stories)
+                return kinds
             except IntegrityError:
+                if placing:
+                    self.events.invalidate()
                 # Another worker stored one of the entries between our read and write:
                 # retry once, which finds it as existing.
                 if attempt:
                     raise
+            except BaseException:
+                if placing:  # the event level's memory holds what did not commit
+                    self.events.invalidate()
+                raise
         raise AssertionError("unreachable")
 
     def ingest_entries(self, cfg: FeedConfig, feed_id: int, entries: list[Entry]) -> list[str]:

@@ -74,6 +74,41 @@ class Story(Base):
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     variant_count: Mapped[int] = mapped_column(Integer, default=1)
+    # The event level (``worker.events``): the story's event, the sequence number of its
+    # last assignment (workers follow each other's by it), its time for the event window
+    # (published, else first seen) and its event terms (JSON term counts).
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    event_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    event_terms: Mapped[str | None] = mapped_column(Text)
+
+
+class Event(Base):
+    """An event: the stories (different write-ups) that report one real-world event."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    story_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the event was merged into another: an old id leads to the new one.
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+
+
+class EventMerge(Base):
+    """A recorded change of events: ``merge`` (``event_id`` folded into ``into_event_id``)
+    or ``split`` (stories of ``event_id`` moved out into the new ``into_event_id``)."""
+
+    __tablename__ = "event_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    event_id: Mapped[int] = mapped_column(Integer, index=True)
+    into_event_id: Mapped[int] = mapped_column(Integer)
+    story_id: Mapped[int | None] = mapped_column(Integer)  # the story whose arrival did it
+    stories_moved: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Article(Base):
