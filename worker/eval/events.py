@@ -183,7 +183,9 @@ def main(args: argparse.Namespace) -> int:
     if args.half:
         docs = half(docs, args.half)
     with tempfile.TemporaryDirectory(prefix="newsdedup-eval-") as tmp:
-        config = eval_config(base, args.set or [], f"sqlite:///{Path(tmp) / 'eval.db'}")
+        # The event level is what this measures: on whatever the config says of it.
+        sets = ["events.enabled=true", *(args.set or [])]
+        config = eval_config(base, sets, f"sqlite:///{Path(tmp) / 'eval.db'}")
         if not args.json:
             print(f"placing {len(docs)} documents ...", file=sys.stderr)
         result = run_eval(docs, config, order_seed=args.seed)
