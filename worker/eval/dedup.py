@@ -101,8 +101,10 @@ class DedupEval:
 def _parse_override(item: str) -> tuple[str, str, Any]:
     key, sep, raw = item.partition("=")
     section, dot, name = key.strip().partition(".")
-    if not sep or not dot or section not in ("dedup", "clean"):
-        raise ConfigError(f"--set {item!r}: expected dedup.KEY=VALUE or clean.KEY=VALUE")
+    if not sep or not dot or section not in ("dedup", "clean", "events"):
+        raise ConfigError(
+            f"--set {item!r}: expected dedup.KEY=VALUE, clean.KEY=VALUE or events.KEY=VALUE"
+        )
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -113,14 +115,17 @@ def _parse_override(item: str) -> tuple[str, str, Any]:
 def eval_config(
     base: Config | None, overrides: list[str], database: str, *, learn_lines: bool = False
 ) -> Config:
-    data: dict[str, Any] = {"dedup": {}, "clean": {}}
+    data: dict[str, Any] = {"dedup": {}, "clean": {}, "events": {}}
     if base is not None:
         data["dedup"] = base.dedup.model_dump(mode="json")
         data["clean"] = base.clean.model_dump(mode="json")
+        data["events"] = base.events.model_dump(mode="json")
     for item in overrides:
         section, name, value = _parse_override(item)
         data[section][name] = value
-    data["clean"]["learn_lines"] = False
+    # The import path has no feed to learn per (see the module docstring); the feed paths
+    # learn as the daemon does unless told otherwise.
+    data["clean"]["learn_lines"] = learn_lines
     data["worker"] = {"database": database}
     try:
         return Config.model_validate(data)
