@@ -10,6 +10,7 @@ from worker.config import load_config, resolve_config_path
 from worker.errors import ConfigError, NewsdedupError
 from worker.feedlist import append_feeds, feed_table, find_feed, slug, unique_name
 from worker.opml import parse_opml, render_opml
+from worker.safetext import terminal_line
 
 RELOAD_HINT = "the running daemon picks it up on `newsdedup reload` (or SIGHUP)"
 
@@ -60,15 +61,18 @@ def cmd_add(args: argparse.Namespace) -> int:
     finally:
         fetcher.close()
     if not parsed.entries:
-        print(f"warning: {feed_url} has no entries yet", file=sys.stderr)
+        print(f"warning: {terminal_line(feed_url)} has no entries yet", file=sys.stderr)
     if any(f.url == feed_url for f in config.feeds):
         raise NewsdedupError(f"{feed_url} is already configured")
     names = {f.name for f in config.feeds}
     name = args.name or unique_name(slug(parsed.title or feed_url), names)
     table = feed_table(name, feed_url, interval=args.interval, comment=parsed.title)
     append_feeds(Path(resolve_config_path(args.config)), [table])
-    found = "" if feed_url == args.url else f" (announced by {args.url})"
-    print(f"added feed {name!r}: {feed_url}{found}, {len(parsed.entries)} entries; {RELOAD_HINT}")
+    found = "" if feed_url == args.url else f" (announced by {terminal_line(args.url)})"
+    print(
+        f"added feed {terminal_line(repr(name))}: {terminal_line(feed_url)}{found}, "
+        f"{len(parsed.entries)} entries; {RELOAD_HINT}"
+    )
     return 0
 
 
