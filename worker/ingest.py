@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from worker import backoff, metric
+from worker import backoff, limits, metric
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import fragment_to_text, page_to_text
 from worker.config import Config, FeedConfig, FullTextMode
@@ -28,9 +28,11 @@ from worker.entries import (
     Prepared,
     poll_state,
     prepare,
+    source_hash,
     write_batch,
 )
 from worker.errors import FeedError, HTTPStatusError, StoreError
+from worker.limits import Budget, BudgetExceeded, checkpoint, cut_text, entry_budget
 from worker.logs import log_context
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
@@ -71,6 +73,10 @@ class Ingestor:
         # One generator for every poll's jitter instead of one seeded from os.urandom per
         # poll; its draws are atomic under the GIL, so the poll threads can share it.
         self._rng = random.Random()
+        self.max_entries_per_poll = limits.MAX_ENTRIES_PER_POLL
+        # Per feed being polled: (monotonic time of the last lease renewal, lease valid
+        # until); an entry's budget ends with the lease.
+        self._leases: dict[int, tuple[float, float]] = {}
 
     # -- setup -------------------------------------------------------------------------
     def sync_feeds(self) -> dict[str, int]:
@@ -126,6 +132,11 @@ class Ingestor:
             # scheduler retries with backoff; nothing was fetched, so nothing is lost.
             log.error("feed=%s database unavailable: %s", name, exc)
             outcome = PollOutcome("error", error_kind="database", error=str(exc).split("\n")[0])
+        except Exception as exc:
+            # A bug outside the poll proper (claiming, config): counted as a failed poll;
+            # the scheduler backs off (it never polls again at once).
+            log.exception("feed=%s poll failed", name)
+            outcome = PollOutcome("error", error_kind="internal", error=_describe(exc))
         finally:
             with self._running_lock:
                 self._running.discard(name)
@@ -156,23 +167,51 @@ class Ingestor:
                 conn, feed_id, self.owner, now=now, timeout=self._lease, due_by=due_by
             )
             if state is not None:
+                self._leased(feed_id)
                 return state
             holder = leases.holder(conn, feed_id)
             if not leases.dead_local_owner(holder):
                 return None
             assert holder is not None
             log.info("feed=%s taking over the lease of %s (not running)", name, holder)
-            return leases.take_over(
+            state = leases.take_over(
                 conn, feed_id, self.owner, holder, now=now, timeout=self._lease, due_by=due_by
             )
+            if state is not None:
+                self._leased(feed_id)
+            return state
 
-    def _renew_lease(self, feed_id: int) -> None:
+    def _leased(self, feed_id: int) -> None:
+        """The lease of ``feed_id`` was taken or renewed just now."""
+        now = time.monotonic()
+        # A little before the database's expiry: another worker may take the feed then.
+        self._leases[feed_id] = (now, now + self._lease.total_seconds() * 0.9)
+
+    def _renew_lease(self, feed_id: int) -> bool:
+        """Renew the poll's lease; ``False`` when another worker has taken the feed."""
         try:
             with self.db.engine.begin() as conn:
                 if not leases.renew(conn, feed_id, self.owner, now=utcnow(), timeout=self._lease):
                     log.warning("feed=%s lease lost to another worker", feed_id)
+                    # The next entry's budget is spent before it starts: the poll ends.
+                    self._leases[feed_id] = (time.monotonic(), 0.0)
+                    return False
         except SQLAlchemyError as exc:
             log.warning("feed=%s lease not renewed: %s", feed_id, exc)
+            return True  # still ours until it expires; the entry budget ends with it
+        self._leased(feed_id)
+        return True
+
+    def _entry_budget(self, feed_id: int) -> Budget:
+        """The budget of the next entry: CPU, and the lease, renewed first when a third of
+        it has gone (a slow entry must not let another worker take the feed midway)."""
+        held = self._leases.get(feed_id)
+        if held is not None and time.monotonic() - held[0] > self._lease.total_seconds() / 3:
+            if not self._renew_lease(feed_id):
+                raise BudgetExceeded("lease", "the feed's lease was taken by another worker")
+            held = self._leases[feed_id]
+        deadline = held[1] if held is not None else None
+        return Budget(limits.ENTRY_CPU_SECONDS, deadline=deadline, stop=self.stop)
 
     def _poll(self, cfg: FeedConfig, state: leases.PollState) -> PollOutcome:
         started = utcnow()
@@ -181,6 +220,7 @@ class Ingestor:
         retry_after = ttl = max_age = None
         parsed: ParsedFeed | None = None
         result_headers: dict[str, str] = {}
+        status: int | None = None
         assert self.fetcher is not None
         try:
             with metric.stage("fetch"):
@@ -190,18 +230,24 @@ class Ingestor:
                     last_modified=state.last_modified,
                     user_agent=cfg.user_agent,
                     trusted=True,
+                    # The operator chose the feed's host; a redirect elsewhere is the
+                    # server's choice and goes through the address guard.
+                    trust_redirects=cfg.allow_private_addresses,
                     base_dir=self.config.base_dir if cfg.url[:5].lower() == "file:" else None,
                 )
-            result_headers = result.headers
+            result_headers, status = result.headers, result.status
             max_age = backoff.cache_max_age(result.headers.get("cache-control"))
             if result.not_modified:
                 outcome = PollOutcome("not_modified", http_status=304)
             else:
                 with metric.stage("parse"):
-                    parsed = parse_feed(result.content, url=result.url, headers=result.headers)
+                    parsed = parse_feed(
+                        result.content, url=result.url, headers=result.headers, now=utcnow()
+                    )
+                del result  # the body: not held through the entries
                 ttl = parsed.ttl_seconds
                 outcome = self._store_entries(cfg, feed_id, parsed)
-                outcome.http_status = result.status
+                outcome.http_status = status
         except FeedError as exc:
             retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
             outcome = PollOutcome("error", error_kind=exc.kind, error=str(exc))
@@ -209,6 +255,12 @@ class Ingestor:
                 outcome.http_status = exc.status
         except StoreError as exc:
             outcome = PollOutcome("error", error_kind="database", error=str(exc))
+        except Exception as exc:
+            # Whatever it was, the poll is recorded as failed, counted and retried with
+            # backoff; it never takes the daemon's schedule for the feed with it.
+            log.exception("feed=%s poll failed", cfg.name)
+            outcome = PollOutcome("error", error_kind="internal", error=_describe(exc))
+        self._leases.pop(feed_id, None)
         failures = state.consecutive_failures + 1 if outcome.outcome == "error" else 0
         delay = backoff.next_delay(
             cfg.interval,
@@ -220,6 +272,8 @@ class Ingestor:
             jitter=self.config.worker.jitter,
             rng=self._rng,
         )
+        if outcome.entries_deferred:  # a backlog: the rest comes soon, not an interval later
+            delay = min(delay, limits.BACKLOG_REPOLL_SECONDS)
         next_poll_at = utcnow() + timedelta(seconds=delay)
         try:
             with self.db.engine.begin() as conn:
@@ -244,12 +298,13 @@ class Ingestor:
         level = (
             logging.WARNING
             if outcome.outcome == "error"
-            else (logging.INFO if changed else logging.DEBUG)
+            else (logging.INFO if changed or outcome.rejected else logging.DEBUG)
         )
         if log.isEnabledFor(level):
             log.log(
                 level,
-                "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d%s (%.2fs)",
+                "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d rejected=%d "
+                "deferred=%d%s (%.2fs)",
                 cfg.name,
                 outcome.outcome,
                 outcome.articles_new,
@@ -257,6 +312,8 @@ class Ingestor:
                 outcome.duplicates_near,
                 outcome.articles_updated,
                 outcome.entries_seen,
+                sum(outcome.rejected.values()),
+                outcome.entries_deferred,
                 f" error={outcome.error_kind}: {outcome.error}" if outcome.error else "",
                 time.monotonic() - t0,
             )
@@ -264,6 +321,11 @@ class Ingestor:
 
     def _store_entries(self, cfg: FeedConfig, feed_id: int, parsed: ParsedFeed) -> PollOutcome:
         outcome = PollOutcome("ok", entries_seen=len(parsed.entries))
+        for reason, count in parsed.rejected.items():
+            outcome.rejected[reason] += count
+        outcome.rejected_notes.extend(parsed.rejected_notes[:20])
+        for note in parsed.rejected_notes:
+            log.warning("feed=%s entry skipped: %s", cfg.name, note)
         # A database outage is waited out; if it lasts, StoreError fails the poll
         # (validators unsaved, so every entry comes again on the next poll).
         try:
@@ -276,15 +338,28 @@ class Ingestor:
             raise StoreError(f"feed {cfg.name}: {exc}") from exc
         batch: list[Prepared] = []
         opened = time.monotonic()
+        taken = 0
         for entry in parsed.entries:
             if self.stop.is_set():
                 outcome.outcome = "stopped"
                 outcome.entry_errors += 1  # keep the validators: the rest comes next time
                 break
-            with log_context(article=entry.guid):
-                prepared = self.prepare_entry(cfg, feed_id, entry, known, learned)
+            if taken >= self.max_entries_per_poll:
+                # Over the per-poll cap: the rest waits for the next poll (soon); only
+                # whether it is new or changed is asked, which costs a hash.
+                if known.source_hash(entry) != source_hash(entry):
+                    outcome.entries_deferred += 1
+                continue
+            try:
+                prepared = self._prepare_guarded(cfg, feed_id, entry, known, learned, outcome)
+            except BudgetExceeded as exc:  # stopped, or the lease is gone: the poll ends
+                log.warning("feed=%s poll ends: %s", cfg.name, exc)
+                outcome.outcome = "stopped"
+                outcome.entry_errors += 1
+                break
             if prepared is not None:
                 batch.append(prepared)
+                taken += 1
             # Also written when it has been open a while (slow article-page fetches), so
             # the lease is renewed and a crash loses little time's work.
             full = len(batch) >= self.config.worker.store_batch
@@ -294,6 +369,33 @@ class Ingestor:
         if batch:  # also after a stop: the entries in hand are written, then the poll ends
             self._write_poll_batch(cfg, feed_id, batch, outcome)
         return outcome
+
+    def _prepare_guarded(
+        self,
+        cfg: FeedConfig,
+        feed_id: int,
+        entry: Entry,
+        known: KnownEntries,
+        learned: LearnedLines,
+        outcome: PollOutcome,
+    ) -> Prepared | None:
+        """``prepare_entry`` under the entry's budget and its own guard: an entry that
+        overruns the budget or raises is skipped and counted, never the poll's end (a stop
+        or a lost lease is: ``BudgetExceeded`` with those reasons is raised on)."""
+        budget = self._entry_budget(feed_id)
+        try:
+            with log_context(article=entry.guid), entry_budget(budget):
+                return self.prepare_entry(cfg, feed_id, entry, known, learned)
+        except BudgetExceeded as exc:
+            if exc.reason != "budget":
+                raise
+            note = f"budget: entry {entry.guid[:120]!r} ({exc})"
+        except Exception as exc:
+            log.exception("feed=%s guid=%s entry failed", cfg.name, entry.guid[:200])
+            note = f"error: entry {entry.guid[:120]!r} ({_describe(exc)})"
+        log.warning("feed=%s entry skipped: %s", cfg.name, note)
+        outcome.reject(note.split(":", 1)[0], note)
+        return None
 
     def _write_poll_batch(
         self, cfg: FeedConfig, feed_id: int, batch: list[Prepared], outcome: PollOutcome
@@ -307,18 +409,22 @@ class Ingestor:
 
         try:
             kinds = write(batch)
-        except SQLAlchemyError:
-            # Not an outage (that raised StoreError): one entry the database refuses must
-            # not cost the others, so each is tried alone.
+        except StoreError:
+            raise  # an outage that lasted: the poll fails, every entry comes again
+        except Exception:
+            # Not an outage: one entry the database (or the dedup code) refuses must not
+            # cost the others, so each is tried alone.
             kinds = []
             for prepared in batch:
                 try:
                     kinds += write([prepared])
-                except SQLAlchemyError as exc:
+                except StoreError:
+                    raise
+                except Exception as exc:
                     outcome.entry_errors += 1
-                    log.warning(
-                        "feed=%s guid=%s not stored: %s", cfg.name, prepared.draft.guid, exc
-                    )
+                    guid = prepared.draft.guid[:120]
+                    outcome.reject("store", f"store: entry {guid!r} ({_describe(exc)})")
+                    log.warning("feed=%s guid=%s not stored: %s", cfg.name, guid, exc)
         self._renew_lease(feed_id)
         outcome.count(kinds)
 
@@ -331,18 +437,24 @@ class Ingestor:
         )
         if want_page and entry.link.lower().startswith(("http://", "https://")):
             assert self.fetcher is not None
+            checkpoint("the article page")
             try:
                 page = self.fetcher.fetch(
                     entry.link,
                     user_agent=cfg.user_agent,
                     trusted=cfg.allow_private_addresses,
                     accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+                    max_bytes=limits.MAX_PAGE_BYTES,
                 )
+                checkpoint("extracting the article page")
                 text = page_to_text(page.content, page.url)
             except FeedError as exc:
                 log.info("feed=%s url=%s full text not fetched: %s", cfg.name, entry.link, exc)
         if not text:
+            checkpoint("extracting the entry's text")
             text = fragment_to_text(entry.content_html)
+        text = cut_text(text)
+        checkpoint("the chrome rules")
         return text, strip_chrome(text, rules)
 
     def prepare_entry(
@@ -393,6 +505,11 @@ class Ingestor:
     def close(self) -> None:
         if self.fetcher is not None:
             self.fetcher.close()
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one short line for the feed row and the poll log."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
 
 
 def enabled_feeds(config: Config) -> Iterable[FeedConfig]:

@@ -54,6 +54,18 @@ ERRORS = Counter(
 ENTRIES_SEEN = Counter(
     "newsdedup_entries_seen", "Entries found in fetched feeds.", registry=REGISTRY
 )
+ENTRIES_REJECTED = Counter(
+    "newsdedup_entries_rejected",
+    "Entries skipped by reason (docs/limits.md): too_large, markup_depth, attributes, "
+    "feed_too_long, unparseable, budget, error, store.",
+    ["reason"],
+    registry=REGISTRY,
+)
+ENTRIES_DEFERRED = Counter(
+    "newsdedup_entries_deferred",
+    "New or changed entries left for the next poll (over the per-poll cap).",
+    registry=REGISTRY,
+)
 ARTICLES_STORED = Counter(
     "newsdedup_articles_stored",
     "Articles written: new (started a story), exact or near (folded copy), updated.",
@@ -109,6 +121,12 @@ for _kind in ("exact", "near"):
     DUPLICATES.labels(_kind)
 for _outcome in ("ok", "not_modified", "error"):
     POLLS.labels(_outcome)
+REJECT_REASONS = (
+    "too_large", "markup_depth", "attributes", "feed_too_long", "unparseable", "budget",
+    "error", "store",
+)  # fmt: skip
+for _reason in REJECT_REASONS:
+    ENTRIES_REJECTED.labels(_reason)
 
 
 @contextmanager
@@ -130,6 +148,10 @@ def record_poll(outcome: PollOutcome) -> None:
     if outcome.outcome == "error":
         ERRORS.labels(outcome.error_kind or "unknown").inc()
     ENTRIES_SEEN.inc(outcome.entries_seen)
+    for reason, count in outcome.rejected.items():
+        ENTRIES_REJECTED.labels(reason).inc(count)
+    if outcome.entries_deferred:
+        ENTRIES_DEFERRED.inc(outcome.entries_deferred)
     for kind, count in (
         ("new", outcome.articles_new),
         ("exact", outcome.duplicates_exact),

@@ -4,8 +4,9 @@ failures) and a poll log."""
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,9 +56,13 @@ def sync_feeds(session: Session, feeds: Iterable[FeedConfig]) -> dict[str, int]:
     return {name: row.id for name, row in rows.items() if name in configured}
 
 
+# Lines kept about skipped entries per poll (the counts are always complete).
+_MAX_NOTES = 20
+
+
 @dataclass
 class PollOutcome:
-    outcome: str  # ok | not_modified | error | stopped
+    outcome: str  # ok | not_modified | error | stopped | leased | skipped
     http_status: int | None = None
     entries_seen: int = 0
     articles_new: int = 0
@@ -70,6 +75,23 @@ class PollOutcome:
     # When the feed is due again, as recorded (``None`` if the record failed): the
     # scheduler plans the next poll from it without reading the row back.
     next_poll_at: datetime | None = None
+    # Entries skipped by reason (``docs/limits.md``), with a line naming each; and new or
+    # changed entries left for the next poll (``MAX_ENTRIES_PER_POLL``).
+    rejected: Counter[str] = field(default_factory=Counter)
+    rejected_notes: list[str] = field(default_factory=list)
+    entries_deferred: int = 0
+
+    def reject(self, reason: str, note: str) -> None:
+        self.rejected[reason] += 1
+        if len(self.rejected_notes) < _MAX_NOTES:
+            self.rejected_notes.append(note)
+
+    def rejections(self) -> str | None:
+        """``"markup_depth=1, unparseable=2: <first notes>"``, or ``None``."""
+        if not self.rejected:
+            return None
+        counts = ", ".join(f"{reason}={n}" for reason, n in sorted(self.rejected.items()))
+        return "; ".join([counts, *self.rejected_notes[:3]])[:2000]
 
     def count(self, kinds: Iterable[str]) -> None:
         """Add stored entries, given how each was matched (``StoreResult.kind``)."""
@@ -100,15 +122,21 @@ def record_poll(
     ``UPDATE``, and append the poll log row (call inside one transaction)."""
     now = utcnow()
     failed = outcome.outcome == "error"
-    # Validators are kept only when every entry was stored: a 304 next time must not hide
-    # an entry that failed this time.
-    validators = outcome.outcome == "ok" and outcome.entry_errors == 0
+    # Validators are kept only when every entry was stored or skipped for good: a 304 next
+    # time must not hide an entry that failed this time, or one left for the next poll.
+    validators = (
+        outcome.outcome == "ok" and outcome.entry_errors == 0 and outcome.entries_deferred == 0
+    )
     titled = outcome.outcome == "ok" and bool(title)
+    # A poll that read the feed's entries says which it skipped (none, too).
+    read_entries = outcome.outcome in ("ok", "stopped")
     params: dict[str, Any] = {
         "feed_id": feed_id,
         "owner": owner,
         "polled_at": now,
         "next_at": next_poll_at,
+        "rejected": sum(outcome.rejected.values()),
+        "rejections": outcome.rejections(),
     }
     if failed:
         params.update(
@@ -118,7 +146,7 @@ def record_poll(
         params.update(new_etag=etag, new_last_modified=last_modified)
     if titled:
         params["new_title"] = (title or "")[:1000]
-    conn.execute(_record_statement(failed, validators, titled), params)
+    conn.execute(_record_statement(failed, validators, titled, read_entries), params)
     conn.execute(
         _POLL_LOG,
         {
@@ -134,6 +162,8 @@ def record_poll(
             "duplicates_near": outcome.duplicates_near,
             "error_kind": outcome.error_kind,
             "error": (outcome.error or None) and outcome.error[:2000],
+            "entries_rejected": params["rejected"],
+            "rejections": params["rejections"],
         },
     )
 
@@ -142,7 +172,7 @@ _POLL_LOG = insert(PollLog)
 
 
 @functools.cache
-def _record_statement(failed: bool, validators: bool, titled: bool) -> Update:
+def _record_statement(failed: bool, validators: bool, titled: bool, read_entries: bool) -> Update:
     """The feed-row ``UPDATE`` for one kind of outcome, built once per kind."""
     values: dict[str, Any] = {
         "last_polled_at": bindparam("polled_at"),
@@ -162,4 +192,6 @@ def _record_statement(failed: bool, validators: bool, titled: bool) -> Update:
         values.update(etag=bindparam("new_etag"), last_modified=bindparam("new_last_modified"))
     if titled:
         values["title"] = bindparam("new_title")
+    if read_entries:
+        values.update(last_rejected=bindparam("rejected"), last_rejections=bindparam("rejections"))
     return update(Feed).where(Feed.id == bindparam("feed_id")).values(values)
