@@ -26,11 +26,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from worker.dedup.canonical import ArticleFacts, choose_canonical
+from worker.dedup.canonical import ArticleFacts, choose_canonical, seen_time
 from worker.dedup.decision import (
     MAX_LINK_MEMBERS,
     Match,
     MatchRule,
+    identity_match_allowed,
     stories_to_merge,
     story_match,
     verified_matches,
@@ -164,7 +165,7 @@ def story_refresh(
     facts = [
         ArticleFacts(
             m.id,
-            as_utc(m.published_at or m.fetched_at) or utcnow(),
+            seen_time(as_utc(m.published_at), as_utc(m.fetched_at) or utcnow()),
             feed_priority.get(m.feed_id, 0),
             m.text_length,
         )
@@ -201,6 +202,30 @@ class _Exact:
     kind: str  # url | content
 
 
+# What ``identity_match_allowed`` needs of the article a URL matched.
+IDENTITY_COLUMNS = (
+    _articles.c.feed_id,
+    _articles.c.content_hash,
+    _articles.c.signature,
+    _articles.c.shingle_count,
+    _articles.c.sig_scheme,
+    _articles.c.sig_seed,
+)
+
+
+def stored_fingerprint(row: Any) -> Fingerprint | None:
+    """The fingerprint of a row with ``IDENTITY_COLUMNS``; ``None`` when it has none."""
+    if row.signature is None or row.sig_scheme is None:
+        return None
+    return Fingerprint.from_stored(
+        row.signature,
+        shingle_count=row.shingle_count,
+        content_hash=row.content_hash,
+        scheme=row.sig_scheme,
+        seed=row.sig_seed or 0,
+    )
+
+
 @lru_cache(maxsize=4)
 def _exact_query(by_url: bool, by_hash: bool) -> Select[tuple[int, int, str | None]]:
     conditions = []
@@ -209,29 +234,38 @@ def _exact_query(by_url: bool, by_hash: bool) -> Select[tuple[int, int, str | No
     if by_hash:
         conditions.append(_articles.c.content_hash == bindparam("b_hash"))
     return (
-        select(_articles.c.id, _articles.c.story_id, _articles.c.canonical_url)
+        select(
+            _articles.c.id,
+            _articles.c.story_id,
+            _articles.c.canonical_url,
+            *IDENTITY_COLUMNS,
+        )
         .where(or_(*conditions))
         .order_by(_articles.c.id)
         .limit(1)
     )
 
 
-def _exact_match(session: Session, draft: Draft) -> _Exact | None:
+def _exact_match(session: Session, draft: Draft, rule: MatchRule) -> _Exact | None:
     by_url = bool(draft.canonical_url)
     by_hash = draft.fingerprint.shingle_count > 0
     if not (by_url or by_hash):
         return None
-    row = (
-        session.connection()
-        .execute(
-            _exact_query(by_url, by_hash),
-            {"b_url": draft.canonical_url, "b_hash": draft.fingerprint.content_hash},
-        )
-        .first()
-    )
+    params = {"b_url": draft.canonical_url, "b_hash": draft.fingerprint.content_hash}
+    conn = session.connection()
+    row = conn.execute(_exact_query(by_url, by_hash), params).first()
     if row is None:
         return None
     url_match = by_url and row.canonical_url == draft.canonical_url
+    if url_match and not identity_match_allowed(
+        draft.fingerprint, draft.feed_id, stored_fingerprint(row), row.feed_id, rule
+    ):
+        # Another feed's article under this URL with a text that does not agree: the URL
+        # is no identity; the text alone decides (the same text, a near copy, or new).
+        row = conn.execute(_exact_query(False, True), params).first() if by_hash else None
+        if row is None:
+            return None
+        url_match = row.canonical_url == draft.canonical_url
     return _Exact(row.id, row.story_id, "url" if url_match else "content")
 
 
@@ -261,7 +295,7 @@ def store_draft(
 
     session.flush()  # the hot path below runs on the connection, past the ORM
     conn = session.connection()
-    exact = _exact_match(session, draft)
+    exact = _exact_match(session, draft, policy.rule)
     near: Match | None = None
     merged: tuple[int, ...] = ()
     keys = band_keys(draft.fingerprint.hashvalues, policy.lsh)

@@ -25,14 +25,22 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, union
 from sqlalchemy.orm import Session
 
-from worker.dedup.decision import Candidate, story_match, verified_matches
+from worker.dedup.decision import (
+    Candidate,
+    identity_match_allowed,
+    story_match,
+    verified_matches,
+)
+from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.lsh import band_keys
 from worker.store.articles import (
+    IDENTITY_COLUMNS,
     REFRESH_STORY,
     DedupPolicy,
     Draft,
     StoreResult,
     fingerprint_columns,
+    stored_fingerprint,
     story_refresh,
 )
 from worker.store.feeds import utcnow
@@ -53,7 +61,7 @@ _stories = cast(Table, Story.__table__)
 RUN = 64
 
 _EXACT_ROWS = select(
-    _articles.c.id, _articles.c.story_id, _articles.c.canonical_url, _articles.c.content_hash
+    _articles.c.id, _articles.c.story_id, _articles.c.canonical_url, *IDENTITY_COLUMNS
 ).where(
     _articles.c.id.in_(
         union(
@@ -85,6 +93,9 @@ class _Row:
     article_id: int
     story_id: int
     canonical_url: str | None
+    # For ``identity_match_allowed``: whose article it is, and its text's fingerprint.
+    feed_id: int = 0
+    fingerprint: Fingerprint | None = None
 
 
 @dataclass
@@ -147,7 +158,9 @@ class Run:
             conn = self.session.connection()
             params = {"b_urls": sorted(urls), "b_hashes": sorted(hashes)}
             for row in sorted(conn.execute(_EXACT_ROWS, params), key=lambda r: r.id):
-                found = _Row(row.id, row.story_id, row.canonical_url)
+                found = _Row(
+                    row.id, row.story_id, row.canonical_url, row.feed_id, stored_fingerprint(row)
+                )
                 if row.canonical_url in urls:
                     self._by_url.setdefault(row.canonical_url, found)
                 if row.content_hash in hashes:
@@ -221,7 +234,18 @@ class Run:
             row = stored.get(key)
             if row is None and key in pending:
                 p = pending[key]
-                row = _Row(p.article_id, p.story_id, p.draft.canonical_url)
+                row = _Row(
+                    p.article_id, p.story_id, p.draft.canonical_url, p.draft.feed_id,
+                    p.draft.fingerprint,
+                )  # fmt: skip
+            if (
+                row is not None
+                and stored is self._by_url
+                and not identity_match_allowed(
+                    draft.fingerprint, draft.feed_id, row.fingerprint, row.feed_id, self.policy.rule
+                )
+            ):
+                continue  # as ``_exact_match``: the URL is no identity, the text decides
             if row is not None:
                 found.append(row)
         return min(found, key=lambda r: r.article_id) if found else None
