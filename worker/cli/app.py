@@ -16,6 +16,7 @@ from worker.errors import StoreError
 from worker.logs import setup_logging
 
 if TYPE_CHECKING:
+    from worker.ingest import Ingestor
     from worker.store.db import Database
 
 log = logging.getLogger("newsdedup")
@@ -58,19 +59,44 @@ def _load_index(db: Database) -> None:
     )  # fmt: skip
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _start(config: Config, args: argparse.Namespace, stop: threading.Event) -> Ingestor:
+    """Everything ``run`` does before its first poll, as one step that either completes or
+    leaves nothing open: a database that is locked (SQLite: another process holding its
+    write lock past the busy timeout) or away at any point of it is waited for as a whole."""
     from worker.ingest import Ingestor
+    from worker.store.repair import repair_on_start
+
+    db = open_database(config, migrate=not args.no_migrate)
+    try:
+        repair_on_start(
+            db,
+            config.dedup.canonical_policy.value,
+            {f.name: f.priority for f in config.feeds},
+        )
+        _load_index(db)
+        ingestor = Ingestor(config, db, stop=stop)
+        try:
+            ingestor.sync_feeds()
+        except BaseException:
+            ingestor.close()
+            raise
+    except BaseException:
+        db.dispose()
+        raise
+    return ingestor
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from worker.scheduler import run_daemon
     from worker.store.availability import wait_for_database
-    from worker.store.repair import repair_on_start
 
     config = load_config(args.config)
     setup_logging(args.log_level or config.worker.log_level, config.worker.log_format)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        db = wait_for_database(
-            lambda: open_database(config, migrate=not args.no_migrate),
+        ingestor = wait_for_database(
+            lambda: _start(config, args, stop),
             url=config.worker.database,
             give_up_after=args.db_wait if args.db_wait is not None else (60 if args.once else None),
             stop=stop,
@@ -79,15 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if stop.is_set():
             return 0
         raise
-    repair_on_start(
-        db,
-        config.dedup.canonical_policy.value,
-        {f.name: f.priority for f in config.feeds},
-    )
-    _load_index(db)
-    ingestor = Ingestor(config, db, stop=stop)
     if args.once:
-        ingestor.sync_feeds()
         results = ingestor.poll_all()
         ingestor.close()
         failed = [name for name, r in results.items() if r.outcome == "error"]
