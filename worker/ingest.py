@@ -11,10 +11,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -32,7 +33,14 @@ from worker.entries import (
     write_batch,
 )
 from worker.errors import FeedError, HTTPStatusError, StoreError
-from worker.limits import Budget, BudgetExceeded, checkpoint, cut_text, entry_budget
+from worker.limits import (
+    Budget,
+    BudgetExceeded,
+    checkpoint,
+    cut_markup,
+    cut_text,
+    entry_budget,
+)
 from worker.logs import log_context
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
@@ -44,6 +52,7 @@ from worker.store.db import Database
 from worker.store.feeds import PollOutcome, record_poll, sync_feeds, utcnow
 
 log = logging.getLogger("newsdedup.ingest")
+T = TypeVar("T", str, bytes)
 
 # A batch of a poll's entries is written after this long even when not full.
 _BATCH_SECONDS = 5.0
@@ -447,13 +456,13 @@ class Ingestor:
                     max_bytes=limits.MAX_PAGE_BYTES,
                 )
                 checkpoint("extracting the article page")
-                text = page_to_text(page.content, page.url)
+                text = page_to_text(_bounded(page.content, cut_markup, "page_elements"), page.url)
             except FeedError as exc:
                 log.info("feed=%s url=%s full text not fetched: %s", cfg.name, entry.link, exc)
         if not text:
             checkpoint("extracting the entry's text")
-            text = fragment_to_text(entry.content_html)
-        text = cut_text(text)
+            text = fragment_to_text(_bounded(entry.content_html, cut_markup, "elements"))
+        text = _bounded(text, cut_text, "text")
         checkpoint("the chrome rules")
         return text, strip_chrome(text, rules)
 
@@ -505,6 +514,16 @@ class Ingestor:
     def close(self) -> None:
         if self.fetcher is not None:
             self.fetcher.close()
+
+
+def _bounded(value: T, cut: Callable[[T], T], reason: str) -> T:
+    """``cut(value)``, counted (``newsdedup_entries_truncated_total``) and logged when it
+    cut something: the entry is kept, with less of its text."""
+    bounded = cut(value)
+    if len(bounded) != len(value):
+        metric.ENTRIES_TRUNCATED.labels(reason).inc()
+        log.info("entry cut to its first part (%s: %d of %d)", reason, len(bounded), len(value))
+    return bounded
 
 
 def _describe(exc: BaseException) -> str:

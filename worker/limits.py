@@ -18,12 +18,14 @@ check instead of after it.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, AnyStr
 
 # -- one entry, on the raw bytes of its feed (worker/reader/prescan.py) --------------------
 # Markup of one <item>/<entry>; a larger one is skipped whole (not truncated: cut XML is
@@ -36,6 +38,10 @@ MAX_ENTRY_BYTES = 1024 * 1024
 MAX_MARKUP_DEPTH = 256
 # Attributes on one element: feedparser is quadratic in them (50,000 took 49 s).
 MAX_ATTRIBUTES = 128
+# Markup items of one entry (each "<" and each "&": tags, escaped tags, entity and
+# character references): feedparser handles each as an event of its own, 13 to 30 us
+# apiece (70,000 line breaks took 1 s, 100,000 "&amp;" 3.6 s).
+MAX_MARKUP_ITEMS = 12_000
 # Entries read from one feed document; those after it are dropped (a 200,000-entry feed
 # took 134 s to poll and 26 s of CPU to poll again unchanged).
 MAX_FEED_ENTRIES = 10_000
@@ -44,9 +50,15 @@ MAX_FEED_ENTRIES = 10_000
 # An article page fetched for its full text (a larger one is refused and the feed's own
 # text is used).
 MAX_PAGE_BYTES = 4 * 1024 * 1024
+# Elements of an entry's body or an article page handed to extraction; the markup is cut
+# before the next one. trafilatura is worse than linear in them (30,000 paragraphs took
+# 7 s); the most in any page of the evaluation sets is 4,975.
+MAX_ELEMENTS = 5000
 # Extracted text kept for the chrome rules, the fingerprint and the database (cut at a
 # line end): the longest text extracted from the evaluation pages is 43,000 characters.
+# The chrome rules cost about 25 us a line, so lines are bounded too.
 MAX_TEXT_CHARS = 500_000
+MAX_TEXT_LINES = 5000
 # CPU seconds one entry may use from its parse to its fingerprint (this thread's CPU, so
 # other threads' load does not count against it).
 ENTRY_CPU_SECONDS = 2.0
@@ -138,14 +150,37 @@ def checkpoint(where: str) -> None:
         budget.check(where)
 
 
-def cut_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """``text`` up to ``limit`` characters, cut at the last line end before it (at the
-    limit itself when a line is longer than half of it).
+def cut_text(text: str, limit: int = MAX_TEXT_CHARS, lines: int = MAX_TEXT_LINES) -> str:
+    """``text`` up to ``limit`` characters and ``lines`` lines, cut at the last line end
+    before the limit (at the limit itself when a line is longer than half of it).
 
-    >>> cut_text("one\\ntwo\\nthree", 9)
-    'one\\ntwo'
+    >>> cut_text("one\\ntwo\\nthree", 9), cut_text("one\\ntwo\\nthree", lines=2)
+    ('one\\ntwo', 'one\\ntwo')
     """
+    if text.count("\n") >= lines:
+        text = "\n".join(text.split("\n", lines)[:lines])
     if len(text) <= limit:
         return text
     end = text.rfind("\n", 0, limit + 1)
     return text[: end if end > limit // 2 else limit]
+
+
+_START_TAG = re.compile("<[A-Za-z]")
+_START_TAG_BYTES = re.compile(b"<[A-Za-z]")
+
+
+def cut_markup(html: AnyStr, limit: int = MAX_ELEMENTS) -> AnyStr:
+    """``html`` up to its ``limit``-th element, cut before the next start tag (an HTML
+    parser closes what is left open).
+
+    >>> cut_markup("<p>a</p><p>b</p><p>c</p>", 2)
+    '<p>a</p><p>b</p>'
+    """
+    is_bytes = isinstance(html, bytes)
+    if html.count(b"<" if is_bytes else "<") <= limit:  # type: ignore[arg-type]
+        return html
+    pattern: Any = _START_TAG_BYTES if is_bytes else _START_TAG
+    for count, match in enumerate(pattern.finditer(html)):
+        if count == limit:
+            return html[: match.start()]
+    return html

@@ -56,8 +56,15 @@ ENTRIES_SEEN = Counter(
 )
 ENTRIES_REJECTED = Counter(
     "newsdedup_entries_rejected",
-    "Entries skipped by reason (docs/limits.md): too_large, markup_depth, attributes, "
-    "feed_too_long, unparseable, budget, error, store.",
+    "Entries skipped by reason (docs/limits.md): too_large, markup_items, markup_depth, "
+    "attributes, feed_too_long, unparseable, budget, error, store.",
+    ["reason"],
+    registry=REGISTRY,
+)
+ENTRIES_TRUNCATED = Counter(
+    "newsdedup_entries_truncated",
+    "Entries kept with less of their text: elements (feed body), page_elements (article "
+    "page), text (characters or lines of extracted text); docs/limits.md.",
     ["reason"],
     registry=REGISTRY,
 )
@@ -122,11 +129,13 @@ for _kind in ("exact", "near"):
 for _outcome in ("ok", "not_modified", "error"):
     POLLS.labels(_outcome)
 REJECT_REASONS = (
-    "too_large", "markup_depth", "attributes", "feed_too_long", "unparseable", "budget",
-    "error", "store",
+    "too_large", "markup_items", "markup_depth", "attributes", "feed_too_long", "unparseable",
+    "budget", "error", "store",
 )  # fmt: skip
 for _reason in REJECT_REASONS:
     ENTRIES_REJECTED.labels(_reason)
+for _reason in ("elements", "page_elements", "text"):
+    ENTRIES_TRUNCATED.labels(_reason)
 
 
 @contextmanager
