@@ -55,6 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     redis_index.add_argument("--json", action="store_true")
     redis_index.set_defaults(handler=_run("worker.bench.redis_index"))
 
+    hostile = bench_sub.add_parser(
+        "hostile", help="CPU of each hostile entry of the test corpus; RSS of big entries"
+    )
+    hostile.add_argument("--no-rss", action="store_true", help="skip the memory runs")
+    hostile.add_argument("--json", action="store_true")
+    hostile.set_defaults(handler=_run("worker.bench.hostile"))
+
     workers = bench_sub.add_parser(
         "workers", help="ingest throughput of several worker processes on one database"
     )
