@@ -109,9 +109,11 @@ def markup_shape(chunk: bytes) -> tuple[int, int]:
         closing, name, rest = match.groups()
         if rest.strip():
             attributes = max(attributes, len(_ATTRIBUTE.findall(rest)))
+        if name.lower() in _FLAT:
+            continue
         if closing:
             depth = max(0, depth - 1)
-        elif not rest.endswith(b"/") and name.lower() not in _FLAT:
+        elif not rest.endswith(b"/"):
             depth += 1
             deepest = max(deepest, depth)
     return deepest, attributes
