@@ -29,14 +29,14 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from worker.backfill import make_entry
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import fragment_to_text, page_to_text
 from worker.config import Config
 from worker.dedup.lsh import band_keys
-from worker.entries import LearnedLines, edge_keys, fingerprint_text
 from worker.eval.corpus import PAGE_SUFFIXES, TEXT_SUFFIXES, Document, read_document
-from worker.stages import dedup_policy
+from worker.pipeline.backfill import make_entry
+from worker.pipeline.build import dedup_policy
+from worker.pipeline.entries import LearnedLines, edge_keys, fingerprint_text
 
 # A document that takes longer than this is written as "timeout" (some page markup sends a
 # notice pattern into exponential backtracking, before and after any speed-up alike).

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from worker.config import parse_config
-from worker.ingest import Ingestor
+from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
 from worker.store.models import Article, Feed, PollLog
 

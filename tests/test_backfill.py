@@ -14,7 +14,10 @@ from sqlalchemy import func, select
 
 from tests.fixtures.corpus import UNRELATED, WIRE
 from tests.helpers import make_config
-from worker.backfill import (
+from worker.cli import main
+from worker.config import Config, load_config
+from worker.dedup.fingerprint import fingerprint
+from worker.pipeline.backfill import (
     Checkpoint,
     Progress,
     _settings_key,
@@ -22,10 +25,7 @@ from worker.backfill import (
     run_import,
     run_reindex,
 )
-from worker.cli import main
-from worker.config import Config, load_config
-from worker.dedup.fingerprint import fingerprint
-from worker.stages import dedup_policy
+from worker.pipeline.build import dedup_policy
 from worker.store.db import Database
 from worker.store.models import Article, Feed, LshKeys, Story
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import aliased
 from tests.fixtures.corpus import UNRELATED, WIRE
 from tests.fixtures.drafts import POLICY, draft, make_feed
 from tests.test_merge import _split_off
-from worker import entries
-from worker.entries import Prepared, write_batch
+from worker.pipeline import entries
+from worker.pipeline.entries import Prepared, write_batch
 from worker.store import articles as store
 from worker.store import chrome_lines
 from worker.store.db import Database

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from tests.fixtures.corpus import UNRELATED, WIRE, content_html, rss
 from tests.helpers import make_config
-from worker import ingest
-from worker.backfill import make_entry
-from worker.ingest import Ingestor
+from worker.pipeline import poll as ingest
+from worker.pipeline.backfill import make_entry
+from worker.pipeline.poll import Ingestor
 from worker.reader.parser import Entry
 from worker.store.db import Database
 from worker.store.models import Article, ChromeLine

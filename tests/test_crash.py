@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, func, insert, select, text, update
 from tests.conftest import postgres_url
 from tests.hostile_server import HostileServer, hostile_server, rss_feed, synthetic_text
 from worker.cli import main
-from worker.ingest import Ingestor
+from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
 from worker.store.models import Article, Feed, Story
 from worker.store.repair import find_problems, repair

@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 from tests.fixtures.corpus import OUTLETS, WIRE, content_html, demo_feeds, rss
 from tests.helpers import make_config
 from worker.cli import main
-from worker.ingest import Ingestor
+from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
 from worker.store.models import Article, Feed, LshKeys, PollLog, Story
 from worker.store.stories import list_stories

@@ -12,8 +12,8 @@ from pytest_httpserver import HTTPServer
 from worker.cli import main
 from worker.cli.app import open_database
 from worker.config import load_config
-from worker.ingest import Ingestor
-from worker.opml import parse_opml
+from worker.pipeline.poll import Ingestor
+from worker.subscriptions.opml import parse_opml
 
 CONFIG = """# production feeds -- keep this comment
 [worker]

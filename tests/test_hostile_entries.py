@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 
 from tests.hostile_server import HostileServer, hostile_server
 from tests.test_hostile import MAX_RSS_BYTES, run_worker
-from worker import limits, metric
+from worker import limits, metrics
 from worker.bench.hostile import (
     CASES,
     Case,
@@ -31,9 +31,9 @@ from worker.bench.hostile import (
 )
 from worker.cli import main
 from worker.config import Config, parse_config
-from worker.export import atom_feed, json_document
-from worker.ingest import Ingestor
-from worker.scheduler import Daemon
+from worker.daemon.scheduler import Daemon
+from worker.downstream.export import atom_feed, json_document
+from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
 from worker.store.models import Article, Feed, PollLog, Story
 from worker.store.stories import list_stories
@@ -64,7 +64,7 @@ def _config(db: Database, tmp_path: Path, feeds: dict[str, str], options: dict[s
 
 def _rejected(reason: str) -> float:
     return (
-        metric.REGISTRY.get_sample_value("newsdedup_entries_rejected_total", {"reason": reason})
+        metrics.REGISTRY.get_sample_value("newsdedup_entries_rejected_total", {"reason": reason})
         or 0.0
     )
 
@@ -75,7 +75,7 @@ def test_every_hostile_entry_is_stored_safely_or_skipped_and_counted(
     feeds = {case.name: server.url(f"/feed/{case.name}") for case in CASES}
     config = _config(db, tmp_path, feeds, {c.name: feed_options(c) for c in CASES})
     ingestor = Ingestor(config, db)
-    before = {reason: _rejected(reason) for reason in metric.REJECT_REASONS}
+    before = {reason: _rejected(reason) for reason in metrics.REJECT_REASONS}
     expected_rejections: dict[str, int] = {}
     try:
         for case in CASES:
@@ -223,9 +223,9 @@ def test_a_failing_poll_is_recorded_backed_off_and_never_rerun_at_once(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("a bug nobody expected")
 
-    monkeypatch.setattr("worker.ingest.parse_feed", broken)
+    monkeypatch.setattr("worker.pipeline.poll.parse_feed", broken)
     internal = "newsdedup_errors_total"
-    before = metric.REGISTRY.get_sample_value(internal, {"kind": "internal"}) or 0.0
+    before = metrics.REGISTRY.get_sample_value(internal, {"kind": "internal"}) or 0.0
     try:
         started = datetime.now(UTC)
         outcome = ingestor.poll("fine")
@@ -236,7 +236,7 @@ def test_a_failing_poll_is_recorded_backed_off_and_never_rerun_at_once(
         with db.session() as s:
             row = s.scalars(select(Feed)).one()
             assert (row.consecutive_failures, row.last_error_kind) == (1, "internal")
-        assert metric.REGISTRY.get_sample_value(internal, {"kind": "internal"}) == before + 1
+        assert metrics.REGISTRY.get_sample_value(internal, {"kind": "internal"}) == before + 1
 
         # Even a poll that raises past the Ingestor is planned with backoff, not at the
         # stale (past) next_poll_at it used to be given.

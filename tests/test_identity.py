@@ -16,7 +16,7 @@ from tests.fixtures.drafts import POLICY, draft, make_feed
 from worker.dedup.canonical import ArticleFacts, choose_canonical, seen_time
 from worker.dedup.decision import MatchRule, identity_match_allowed
 from worker.dedup.fingerprint import fingerprint
-from worker.entries import Prepared, write_batch
+from worker.pipeline.entries import Prepared, write_batch
 from worker.store import articles as store
 from worker.store.db import Database
 from worker.store.models import Article, Story

@@ -16,8 +16,8 @@ from lxml import etree
 
 from worker import limits
 from worker.dedup.spots import ANTECEDENTS, STOPWORDS, spots
+from worker.downstream.export import atom_feed
 from worker.errors import BlockedAddressError, ParseError
-from worker.export import atom_feed
 from worker.reader.fetcher import Fetcher, FetchLimits
 from worker.reader.netguard import is_public_address
 from worker.reader.parser import parse_feed

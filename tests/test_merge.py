@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from tests.fixtures.corpus import WIRE
 from tests.fixtures.drafts import POLICY, draft, make_feed
+from worker.clock import utcnow
 from worker.dedup.fingerprint import fingerprint
 from worker.store import articles as store
 from worker.store import index as lsh_index
 from worker.store.db import Database
-from worker.store.feeds import utcnow
 from worker.store.models import Article, Feed, LshKeys, Story
 from worker.store.retention import prune_index
 

@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from tests.conftest import POSTGRES_ENV, postgres_url
+from worker.clock import utcnow
 from worker.store.db import Database
-from worker.store.feeds import utcnow
 from worker.store.models import Article, Feed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -295,8 +295,8 @@ def test_healthz_503_when_the_database_goes_away(
 def test_reload_adds_removes_and_reschedules_jobs_and_refuses_bad_configs(tmp_path: Path) -> None:
     """Daemon.reload in-process (scheduler not started: its pending jobs are inspectable)."""
     from worker.config import load_config
-    from worker.ingest import Ingestor
-    from worker.scheduler import Daemon
+    from worker.daemon.scheduler import Daemon
+    from worker.pipeline.poll import Ingestor
 
     shutil.copytree(DEMO, tmp_path / "demo")
     path = tmp_path / "newsdedup.toml"
@@ -379,7 +379,7 @@ def test_log_lines_carry_feed_and_article_context() -> None:
 def test_feeds_overdue_counts_enabled_feeds_a_minute_late(db: Database) -> None:
     from datetime import timedelta
 
-    from worker.health import count_overdue
+    from worker.daemon.health import count_overdue
 
     now = utcnow()
     with db.session() as s, s.begin():

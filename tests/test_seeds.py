@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tests.fixtures.corpus import content_html, rss
 from tests.helpers import make_config
-from worker.ingest import Ingestor
+from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
 from worker.store.models import Article
 

@@ -18,11 +18,13 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import func, select
 
 from tests.fixtures.corpus import demo_feeds
+from worker.clock import as_utc, utcnow
 from worker.config import parse_config
-from worker.ingest import Ingestor
+from worker.outcomes import PollOutcome
+from worker.pipeline.poll import Ingestor
 from worker.store import leases
 from worker.store.db import Database
-from worker.store.feeds import PollOutcome, as_utc, record_poll, sync_feeds, utcnow
+from worker.store.feeds import record_poll, sync_feeds
 from worker.store.models import Article, Feed, PollLog
 
 INTERVAL = 4.0

@@ -1,10 +1,13 @@
 """newsdedup: poll news feeds, strip boilerplate, fold syndicated copies into stories.
 
-The pipeline, one module per stage::
+The packages, in the order one poll runs through them::
 
-    config -> scheduler -> reader.fetcher -> reader.parser -> clean -> dedup -> store
+    config -> daemon (scheduler) -> pipeline.poll -> reader (fetch, parse) -> clean
+           -> dedup (fingerprint, engine) -> store
 
-``worker.ingest.poll_feed`` wires the stages for one feed; ``worker.cli`` is the command line.
+``config``, ``clock``, ``errors``, ``logs``, ``metrics``, ``outcomes`` and ``files`` are the
+bottom layer every package may use; ``cli`` is the command line; ``eval`` and ``bench``
+measure the daemon's own code.
 """
 
 __version__ = "0.1.0"

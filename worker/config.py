@@ -88,6 +88,22 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 OptionalDuration = Annotated[float, BeforeValidator(_parse_optional_duration)]
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 in brackets; empty host = all interfaces) to ``(host, port)``.
+
+    >>> parse_listen("127.0.0.1:9464"), parse_listen("[::1]:9464"), parse_listen(":9464")
+    (('127.0.0.1', 9464), ('::1', 9464), ('0.0.0.0', 9464))
+    """
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port, e.g. '127.0.0.1:9464'")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"{value!r}: put an IPv6 address in brackets, e.g. '[::1]:9464'")
+    return host or "0.0.0.0", int(port)
+
+
 class FullTextMode(StrEnum):
     """When to fetch the article page linked from an entry."""
 
@@ -134,7 +150,7 @@ class CleanSettings(_Strict):
 
 
 class DedupSettings(_Strict):
-    """Everything that decides identity or similarity; see README 'How dedup works'."""
+    """Everything that decides identity or similarity; see docs/dedup.md."""
 
     num_perm: StrictInt = Field(default=128, ge=16, le=1024)
     seed: StrictInt = 1
@@ -172,8 +188,6 @@ class WorkerSettings(_Strict):
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str | None) -> str | None:
-        from worker.http import parse_listen  # the listener owns the format
-
         if value is not None:
             parse_listen(value)
         return value

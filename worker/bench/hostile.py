@@ -101,7 +101,7 @@ def feed_document(name: str, items: list[str], *, healthy: bool = True) -> bytes
 @dataclass(frozen=True)
 class Case:
     """One hostile feed: its hostile items, and what becomes of them: ``stored`` (safely)
-    or the reason they are skipped (``worker.metric.REJECT_REASONS``); ``None`` for the
+    or the reason they are skipped (``worker.metrics.REJECT_REASONS``); ``None`` for the
     generated ones, which may go either way. ``page``: the article page every entry of the
     feed links to (``PAGE_LINK``, served by the caller), fetched for its full text."""
 
@@ -317,7 +317,7 @@ class PageServer(ThreadingHTTPServer):
 
 def measure_cases(folder: Path) -> list[dict[str, Any]]:
     """Poll each case's feed once, in this thread; its CPU and what became of it."""
-    from worker.ingest import Ingestor
+    from worker.pipeline.poll import Ingestor
     from worker.store.db import Database
 
     server = PageServer({c.name: c.page() for c in CASES if c.page is not None})

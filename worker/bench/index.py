@@ -35,13 +35,13 @@ from sqlalchemy import func, select, text
 
 from worker.bench.measure import StageTimes, peak_rss_mib
 from worker.bench.warm import WARM_FEED, warm_index
+from worker.clock import utcnow
 from worker.config import Config
 from worker.dedup.fingerprint import Fingerprint, scheme_name
 from worker.dedup.lsh import band_keys
 from worker.errors import NewsdedupError
-from worker.stages import dedup_policy
+from worker.pipeline.build import dedup_policy
 from worker.store.db import Database
-from worker.store.feeds import utcnow
 from worker.store.index import candidates, index_article
 from worker.store.models import Article, Base, Feed, PollLog, Story
 

@@ -28,14 +28,14 @@ from typing import Any
 
 import trafilatura
 
-from worker import entries as entries_module
-from worker.backfill import BackfillIngestor, Record, make_entry, store_records
 from worker.bench.measure import StageTimes, peak_rss_mib
 from worker.bench.warm import warm_index
 from worker.config import Config
 from worker.errors import NewsdedupError
 from worker.eval.corpus import PAGE_SUFFIXES, TEXT_SUFFIXES, Document, read_document
-from worker.stages import dedup_policy
+from worker.pipeline import entries as entries_module
+from worker.pipeline.backfill import BackfillIngestor, Record, make_entry, store_records
+from worker.pipeline.build import dedup_policy
 from worker.store.db import Database
 
 FEED = "bench"

@@ -29,10 +29,10 @@ from sqlalchemy import func, select
 
 from worker.bench.measure import StageTimes, peak_rss_mib
 from worker.clean.extract import fragment_to_text
+from worker.clock import utcnow
 from worker.config import Config
-from worker.ingest import Ingestor
+from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
-from worker.store.feeds import utcnow
 from worker.store.models import PollLog
 
 _CPU_PATH = "/_cpu"  # the server's own CPU seconds so far, as text

@@ -20,7 +20,7 @@ from datasketch import MinHash, MinHashLSH
 from worker.bench.measure import StageTimes
 from worker.config import Config
 from worker.errors import NewsdedupError
-from worker.stages import dedup_policy
+from worker.pipeline.build import dedup_policy
 
 
 def run_redis_index(articles: int, host: str, port: int, db: int) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert
 
+from worker.clock import utcnow
 from worker.dedup.fingerprint import scheme_name
 from worker.dedup.lsh import LshParams, band_keys
 from worker.store.db import Database
-from worker.store.feeds import utcnow
 from worker.store.index import catch_up
 from worker.store.models import Article, Feed, Story
 

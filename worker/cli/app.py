@@ -16,7 +16,7 @@ from worker.errors import StoreError
 from worker.logs import setup_logging
 
 if TYPE_CHECKING:
-    from worker.ingest import Ingestor
+    from worker.pipeline.poll import Ingestor
     from worker.store.db import Database
 
 log = logging.getLogger("newsdedup")
@@ -36,7 +36,7 @@ def open_database(config: Config, *, migrate: bool = True) -> Database:
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT set ``stop``: the entry being written commits, the poll ends, exit 0."""
+    """SIGTERM/SIGINT set ``stop``: the entries in hand are written, the poll ends, exit 0."""
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
@@ -63,7 +63,7 @@ def _start(config: Config, args: argparse.Namespace, stop: threading.Event) -> I
     """Everything ``run`` does before its first poll, as one step that either completes or
     leaves nothing open: a database that is locked (SQLite: another process holding its
     write lock past the busy timeout) or away at any point of it is waited for as a whole."""
-    from worker.ingest import Ingestor
+    from worker.pipeline.poll import Ingestor
     from worker.store.repair import repair_on_start
 
     db = open_database(config, migrate=not args.no_migrate)
@@ -87,7 +87,7 @@ def _start(config: Config, args: argparse.Namespace, stop: threading.Event) -> I
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from worker.scheduler import run_daemon
+    from worker.daemon.scheduler import run_daemon
     from worker.store.availability import wait_for_database
 
     config = load_config(args.config)

@@ -7,16 +7,16 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from worker import export
 from worker.cli.app import open_database
 from worker.config import load_config, parse_duration
+from worker.downstream import export
 from worker.errors import NewsdedupError
 from worker.files import write_atomically
 
 
 def parse_since(value: str) -> datetime:
     """``24h`` (that long ago) or an ISO 8601 time (UTC when it names no zone)."""
-    from worker.store.feeds import utcnow
+    from worker.clock import utcnow
 
     try:
         return utcnow() - timedelta(seconds=parse_duration(value))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from worker.config import load_config, resolve_config_path
 from worker.errors import ConfigError, NewsdedupError
-from worker.feedlist import append_feeds, feed_table, find_feed, slug, unique_name
-from worker.opml import parse_opml, render_opml
 from worker.safetext import terminal_line
+from worker.subscriptions.configfile import append_feeds, feed_table, find_feed, slug, unique_name
+from worker.subscriptions.opml import parse_opml, render_opml
 
 RELOAD_HINT = "the running daemon picks it up on `newsdedup reload` (or SIGHUP)"
 
@@ -52,7 +52,7 @@ def cmd_export_opml(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from worker.stages import fetcher_for
+    from worker.pipeline.build import fetcher_for
 
     config = load_config(args.config)
     fetcher = fetcher_for(config)

@@ -17,7 +17,7 @@ RESTART_HELP = "start from the beginning, ignoring the checkpoint of an interrup
 
 
 def cmd_reload(args: argparse.Namespace) -> int:
-    from worker.reload import signal_daemon
+    from worker.daemon.reload import signal_daemon
 
     # Check the file first: a config the daemon would refuse is reported here, not in its log.
     config = load_config(args.config)
@@ -29,7 +29,7 @@ def cmd_reload(args: argparse.Namespace) -> int:
 def cmd_healthcheck(args: argparse.Namespace) -> int:
     url = args.url
     if url is None:
-        from worker.http import parse_listen
+        from worker.daemon.listener import parse_listen
 
         config = load_config(args.config)
         if not config.worker.listen:
@@ -54,7 +54,7 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from worker.backfill import run_import
+    from worker.pipeline.backfill import run_import
 
     config = load_config(args.config)
     setup_logging(config.worker.log_level, config.worker.log_format)
@@ -67,7 +67,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    from worker.backfill import run_reindex
+    from worker.pipeline.backfill import run_reindex
 
     config = load_config(args.config)
     setup_logging(config.worker.log_level, config.worker.log_format)

@@ -70,7 +70,7 @@ def _print_story(story: dict[str, Any], full: bool = False) -> None:
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
-    from worker.store.feeds import utcnow
+    from worker.clock import utcnow
     from worker.store.stories import list_stories
 
     config = load_config(args.config)

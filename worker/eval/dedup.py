@@ -27,13 +27,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from worker.backfill import BackfillIngestor, Record, make_entry, store_record
 from worker.config import Config, load_config
 from worker.errors import ConfigError, NewsdedupError
 from worker.eval.corpus import Document, load_distractors, load_labels
 from worker.eval.failures import Failure, failure_report
 from worker.eval.metrics import Scores, bcubed, pairwise
-from worker.metric import REGISTRY
+from worker.metrics import REGISTRY
+from worker.pipeline.backfill import BackfillIngestor, Record, make_entry, store_record
 from worker.store.db import Database
 from worker.store.models import Article
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from worker.clock import as_utc, utcnow
 from worker.dedup.canonical import ArticleFacts, choose_canonical, seen_time
 from worker.dedup.decision import (
     MAX_LINK_MEMBERS,
@@ -38,7 +39,6 @@ from worker.dedup.decision import (
 )
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.lsh import LshParams, band_keys
-from worker.store.feeds import as_utc, utcnow
 from worker.store.index import candidates, index_article
 from worker.store.models import Article, Feed, Story
 

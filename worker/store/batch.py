@@ -25,6 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, union
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.dedup.decision import (
     Candidate,
     identity_match_allowed,
@@ -43,7 +44,6 @@ from worker.store.articles import (
     stored_fingerprint,
     story_refresh,
 )
-from worker.store.feeds import utcnow
 from worker.store.index import (
     band_hits,
     insert_index_rows,

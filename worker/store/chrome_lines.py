@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from worker.store.feeds import utcnow
+from worker.clock import utcnow
 from worker.store.models import ChromeLine
 
 _chrome_lines = cast(Table, ChromeLine.__table__)

@@ -32,11 +32,11 @@ import numpy as np
 from sqlalchemy import Connection, DateTime, Dialect, Engine, event
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.dedup.bandindex import BandIndex
 from worker.dedup.decision import Candidate
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.lsh import band_keys
-from worker.store.feeds import utcnow
 
 if TYPE_CHECKING:
     from worker.store.articles import DedupPolicy

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.store.feeds import as_utc
+from worker.clock import as_utc
 from worker.store.models import Article, Feed, Story
 
 

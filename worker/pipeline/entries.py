@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from worker import metric
+from worker import metrics
 from worker.clean import ChromeRules
 from worker.clean.learned import learnable_keys
+from worker.clock import utcnow
 from worker.config import Config, FeedConfig
 from worker.dedup.fingerprint import Fingerprint, fingerprint
 from worker.limits import checkpoint, plausible_published
@@ -29,7 +30,6 @@ from worker.store import articles as store
 from worker.store import chrome_lines
 from worker.store.batch import RUN, Run
 from worker.store.db import Database
-from worker.store.feeds import utcnow
 from worker.store.models import Article
 
 # Chrome lives at the edges of a text: only these lines of each article are counted.
@@ -180,12 +180,12 @@ def prepare(
         return None
     checkpoint("cleaning")
     rules = ChromeRules(tuple(config.clean.extra_patterns) + tuple(cfg.boilerplate), learned.keys)
-    with metric.stage("clean"):
+    with metrics.stage("clean"):
         extracted, clean_text = clean(cfg, entry, rules)
     # Before the fingerprint, so it is the fingerprint of the text as stored.
     clean_text = storable(clean_text)
     checkpoint("the fingerprint")
-    with metric.stage("fingerprint"):
+    with metrics.stage("fingerprint"):
         fp = fingerprint_text(config, clean_text)
     keys: frozenset[str] = frozenset()
     if config.clean.learn_lines:

@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from worker.clock import as_utc, utcnow
 from worker.store.db import Database
-from worker.store.feeds import as_utc, utcnow
 from worker.store.models import Feed
 
 # A feed is overdue when its poll is this late (the scheduler fires within a second or two).

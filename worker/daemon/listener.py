@@ -2,8 +2,6 @@
 Prometheus text format and ``/healthz``, 200 when the daemon is healthy, else 503, with a
 small JSON body saying which check failed.
 
-    >>> parse_listen("127.0.0.1:9464"), parse_listen("[::1]:9464"), parse_listen(":9464")
-    (('127.0.0.1', 9464), ('::1', 9464), ('0.0.0.0', 9464))
 """
 
 from __future__ import annotations
@@ -18,24 +16,13 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from worker import metric
+from worker import metrics
+from worker.config import parse_listen
 
 log = logging.getLogger("newsdedup.http")
 
 # (healthy, details) — details name each check and its result.
 HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``host:port`` (IPv6 in brackets; empty host = all interfaces) to ``(host, port)``."""
-    host, sep, port = value.strip().rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{value!r} is not host:port, e.g. '127.0.0.1:9464'")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    elif ":" in host:
-        raise ValueError(f"{value!r}: put an IPv6 address in brackets, e.g. '[::1]:9464'")
-    return host or "0.0.0.0", int(port)
 
 
 class _Server(ThreadingHTTPServer):
@@ -54,7 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
-            self._send(200, metric.render(), CONTENT_TYPE_LATEST)
+            self._send(200, metrics.render(), CONTENT_TYPE_LATEST)
         elif path == "/healthz":
             healthy, details = self.server.health()
             body = json.dumps({"healthy": healthy, **details}).encode()

@@ -1,6 +1,6 @@
 """One poll of one feed, wiring the stages: fetch -> parse -> clean -> fingerprint ->
 dedup -> store. The entries of a poll are stored in batches (``worker.store_batch``), each
-batch one transaction (``worker/entries.py``), so a crash or a stop loses at most the batch
+batch one transaction (``pipeline/entries.py``), so a crash or a stop loses at most the batch
 in flight and never leaves half an entry behind.
 """
 
@@ -19,19 +19,11 @@ from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from worker import backoff, limits, metric
+from worker import limits, metrics
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import fragment_to_text, page_to_text
+from worker.clock import utcnow
 from worker.config import Config, FeedConfig, FullTextMode
-from worker.entries import (
-    KnownEntries,
-    LearnedLines,
-    Prepared,
-    poll_state,
-    prepare,
-    source_hash,
-    write_batch,
-)
 from worker.errors import FeedError, HTTPStatusError, StoreError
 from worker.limits import (
     Budget,
@@ -42,14 +34,25 @@ from worker.limits import (
     entry_budget,
 )
 from worker.logs import log_context
+from worker.outcomes import PollOutcome
+from worker.pipeline import backoff
+from worker.pipeline.build import dedup_policy, fetcher_for
+from worker.pipeline.entries import (
+    KnownEntries,
+    LearnedLines,
+    Prepared,
+    poll_state,
+    prepare,
+    source_hash,
+    write_batch,
+)
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
-from worker.stages import dedup_policy, fetcher_for
 from worker.store import articles as store
 from worker.store import leases
 from worker.store.availability import retry_transient
 from worker.store.db import Database
-from worker.store.feeds import PollOutcome, record_poll, sync_feeds, utcnow
+from worker.store.feeds import record_poll, sync_feeds
 
 log = logging.getLogger("newsdedup.ingest")
 T = TypeVar("T", str, bytes)
@@ -149,7 +152,7 @@ class Ingestor:
         finally:
             with self._running_lock:
                 self._running.discard(name)
-        metric.record_poll(outcome)
+        metrics.record_poll(outcome)
         return outcome
 
     def wait_idle(self, timeout: float) -> bool:
@@ -232,7 +235,7 @@ class Ingestor:
         status: int | None = None
         assert self.fetcher is not None
         try:
-            with metric.stage("fetch"):
+            with metrics.stage("fetch"):
                 result = self.fetcher.fetch(
                     cfg.url,
                     etag=state.etag,
@@ -249,7 +252,7 @@ class Ingestor:
             if result.not_modified:
                 outcome = PollOutcome("not_modified", http_status=304)
             else:
-                with metric.stage("parse"):
+                with metrics.stage("parse"):
                     parsed = parse_feed(
                         result.content, url=result.url, headers=result.headers, now=utcnow()
                     )
@@ -483,7 +486,7 @@ class Ingestor:
         matched."""
         for attempt in range(2):
             try:
-                with metric.stage("store", len(batch)), self.db.dedup_transaction() as session:
+                with metrics.stage("store", len(batch)), self.db.dedup_transaction() as session:
                     return write_batch(
                         session,
                         feed_id,
@@ -521,7 +524,7 @@ def _bounded(value: T, cut: Callable[[T], T], reason: str) -> T:
     cut something: the entry is kept, with less of its text."""
     bounded = cut(value)
     if len(bounded) != len(value):
-        metric.ENTRIES_TRUNCATED.labels(reason).inc()
+        metrics.ENTRIES_TRUNCATED.labels(reason).inc()
         log.info("entry cut to its first part (%s: %d of %d)", reason, len(bounded), len(value))
     return bounded
 

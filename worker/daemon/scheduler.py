@@ -1,8 +1,9 @@
 """The daemon: APScheduler 3 runs one job per enabled feed, each rescheduled after its
 poll for the time the feed row says (interval, backoff, Retry-After, TTL), never two polls
-of one feed at once. SIGTERM/SIGINT finish the entry being written, then exit 0. SIGHUP
-re-reads the config (``worker.reload``); the optional HTTP listener (``worker.http``)
-serves metrics and health; under systemd it notifies READY/WATCHDOG/STOPPING.
+of one feed at once. SIGTERM/SIGINT: each poll writes the entries it has cleaned as one
+batch and stops, then the daemon exits 0. SIGHUP re-reads the config (``daemon.reload``);
+the optional HTTP listener (``daemon.listener``) serves metrics and health; under systemd
+it notifies READY/WATCHDOG/STOPPING.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from worker import metric, reload, systemd
-from worker.backoff import next_delay
+from worker import metrics
+from worker.clock import as_utc, utcnow
+from worker.daemon import reload, systemd
+from worker.daemon.health import DatabaseProbe, count_overdue
+from worker.daemon.listener import Listener
 from worker.errors import NewsdedupError
-from worker.health import DatabaseProbe, count_overdue
-from worker.http import Listener
-from worker.ingest import Ingestor
 from worker.logs import setup_logging
-from worker.store.feeds import PollOutcome, as_utc, utcnow
+from worker.outcomes import PollOutcome
+from worker.pipeline.backoff import next_delay
+from worker.pipeline.poll import Ingestor
 from worker.store.index import mirror_size
 from worker.store.models import Feed
 from worker.store.retention import prune_index
@@ -83,7 +86,7 @@ class Daemon:
             outcome = self.ingestor.poll(name, scheduled=True)
         except Exception:  # a bug must not kill the feed's schedule
             log.exception("feed=%s poll crashed", name)
-            metric.record_poll(PollOutcome("error", error_kind="internal"))
+            metrics.record_poll(PollOutcome("error", error_kind="internal"))
         if self.stop.is_set() or not self._polled(name):
             return  # a reload removed the feed while it was polled
         if outcome is not None and outcome.outcome == "leased":
@@ -176,7 +179,7 @@ class Daemon:
             changes = reload.feed_changes(old, new)
             retired = reload.apply_config(self.ingestor, new)
         except (NewsdedupError, SQLAlchemyError) as exc:
-            metric.RELOADS.labels("refused").inc()
+            metrics.RELOADS.labels("refused").inc()
             log.error("reload refused, still running the previous config: %s", exc)
             return False
         if retired is not None:
@@ -199,7 +202,7 @@ class Daemon:
             self._start_listener(new.worker.listen)
         if new.dedup != old.dedup:
             log.warning("[dedup] settings changed: run `newsdedup reindex` for the stored articles")
-        metric.RELOADS.labels("applied").inc()
+        metrics.RELOADS.labels("applied").inc()
         log.info(
             "config reloaded: %d feeds added, %d removed, %d changed",
             len(changes.added),
@@ -253,13 +256,13 @@ class Daemon:
         )
         self.scheduler.start()
         pid_file = reload.write_pid_file(self.ingestor.config)
-        metric.watch_overdue(lambda: count_overdue(self.ingestor.db))
-        metric.FEEDS_ENABLED.set_function(
+        metrics.watch_overdue(lambda: count_overdue(self.ingestor.db))
+        metrics.FEEDS_ENABLED.set_function(
             lambda: sum(1 for f in self.ingestor.config.feeds if f.enabled)
         )
         engine = self.ingestor.db.engine
-        metric.INDEX_ARTICLES.set_function(lambda: mirror_size(engine)[0])
-        metric.INDEX_BYTES.set_function(lambda: mirror_size(engine)[1])
+        metrics.INDEX_ARTICLES.set_function(lambda: mirror_size(engine)[0])
+        metrics.INDEX_BYTES.set_function(lambda: mirror_size(engine)[1])
         self._start_listener(self.ingestor.config.worker.listen)
         log.info("started: %d feeds scheduled", len(self.scheduler.get_jobs()))
         systemd.notify("READY=1")

@@ -31,17 +31,17 @@ from sqlalchemy import func, select
 
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import page_to_text
+from worker.clock import as_utc, utcnow
 from worker.config import Config, FeedConfig, FullTextMode
-from worker.entries import fingerprint_text
 from worker.errors import NewsdedupError
-from worker.ingest import Ingestor
 from worker.logs import log_context
+from worker.pipeline.build import dedup_policy
+from worker.pipeline.entries import fingerprint_text
+from worker.pipeline.poll import Ingestor
 from worker.reader.parser import Entry
 from worker.reader.sanitizer import sanitize_html
 from worker.reader.urlcleaner import canonical_url
-from worker.stages import dedup_policy
 from worker.store.db import Database
-from worker.store.feeds import as_utc, utcnow
 from worker.store.index import index_article
 from worker.store.models import Article, Feed
 

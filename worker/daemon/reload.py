@@ -21,9 +21,9 @@ from pathlib import Path
 
 from worker.config import Config, load_config
 from worker.errors import ConfigError, NewsdedupError
-from worker.ingest import Ingestor
+from worker.pipeline.build import dedup_policy, fetcher_for
+from worker.pipeline.poll import Ingestor
 from worker.reader.fetcher import Fetcher
-from worker.stages import dedup_policy, fetcher_for
 
 
 @dataclass(frozen=True)

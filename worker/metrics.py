@@ -1,4 +1,5 @@
-"""Prometheus metrics of the worker, in a registry of their own (served by ``worker.http``).
+"""Prometheus metrics of the worker, in a registry of their own (served by
+``worker.daemon.listener``).
 
 The ingest path calls ``record_poll`` once per poll and wraps each stage in ``stage``;
 both are a few dictionary look-ups, cheap next to any fetch.
@@ -28,7 +29,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from worker.store.feeds import PollOutcome
+from worker.outcomes import PollOutcome
 
 # Our own registry (not the global one), so importing this module twice in tests or
 # embedding the worker never registers a metric twice; the process metrics join it.

@@ -1,0 +1,1 @@
+"""What downstream tools read besides SQL: exports of the canonical stories."""
