@@ -58,7 +58,7 @@ ENTRIES_SEEN = Counter(
 ENTRIES_REJECTED = Counter(
     "newsdedup_entries_rejected",
     "Entries skipped by reason (docs/limits.md): too_large, markup_items, markup_depth, "
-    "attributes, feed_too_long, unparseable, budget, error, store.",
+    "attributes, feed_too_long, unparseable, empty, budget, error, store.",
     ["reason"],
     registry=REGISTRY,
 )
@@ -131,7 +131,7 @@ for _outcome in ("ok", "not_modified", "error"):
     POLLS.labels(_outcome)
 REJECT_REASONS = (
     "too_large", "markup_items", "markup_depth", "attributes", "feed_too_long", "unparseable",
-    "budget", "error", "store",
+    "empty", "budget", "error", "store",
 )  # fmt: skip
 for _reason in REJECT_REASONS:
     ENTRIES_REJECTED.labels(_reason)

@@ -258,7 +258,10 @@ def parse_feed(
             continue
         if entry is not None:
             entries.append(entry)
-    if raws and not entries and not rejected:
+        else:  # nothing to store once its markup is gone: counted, not silent
+            rejected["empty"] += 1
+            notes.append(f"empty: entry {str(raw.get('id', '?'))[:120]!r} (no title, text or link)")
+    if raws and not entries and set(rejected) <= {"empty"}:
         # Not silent: a feed whose every entry is unusable is a problem worth showing.
         raise ParseError(f"{url}: {len(raws)} entries, none with a title, text or http(s) link")
     ttl = None
