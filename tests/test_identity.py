@@ -1,7 +1,7 @@
 """Identity that cannot be borrowed: a canonical-URL match joins another feed's story only
-when the texts agree (``identity_match_allowed``), the same decision on the one-entry path
-(``store_draft``) and the batch path (``write_batch``), on SQLite and PostgreSQL; and the
-canonical choice does not believe implausible dates."""
+when the texts agree (``identity_match_allowed``, in the engine's exact-match step), for stored rows and for
+the segment's pending ones, on SQLite and PostgreSQL; and the canonical choice does not
+believe implausible dates."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.fixtures.corpus import UNRELATED, WIRE
-from tests.fixtures.drafts import POLICY, draft, make_feed
+from tests.fixtures.drafts import ENGINE, draft, make_feed, store
 from worker.dedup.canonical import ArticleFacts, choose_canonical, seen_time
 from worker.dedup.decision import MatchRule, identity_match_allowed
+from worker.dedup.engine import Draft
 from worker.dedup.fingerprint import fingerprint
-from worker.pipeline.entries import Prepared, write_batch
-from worker.store import articles as store
+from worker.store.articles import ArticleStore
 from worker.store.db import Database
 from worker.store.models import Article, Story
 
@@ -38,39 +38,38 @@ def test_identity_match_allowed() -> None:
     assert identity_match_allowed(empty, 2, empty, 1, rule)  # two entries without text
 
 
-def _with_url(d: store.Draft, url: str) -> store.Draft:
+def _with_url(d: Draft, url: str) -> Draft:
     return replace(d, canonical_url=url, url=url)
 
 
-@pytest.mark.parametrize("path", ["store_draft", "write_batch"])
+@pytest.mark.parametrize("path", ["one at a time", "one batch"])
 def test_a_borrowed_url_with_another_text_is_no_copy(db: Database, path: str) -> None:
+    """One at a time, each URL match is a stored row; in one batch, a pending one of the
+    engine's segment: the same rule on both."""
     victim_feed = make_feed(db, "victim")
     attacker_feed, copier_feed = make_feed(db, "attacker"), make_feed(db, "copier")
-    victim = _with_url(draft(victim_feed, "v", "\n".join(WIRE["bridge"])), URL)
-    attacks = [
+    drafts = [
+        _with_url(draft(victim_feed, "v", "\n".join(WIRE["bridge"])), URL),
         # Another text under the victim's URL: its own story.
         _with_url(draft(attacker_feed, "a1", "\n".join(UNRELATED["chess"])), URL),
         # The victim's text, trimmed, under its URL: a copy, joined by the URL.
         _with_url(draft(copier_feed, "a2", "\n".join(WIRE["bridge"][:-2])), URL),
     ]
-    with db.dedup_transaction() as s:
-        store.store_draft(s, victim, POLICY, {})
-    kinds = []
-    for attack in attacks:
+    if path == "one batch":
         with db.dedup_transaction() as s:
-            if path == "store_draft":
-                kinds.append(store.store_draft(s, attack, POLICY, {}).kind)
-            else:
-                batch = [Prepared(attack, frozenset())]
-                kinds += write_batch(s, attack.feed_id, batch, POLICY, {}, learn_lines=False)
-    assert kinds == ["new", "url"]
+            kinds = [d.kind for d in ENGINE.store(ArticleStore(s), drafts)]
+    else:
+        kinds = []
+        for d in drafts:
+            with db.dedup_transaction() as s:
+                kinds.append(store(s, d).kind)
+    assert kinds == ["new", "new", "url"]
     with db.session() as s:
         story_of = {a.guid: a.story_id for a in s.scalars(select(Article))}
-        canonical = s.get(Story, story_of["v"])
-        assert canonical is not None
         victim_id = s.scalars(select(Article.id).where(Article.guid == "v")).one()
+        canonical = s.get(Story, story_of["v"])
+        assert canonical is not None and canonical.canonical_article_id == victim_id
     assert story_of["a1"] != story_of["v"] and story_of["a2"] == story_of["v"]
-    assert canonical.canonical_article_id == victim_id
 
 
 def test_implausible_dates_do_not_win_the_canonical_choice() -> None:
@@ -93,11 +92,9 @@ def test_stored_dates_outside_the_window_are_ignored_by_the_refresh(db: Database
     text = "\n".join(WIRE["orchestra"])
     recent = datetime.now(UTC) - timedelta(hours=1)
     with db.dedup_transaction() as s:
-        first = store.store_draft(
-            s, replace(draft(feed_a, "x", text), published_at=recent), POLICY, {}
-        )
+        first = store(s, replace(draft(feed_a, "x", text), published_at=recent))
         old = replace(draft(feed_b, "y", text), published_at=datetime(1, 1, 1, tzinfo=UTC))
-        second = store.store_draft(s, old, POLICY, {})
+        second = store(s, old)
     assert second.story_id == first.story_id
     with db.session() as s:
         story = s.get(Story, first.story_id)

@@ -62,6 +62,9 @@ MAX_TEXT_LINES = 5000
 # CPU seconds one entry may use from its parse to its fingerprint (this thread's CPU, so
 # other threads' load does not count against it).
 ENTRY_CPU_SECONDS = 2.0
+# A stop (SIGTERM) ends an entry that has run this long at its next check; a shorter one
+# (an ordinary entry takes milliseconds) is finished and written, as a stop always did.
+STOP_GRACE_SECONDS = 1.0
 
 # -- one poll ----------------------------------------------------------------------------
 # New or changed entries cleaned and stored per poll; the rest wait for the next poll,
@@ -113,12 +116,17 @@ class Budget:
 
     def __post_init__(self) -> None:
         self._cpu_start = time.thread_time()
+        self._started = time.monotonic()
 
     def used(self) -> float:
         return time.thread_time() - self._cpu_start
 
     def check(self, where: str) -> None:
-        if self.stop is not None and self.stop.is_set():
+        if (
+            self.stop is not None
+            and self.stop.is_set()
+            and time.monotonic() - self._started > STOP_GRACE_SECONDS
+        ):
             raise BudgetExceeded("stopped", f"stopped before {where}")
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise BudgetExceeded("lease", f"the poll's lease ran out before {where}")

@@ -19,7 +19,9 @@ _MAX_NOTES = 20
 
 @dataclass
 class PollOutcome:
-    outcome: str  # ok | not_modified | error | stopped | leased | skipped
+    # ok | not_modified | error | interrupted (a stop cut the poll short: neither a
+    # success nor a failure) | skipped | leased (not polled at all)
+    outcome: str
     http_status: int | None = None
     entries_seen: int = 0
     articles_new: int = 0
@@ -49,6 +51,9 @@ class PollOutcome:
             return None
         counts = ", ".join(f"{reason}={n}" for reason, n in sorted(self.rejected.items()))
         return "; ".join([counts, *self.rejected_notes[:3]])[:2000]
+
+    # This failure was the `worker.park_after`-th in a row: the feed is parked.
+    parked: bool = False
 
     def count(self, kinds: Iterable[str]) -> None:
         """Add stored entries, given how each was matched (``StoreResult.kind``)."""

@@ -46,13 +46,15 @@ from worker.pipeline.entries import (
     source_hash,
     write_batch,
 )
+from worker.pipeline.events import EventLevel
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
 from worker.store import leases
 from worker.store.availability import retry_transient
 from worker.store.db import Database
-from worker.store.feeds import record_poll, sync_feeds
+from worker.store.events import stories_of_entries
+from worker.store.feeds import park, parked_feeds, record_poll, sync_feeds
 
 log = logging.getLogger("newsdedup.ingest")
 T = TypeVar("T", str, bytes)
@@ -89,6 +91,8 @@ class Ingestor:
         # Per feed being polled: (monotonic time of the last lease renewal, lease valid
         # until); an entry's budget ends with the lease.
         self._leases: dict[int, tuple[float, float]] = {}
+        # The event level's state in memory, shared by this process's poll threads.
+        self.events = EventLevel(self.config.events)
 
     # -- setup -------------------------------------------------------------------------
     def sync_feeds(self) -> dict[str, int]:
@@ -115,8 +119,15 @@ class Ingestor:
             return self._feed_ids[name]
 
     # -- polling -----------------------------------------------------------------------
+    def parked(self) -> dict[str, str]:
+        """``{name: reason}`` of the parked feeds."""
+        with self.db.session() as session:
+            return parked_feeds(session)
+
     def poll_all(self, max_workers: int | None = None) -> dict[str, PollOutcome]:
-        feeds = [f for f in self.config.feeds if f.enabled]
+        """Poll every enabled feed that is not parked."""
+        parked = self.parked()
+        feeds = [f for f in self.config.feeds if f.enabled and f.name not in parked]
         workers = max(1, min(max_workers or self.config.fetch.max_concurrency, len(feeds) or 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
             results = list(pool.map(self.poll, [f.name for f in feeds]))
@@ -129,6 +140,10 @@ class Ingestor:
         fetched and the outcome is ``leased``. ``scheduled`` polls (the daemon's) also
         leave a feed alone that is not due, because another worker has just polled it.
         """
+        if self.stop.is_set():
+            # SIGTERM arrived: a job the scheduler fired just before it shut down must
+            # not start a fetch the shutdown would then wait for (or cut).
+            return PollOutcome("skipped")
         with self._running_lock:
             if name in self._running:  # never two polls of one feed at once
                 return PollOutcome("skipped")
@@ -274,6 +289,8 @@ class Ingestor:
             outcome = PollOutcome("error", error_kind="internal", error=_describe(exc))
         self._leases.pop(feed_id, None)
         failures = state.consecutive_failures + 1 if outcome.outcome == "error" else 0
+        if outcome.outcome == "interrupted":
+            failures = state.consecutive_failures  # not a success: the backoff stands
         delay = backoff.next_delay(
             cfg.interval,
             failures=failures,
@@ -286,9 +303,26 @@ class Ingestor:
         )
         if outcome.entries_deferred:  # a backlog: the rest comes soon, not an interval later
             delay = min(delay, limits.BACKLOG_REPOLL_SECONDS)
-        next_poll_at = utcnow() + timedelta(seconds=delay)
+        # A cut poll is due again at once: the next start finishes what it began.
+        next_poll_at = utcnow() + timedelta(
+            seconds=0 if outcome.outcome == "interrupted" else delay
+        )
+        park_after = self.config.worker.park_after
+        outcome.parked = outcome.outcome == "error" and 0 < park_after <= failures
         try:
             with self.db.engine.begin() as conn:
+                if outcome.parked:
+                    reason = (
+                        f"{failures} failed polls in a row, the last "
+                        f"{outcome.error_kind}: {outcome.error}"
+                    )
+                    park(conn, feed_id, reason)
+                    log.warning(
+                        "feed=%s parked after %d failed polls in a row; "
+                        "`newsdedup feeds enable %s` to poll it again",
+                        cfg.name, failures, cfg.name,
+                        extra={"parked": True},
+                    )  # fmt: skip
                 record_poll(
                     conn,
                     feed_id,
@@ -313,6 +347,7 @@ class Ingestor:
             else (logging.INFO if changed or outcome.rejected else logging.DEBUG)
         )
         if log.isEnabledFor(level):
+            took = time.monotonic() - t0
             log.log(
                 level,
                 "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d rejected=%d "
@@ -327,7 +362,8 @@ class Ingestor:
                 sum(outcome.rejected.values()),
                 outcome.entries_deferred,
                 f" error={outcome.error_kind}: {outcome.error}" if outcome.error else "",
-                time.monotonic() - t0,
+                took,
+                extra=poll_fields(outcome, took),
             )
         return outcome
 
@@ -353,7 +389,7 @@ class Ingestor:
         taken = 0
         for entry in parsed.entries:
             if self.stop.is_set():
-                outcome.outcome = "stopped"
+                outcome.outcome = "interrupted"
                 outcome.entry_errors += 1  # keep the validators: the rest comes next time
                 break
             if taken >= self.max_entries_per_poll:
@@ -364,9 +400,9 @@ class Ingestor:
                 continue
             try:
                 prepared = self._prepare_guarded(cfg, feed_id, entry, known, learned, outcome)
-            except BudgetExceeded as exc:  # stopped, or the lease is gone: the poll ends
+            except BudgetExceeded as exc:  # stopped, or another worker has the feed: the end
                 log.warning("feed=%s poll ends: %s", cfg.name, exc)
-                outcome.outcome = "stopped"
+                outcome.outcome = "interrupted"
                 outcome.entry_errors += 1
                 break
             if prepared is not None:
@@ -392,14 +428,18 @@ class Ingestor:
         outcome: PollOutcome,
     ) -> Prepared | None:
         """``prepare_entry`` under the entry's budget and its own guard: an entry that
-        overruns the budget or raises is skipped and counted, never the poll's end (a stop
-        or a lost lease is: ``BudgetExceeded`` with those reasons is raised on)."""
+        overruns the budget or raises is skipped and counted, never the poll's end. A stop
+        is (``BudgetExceeded`` raised on), and so is a lease another worker has taken; an
+        entry that outlasted the lease while nobody took it is skipped like one over
+        budget (ending the poll would only bring it back at once, and again)."""
         budget = self._entry_budget(feed_id)
         try:
             with log_context(article=entry.guid), entry_budget(budget):
                 return self.prepare_entry(cfg, feed_id, entry, known, learned)
         except BudgetExceeded as exc:
-            if exc.reason != "budget":
+            if exc.reason == "stopped" or (
+                exc.reason == "lease" and not self._renew_lease(feed_id)
+            ):
                 raise
             note = f"budget: entry {entry.guid[:120]!r} ({exc})"
         except Exception as exc:
@@ -482,12 +522,13 @@ class Ingestor:
         return prepare(self.config, cfg, feed_id, entry, known, learned, self.clean_entry)
 
     def write_entries(self, feed_id: int, batch: list[Prepared]) -> list[str]:
-        """Store prepared entries of one feed in one dedup transaction; how each was
-        matched."""
+        """Store prepared entries of one feed in one dedup transaction, and place their new
+        stories into events in the same one; how each was matched."""
         for attempt in range(2):
+            placing = False
             try:
                 with metrics.stage("store", len(batch)), self.db.dedup_transaction() as session:
-                    return write_batch(
+                    kinds = write_batch(
                         session,
                         feed_id,
                         batch,
@@ -495,11 +536,21 @@ class Ingestor:
                         self._priorities,
                         learn_lines=self.config.clean.learn_lines,
                     )
+                    placing = True
+                    stories = stories_of_entries(session, feed_id, {p.draft.guid for p in batch})
+                    self.events.after_batch(session, stories)
+                return kinds
             except IntegrityError:
+                if placing:
+                    self.events.invalidate()
                 # Another worker stored one of the entries between our read and write:
                 # retry once, which finds it as existing.
                 if attempt:
                     raise
+            except BaseException:
+                if placing:  # the event level's memory holds what did not commit
+                    self.events.invalidate()
+                raise
         raise AssertionError("unreachable")
 
     def ingest_entries(self, cfg: FeedConfig, feed_id: int, entries: list[Entry]) -> list[str]:
@@ -532,6 +583,24 @@ def _bounded(value: T, cut: Callable[[T], T], reason: str) -> T:
 def _describe(exc: BaseException) -> str:
     """An exception as one short line for the feed row and the poll log."""
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
+def poll_fields(outcome: PollOutcome, seconds: float) -> dict[str, object]:
+    """A poll's result as log fields (JSON logs carry them as keys; text logs have them
+    in the message)."""
+    return {
+        "outcome": outcome.outcome,
+        "http_status": outcome.http_status,
+        "entries_seen": outcome.entries_seen,
+        "articles_new": outcome.articles_new,
+        "duplicates_exact": outcome.duplicates_exact,
+        "duplicates_near": outcome.duplicates_near,
+        "articles_updated": outcome.articles_updated,
+        "entry_errors": outcome.entry_errors,
+        "error_kind": outcome.error_kind,
+        "error": outcome.error,
+        "duration_s": round(seconds, 3),
+    }
 
 
 def enabled_feeds(config: Config) -> Iterable[FeedConfig]:

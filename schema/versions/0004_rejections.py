@@ -4,9 +4,9 @@ entries (``newsdedup feeds`` shows them). A hostile or broken entry is skipped a
 instead of failing the poll (``docs/limits.md``); without these columns a skipped entry
 was visible only in the log.
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-03
+Revision ID: 0004_rejections
+Revises: 0004_events
+Create Date: 2026-12-07
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0004_rejections"
+down_revision = "0004_events"
 branch_labels = None
 depends_on = None
 
