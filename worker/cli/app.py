@@ -11,18 +11,32 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from worker.config import Config, load_config
 from worker.errors import StoreError
 from worker.logs import setup_logging
 
 if TYPE_CHECKING:
+    from worker.config import Config
     from worker.store.db import Database
 
 log = logging.getLogger("newsdedup")
 
-# The pipeline (SQLAlchemy, trafilatura, datasketch, APScheduler) is imported by the commands
-# that use it: `check-config`, `healthcheck` and `--help` answer in a fraction of a second
-# (systemd's ExecStartPre and the Docker healthcheck run them).
+# Every command module imports only argparse and the standard library at load; what a command
+# uses (pydantic for the config, SQLAlchemy, trafilatura, datasketch, APScheduler) is imported
+# when it runs: `--help`, `check-config` and `healthcheck` answer in a fraction of a second
+# (systemd's ExecStartPre and the Docker healthcheck run them), and a query does not load the
+# pipeline.
+
+
+def load_config(path: str | None) -> Config:
+    from worker.config import load_config as load
+
+    return load(path)
+
+
+def parse_duration(value: str) -> float:
+    from worker.config import parse_duration as parse
+
+    return parse(value)
 
 
 def open_database(config: Config, *, migrate: bool = True) -> Database:

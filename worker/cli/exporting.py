@@ -7,9 +7,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from worker.cli.app import open_database
-from worker.config import load_config, parse_duration
-from worker.downstream import export
+from worker.cli.app import load_config, open_database, parse_duration
 from worker.errors import NewsdedupError
 from worker.files import write_atomically
 
@@ -32,6 +30,7 @@ def parse_since(value: str) -> datetime:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from worker.downstream import export
     from worker.store.stories import list_stories
 
     config = load_config(args.config)

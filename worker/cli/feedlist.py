@@ -6,15 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from worker.config import load_config, resolve_config_path
+from worker.cli.app import load_config
 from worker.errors import ConfigError, NewsdedupError
-from worker.subscriptions.configfile import append_feeds, feed_table, find_feed, slug, unique_name
-from worker.subscriptions.opml import parse_opml, render_opml
 
 RELOAD_HINT = "the running daemon picks it up on `newsdedup reload` (or SIGHUP)"
 
 
 def cmd_import_opml(args: argparse.Namespace) -> int:
+    from worker.config import resolve_config_path
+    from worker.subscriptions.configfile import append_feeds, feed_table, slug, unique_name
+    from worker.subscriptions.opml import parse_opml
+
     config = load_config(args.config)
     try:
         data = Path(args.file).read_bytes()
@@ -41,6 +43,8 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
 
 
 def cmd_export_opml(args: argparse.Namespace) -> int:
+    from worker.subscriptions.opml import render_opml
+
     config = load_config(args.config)
     document = render_opml(config.feeds)
     if args.output:
@@ -51,7 +55,15 @@ def cmd_export_opml(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from worker.config import resolve_config_path
     from worker.pipeline.build import fetcher_for
+    from worker.subscriptions.configfile import (
+        append_feeds,
+        feed_table,
+        find_feed,
+        slug,
+        unique_name,
+    )
 
     config = load_config(args.config)
     fetcher = fetcher_for(config)

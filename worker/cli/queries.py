@@ -8,9 +8,8 @@ import textwrap
 from datetime import timedelta
 from typing import Any
 
-from worker.cli.app import open_database
+from worker.cli.app import load_config, open_database, parse_duration
 from worker.cli.feedlist import register_feed_commands
-from worker.config import load_config, parse_duration
 from worker.errors import NewsdedupError
 
 
