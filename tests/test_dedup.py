@@ -6,13 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from datasketch import MinHash
+from datasketch import MinHash, MinHashLSH
 
 from tests.fixtures.corpus import UNRELATED, WIRE
 from worker.dedup.canonical import ArticleFacts, choose_canonical
 from worker.dedup.decision import Candidate, MatchRule, best_match, similarity
-from worker.dedup.fingerprint import Fingerprint, fingerprint, minhash_values, shingles, tokens
-from worker.dedup.lsh import LshParams, band_keys
+from worker.dedup.fingerprint import (
+    Fingerprint,
+    fingerprint,
+    fmix32,
+    minhash_values,
+    shingles,
+    tokens,
+)
+from worker.dedup.lsh import LshParams, band_keys, optimal_bands
 
 RULE = MatchRule()  # the defaults the daemon runs with
 
@@ -89,6 +96,63 @@ def test_lsh_finds_similar_signatures_more_often_than_dissimilar() -> None:
     keys = set(enumerate(band_keys(base.hashvalues, params)))
     assert keys & set(enumerate(band_keys(near.hashvalues, params)))
     assert not keys & set(enumerate(band_keys(other.hashvalues, params)))
+
+
+# What datasketch 2.0's MinHashLSH picked for these settings when the project used its
+# optimiser; stored band keys depend on them, so they must not move.
+PICKED = {
+    (0.1, 16): (15, 1), (0.2, 16): (7, 1), (0.3, 16): (8, 2), (0.5, 16): (5, 3),
+    (0.8, 16): (2, 8), (0.1, 64): (15, 1), (0.2, 64): (28, 2), (0.3, 64): (21, 3),
+    (0.4, 64): (16, 4), (0.5, 64): (14, 4), (0.8, 64): (5, 11), (0.1, 128): (64, 2),
+    (0.2, 128): (28, 2), (0.3, 128): (37, 3), (0.5, 128): (25, 5), (0.8, 128): (9, 13),
+    (0.1, 256): (117, 2), (0.2, 256): (85, 3), (0.3, 256): (64, 4), (0.5, 256): (42, 6),
+    (0.8, 256): (17, 15), (0.2, 1024): (126, 3),
+}  # fmt: skip
+
+
+def test_lsh_bands_and_rows_are_the_ones_stored_keys_were_made_with() -> None:
+    for (threshold, num_perm), picked in PICKED.items():
+        assert optimal_bands(threshold, num_perm) == picked, (threshold, num_perm)
+        params = LshParams.for_threshold(threshold, num_perm)
+        assert (params.bands, params.rows) == picked
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), [(0.2, 128), (0.35, 128), (0.62, 64)])
+def test_lsh_bands_and_rows_are_minhashlshs(threshold: float, num_perm: int) -> None:
+    """Recall at the threshold is what datasketch's own index would give."""
+    reference = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    assert optimal_bands(threshold, num_perm) == (reference.b, reference.r)
+
+
+def test_signatures_are_the_stored_ones() -> None:
+    """Stored signatures compare with new ones only while datasketch draws the same
+    permutations for a seed (pyproject bounds its major version); this pins a few."""
+    grams = {b"storm closes", b"coastal road", b"after the tide"}
+    assert minhash_values(grams, 128, 1)[:6].tolist() == [
+        487020590, 1625889775, 3299366596, 626197060, 1442262437, 2578951375,
+    ]  # fmt: skip
+
+
+def _fmix32_reference(value: int) -> int:
+    """MurmurHash3's fmix32 on one Python integer, as its C source writes it."""
+    value ^= value >> 16
+    value = value * 0x85EBCA6B & 0xFFFFFFFF
+    value ^= value >> 13
+    value = value * 0xC2B2AE35 & 0xFFFFFFFF
+    return value ^ value >> 16
+
+
+def test_fmix32_is_murmur3s_finaliser() -> None:
+    # murmur3_32 of empty input is fmix32(seed): the published vectors for seeds 0, 1, 2**32-1.
+    known = np.array([0, 1, 0xFFFFFFFF], dtype=np.uint32)
+    assert fmix32(known).tolist() == [0, 0x514E28B7, 0x81F16F39]
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 2**32, size=(500, 1), dtype=np.uint32)
+    before = values.copy()
+    mixed = fmix32(values)
+    assert np.array_equal(values, before)  # works in place on its own copy only
+    assert mixed.dtype == np.uint32 and mixed.shape == values.shape
+    assert mixed.ravel().tolist() == [_fmix32_reference(int(v)) for v in values.ravel()]
 
 
 @pytest.mark.parametrize(

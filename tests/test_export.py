@@ -21,7 +21,7 @@ from worker.store.stories import list_stories
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "config" / "demo"
-SCHEMA_README = ROOT / "schema" / "README.md"
+SCHEMA_DOC = ROOT / "docs" / "downstream.md"
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_atom_survives_hostile_text() -> None:
 
 
 def _documented_columns(view: str) -> set[str]:
-    section = SCHEMA_README.read_text().split(f"### `{view}`", 1)[1].split("###", 1)[0]
+    section = SCHEMA_DOC.read_text().split(f"### `{view}`", 1)[1].split("###", 1)[0]
     rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
     return {name for row in rows for name in re.findall(r"`(\w+)`", row)}
 

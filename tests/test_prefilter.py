@@ -1,6 +1,8 @@
 """``LineRules`` (worker.clean.prefilter) answers as trying each pattern of a rule list
 would, for the rule lists of ``chrome`` and ``notices`` as they stand (rules added later
-are sampled too). Random inputs are seeded, so a failure repeats."""
+are sampled too), with its shortcuts and without them (the plain path it falls back to when
+the private regex parser is missing or reads differently). Random inputs are seeded, so a
+failure repeats. The sampler walks parse trees itself: a test tool, not the runtime path."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import random
 import re
 from re import _compiler, _parser  # type: ignore[attr-defined]
 from re import _constants as sre
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from worker.clean import chrome, notices
+from worker.clean import chrome, notices, prefilter
 from worker.clean.prefilter import CASE_SPECIALS, LineRules, folded, required_factors
 
 RULE_LISTS = {
@@ -120,17 +123,71 @@ def _near_misses(rng: random.Random, texts: list[str]) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("name", sorted(RULE_LISTS))
-def test_line_rules_answer_as_trying_each_pattern(name: str) -> None:
-    patterns = RULE_LISTS[name]
-    regexes = [re.compile(p, re.IGNORECASE) for p in patterns]
-    rules = LineRules(patterns)
+def _lines_around(patterns: tuple[str, ...] | list[str]) -> list[str]:
     rng = random.Random(7)
     lines: list[str] = []
     for number, pattern in enumerate(patterns):
         lines += _near_misses(rng, _matches_of(pattern, 8, seed=100 + number))
     lines += ["".join(rng.choice(POOL) for _ in range(rng.randint(1, 400))) for _ in range(300)]
-    for line in lines:
+    return lines
+
+
+@pytest.mark.parametrize("plain", [False, True])
+@pytest.mark.parametrize("name", sorted(RULE_LISTS))
+def test_line_rules_answer_as_trying_each_pattern(name: str, plain: bool) -> None:
+    patterns = RULE_LISTS[name]
+    regexes = [re.compile(p, re.IGNORECASE) for p in patterns]
+    rules = LineRules(patterns, plain=plain)
+    assert bool(rules._gated or rules._together) != plain  # shortcuts in use, or none at all
+    for line in _lines_around(patterns):
+        assert rules.matches(line) == any(r.fullmatch(line) for r in regexes), line
+
+
+def test_the_parser_of_this_python_reads_the_probes() -> None:
+    """Fails when a Python release changes the parser: the shortcuts are then off (same
+    answers, slower cleaning) until ``prefilter`` reads the new tree."""
+    assert prefilter._reader_works() and prefilter.SHORTCUTS
+
+
+def _swapped_pairs(pattern: str, flags: int = 0) -> Any:
+    """A parse tree whose nodes are ``(argument, opcode)``: a parser of another shape."""
+    parsed = _parser.parse(pattern, flags)
+    parsed.data = [(av, op) for op, av in parsed.data]
+    return parsed
+
+
+def _renamed(name: str) -> SimpleNamespace:
+    """The opcodes, with one of them a new object (as if renamed or renumbered)."""
+    codes = SimpleNamespace(**vars(sre))
+    setattr(codes, name, object())
+    return codes
+
+
+@pytest.mark.parametrize(
+    ("parser", "codes"),
+    [
+        (None, sre),  # no re._parser
+        (_parser, None),  # no re._constants
+        (SimpleNamespace(parse=_swapped_pairs), sre),
+        (SimpleNamespace(parse=lambda p, f=0: list(_parser.parse(p, f))), sre),  # no getwidth
+        (_parser, _renamed("LITERAL")),
+        (_parser, _renamed("SUBPATTERN")),
+        (_parser, _renamed("MAX_REPEAT")),
+        (_parser, _renamed("AT")),
+    ],
+)
+def test_a_missing_or_different_parser_turns_the_shortcuts_off(
+    monkeypatch: pytest.MonkeyPatch, parser: Any, codes: Any
+) -> None:
+    monkeypatch.setattr(prefilter, "_parser", parser)
+    monkeypatch.setattr(prefilter, "sre", codes)
+    assert not prefilter._reader_works()
+    monkeypatch.setattr(prefilter, "SHORTCUTS", prefilter._reader_works())
+    patterns = RULE_LISTS["hard"]
+    rules = LineRules(patterns)
+    assert not rules._gated and not rules._together
+    regexes = [re.compile(p, re.IGNORECASE) for p in patterns]
+    for line in _lines_around(patterns)[::7]:
         assert rules.matches(line) == any(r.fullmatch(line) for r in regexes), line
 
 
@@ -145,9 +202,10 @@ def test_required_factors_of_common_shapes() -> None:
     assert required_factors(r"(\w+) said \1") == {" said "}
 
 
-def test_patterns_that_cannot_share_an_alternation_still_answer() -> None:
+@pytest.mark.parametrize("plain", [False, True])
+def test_patterns_that_cannot_share_an_alternation_still_answer(plain: bool) -> None:
     patterns = [r"(\w+) and \1", r"(?P<word>\w+)!", r"(?i:Quiet) please", r"a{2,}", r"(?i)x+y"]
-    rules = LineRules(patterns)
+    rules = LineRules(patterns, plain=plain)
     lines = ["this and this", "this and that", "hello!", "QUIET PLEASE", "aaa", "a", "b!", "xXy"]
     for line in lines:
         assert rules.matches(line) == any(re.fullmatch(p, line, re.I) for p in patterns), line

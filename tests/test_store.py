@@ -1,5 +1,5 @@
 """The schema: migrations create exactly what the models describe, views work, and the
-example queries of schema/README.md run."""
+example queries of docs/downstream.md run."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from worker.store.models import Base
 POLICY = DedupPolicy(
     MatchRule(), LshParams.for_threshold(0.2, 128), "earliest", timedelta(days=36500)
 )
-SCHEMA_README = Path(__file__).resolve().parent.parent / "schema" / "README.md"
+SCHEMA_DOC = Path(__file__).resolve().parent.parent / "docs" / "downstream.md"
 
 
 def test_migration_matches_models(db: Database) -> None:
@@ -144,21 +144,21 @@ def test_views_exist(db: Database) -> None:
     assert {"canonical_articles", "story_variants"} <= views
 
 
-def readme_queries() -> list[str]:
-    """Every ```sql block of schema/README.md."""
-    return re.findall(r"```sql\n(.*?)```", SCHEMA_README.read_text(), flags=re.S)
+def doc_queries() -> list[str]:
+    """Every ```sql block of docs/downstream.md."""
+    return re.findall(r"```sql\n(.*?)```", SCHEMA_DOC.read_text(), flags=re.S)
 
 
-def test_schema_readme_documents_every_column(db: Database) -> None:
-    doc = SCHEMA_README.read_text()
+def test_downstream_doc_documents_every_column(db: Database) -> None:
+    doc = SCHEMA_DOC.read_text()
     for table in Base.metadata.sorted_tables:
         assert f"### `{table.name}`" in doc, table.name
         for column in table.columns:
             assert f"`{column.name}`" in doc, f"{table.name}.{column.name}"
 
 
-def test_schema_readme_queries_run(db: Database) -> None:
-    queries = readme_queries()
+def test_downstream_doc_queries_run(db: Database) -> None:
+    queries = doc_queries()
     assert len(queries) >= 4
     ran = 0
     with db.engine.connect() as conn:

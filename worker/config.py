@@ -141,7 +141,7 @@ class CleanSettings(_Strict):
 
 
 class DedupSettings(_Strict):
-    """Everything that decides identity or similarity; see README 'How dedup works'."""
+    """Everything that decides identity or similarity; see docs/dedup.md."""
 
     num_perm: StrictInt = Field(default=128, ge=16, le=1024)
     seed: StrictInt = 1

@@ -21,6 +21,12 @@ holding one of the four characters that ``re.IGNORECASE`` matches to an ASCII le
 without being one (``CASE_SPECIALS``: dotted and dotless i, long s, Kelvin sign), which
 skip that test (``folded``).
 
+The patterns are read with CPython's regex parser, ``re._parser``: a private module whose
+tree may change in any Python release. At import, ``_reader_works`` reads a few probe
+patterns and compares with the answers written here; if the module is missing or reads
+differently, ``SHORTCUTS`` is false and every ``LineRules`` runs the plain patterns one by
+one: the same answers, without the speed.
+
     >>> rules = LineRules([r"leave a (?:reply|comment)", r".{0,200}\\ball rights reserved\\b.*"])
     >>> rules.matches("Leave a Reply"), rules.matches("2020 Example. All rights reserved.")
     (True, True)
@@ -33,13 +39,25 @@ skip that test (``folded``).
 from __future__ import annotations
 
 import bisect
+import importlib
 import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from re import _constants as sre  # type: ignore[attr-defined]
-from re import _parser  # type: ignore[attr-defined]
+from types import ModuleType
 from typing import Any
+
+
+def _private(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+# Private, so only ever read through the checks of _reader_works.
+_parser: Any = _private("re._parser")
+sre: Any = _private("re._constants")
 
 # Non-ASCII characters that re.IGNORECASE matches to an ASCII character (tests/
 # test_prefilter.py checks this against every code point).
@@ -182,10 +200,9 @@ def required_factors(pattern: str, flags: int = re.IGNORECASE) -> frozenset[str]
     """Lower-case strings one of which every match of ``pattern`` contains (compare with
     ``folded(line)``); ``None`` when no useful set is known."""
     try:
-        parsed = _parser.parse(pattern, flags)
+        need = _sequence(_parser.parse(pattern, flags)).need
     except Exception:  # a private module: without it, no shortcut
         return None
-    need = _sequence(parsed).need
     if need is None or min(map(len, need)) < _MIN_FACTOR or len(need) > _MAX_FACTORS:
         return None
     return need
@@ -220,32 +237,78 @@ _GLOBAL_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
 def _self_contained(pattern: str, flags: int) -> bool:
     """Whether ``pattern`` means the same as one alternative among others: no group
     references (numbers shift), no named groups (names may clash), no inline flags."""
-    try:
-        parsed = _parser.parse(pattern, flags)
-    except Exception:
-        return False
-    if parsed.state.groupdict or parsed.state.flags != _parser.parse("", flags).state.flags:
-        return False
     if _GLOBAL_FLAGS.match(pattern):
         return False  # allowed only at the start of the whole expression, even if no-ops
+    try:
+        parsed = _parser.parse(pattern, flags)
+        if parsed.state.groupdict or parsed.state.flags != _parser.parse("", flags).state.flags:
+            return False
+        leaves = (sre.LITERAL, sre.NOT_LITERAL, sre.ANY, sre.IN, sre.AT, sre.CATEGORY)
 
-    def clean(items: Iterable[tuple[Any, Any]]) -> bool:
-        for op, av in items:
-            if op in (sre.GROUPREF, sre.GROUPREF_EXISTS):
-                return False
-            if op is sre.SUBPATTERN and (av[1] or av[2] or not clean(av[3])):
-                return False
-            if op is sre.ATOMIC_GROUP and not clean(av):
-                return False
-            if op in (sre.ASSERT, sre.ASSERT_NOT) and not clean(av[1]):
-                return False
-            if op is sre.BRANCH and not all(clean(alt) for alt in av[1]):
-                return False
-            if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and not clean(av[2]):
-                return False
-        return True
+        def clean(items: Iterable[tuple[Any, Any]]) -> bool:
+            # Only what is known to hold no group reference passes: a node of a later
+            # Python's making fails, rather than hide one.
+            for op, av in items:
+                if op in leaves:
+                    continue
+                if op is sre.SUBPATTERN:
+                    if av[1] or av[2] or not clean(av[3]):
+                        return False
+                elif op is sre.ATOMIC_GROUP:
+                    if not clean(av):
+                        return False
+                elif op in (sre.ASSERT, sre.ASSERT_NOT):
+                    if not clean(av[1]):
+                        return False
+                elif op is sre.BRANCH:
+                    if not all(clean(alt) for alt in av[1]):
+                        return False
+                elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+                    if not clean(av[2]):
+                        return False
+                else:
+                    return False
+            return True
 
-    return clean(parsed)
+        return clean(parsed)
+    except Exception:
+        return False
+
+
+# Patterns that take every path of the reader, with what it must make of them:
+# (pattern, required factors, widest match, costly to fail, self-contained).
+_PROBES: tuple[tuple[str, frozenset[str] | None, int, bool, bool], ...] = (
+    (r".{0,200}\ball rights reserved\b.*", frozenset({"all rights reserved"}), sys.maxsize,
+     True, True),
+    (r"(?:sign|log) (?:up|in) now", frozenset({"sign up now", "sign in now", "log up now",
+     "log in now"}), 11, False, True),
+    (r"photos? by [^|]{0,30}", frozenset({"photo by ", "photos by "}), 40, False, True),
+    (r"(\w+) said \1", frozenset({" said "}), sys.maxsize, False, False),
+    (r"(?P<who>staff)+? writer", frozenset({" writer"}), sys.maxsize, True, False),
+    (r"(?i:read) more[.!]?", frozenset({"read more"}), 10, False, False),
+    (r"(?>share)(?=\W)[ ]{2,40}+(?!x)this", frozenset({"share"}), 49, False, True),
+    (r"[\w ]{2,60} newsletter", frozenset({" newsletter"}), 71, True, True),
+    (r"(a)?(?(1)bcd|efg)", None, 4, False, False),
+    (r"(?:x|yz)*\d", None, sys.maxsize, True, True),
+)  # fmt: skip
+
+
+def _reader_works() -> bool:
+    """Whether the regex parser is here and reads the probes as this module expects."""
+    try:
+        for pattern, factors, width, scans, contained in _PROBES:
+            read = (
+                required_factors(pattern), max_width(pattern, re.IGNORECASE),
+                _scans(pattern, re.IGNORECASE), _self_contained(pattern, re.IGNORECASE),
+            )  # fmt: skip
+            if read != (factors, width, scans, contained):
+                return False
+    except Exception:
+        return False
+    return True
+
+
+SHORTCUTS = _reader_works()
 
 
 @dataclass(frozen=True)
@@ -256,17 +319,23 @@ class _Gated:
 
 
 class LineRules:
-    """``matches(line)`` is ``any(re.fullmatch(p, line, flags) for p in patterns)``."""
+    """``matches(line)`` is ``any(re.fullmatch(p, line, flags) for p in patterns)``;
+    ``plain`` (or no working parser, ``SHORTCUTS``) runs exactly that."""
 
-    def __init__(self, patterns: Iterable[str], flags: int = re.IGNORECASE) -> None:
+    def __init__(
+        self, patterns: Iterable[str], flags: int = re.IGNORECASE, *, plain: bool = False
+    ) -> None:
         self.patterns = tuple(patterns)
         self._flags = flags
         self._gated: list[_Gated] = []
         self._apart: list[tuple[int, re.Pattern[str]]] = []
         together: list[tuple[int, str]] = []
+        read = SHORTCUTS and not plain  # otherwise nothing is known: each pattern runs apart
         for pattern in self.patterns:
-            width, factors = max_width(pattern, flags), required_factors(pattern, flags)
-            joinable = _self_contained(pattern, flags)
+            width, factors, joinable = sys.maxsize, None, False
+            if read:
+                width, factors = max_width(pattern, flags), required_factors(pattern, flags)
+                joinable = _self_contained(pattern, flags)
             # Required words pay where a failing match is costly, or where the pattern
             # runs on its own anyway; elsewhere one alternation is cheaper.
             if factors is not None and (_scans(pattern, flags) or not joinable):

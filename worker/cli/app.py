@@ -49,7 +49,7 @@ def open_database(config: Config, *, migrate: bool = True) -> Database:
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT set ``stop``: the entry being written commits, the poll ends, exit 0."""
+    """SIGTERM/SIGINT set ``stop``: the entries in hand are written, the poll ends, exit 0."""
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         stop.set()

@@ -1,8 +1,9 @@
 """The daemon: APScheduler 3 runs one job per enabled feed, each rescheduled after its
 poll for the time the feed row says (interval, backoff, Retry-After, TTL), never two polls
-of one feed at once. SIGTERM/SIGINT finish the entry being written, then exit 0. SIGHUP
-re-reads the config (``daemon.reload``); the optional HTTP listener (``daemon.listener``) serves
-metrics and health; under systemd it notifies READY/WATCHDOG/STOPPING.
+of one feed at once. SIGTERM/SIGINT: each poll writes the entries it has cleaned as one
+batch and stops, then the daemon exits 0. SIGHUP re-reads the config (``daemon.reload``);
+the optional HTTP listener (``daemon.listener``) serves metrics and health; under systemd
+it notifies READY/WATCHDOG/STOPPING.
 """
 
 from __future__ import annotations

@@ -26,12 +26,12 @@ from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
-from datasketch.minhash import _fmix
 
 from worker.dedup.spots import spots
 
 _TOKEN = re.compile(r"\w+")
 SCHEME_FAMILY = "crc32-affine32"
+_FMIX_M1, _FMIX_M2 = np.uint32(0x85EBCA6B), np.uint32(0xC2B2AE35)  # MurmurHash3's fmix32
 
 
 def tokens(text: str) -> list[str]:
@@ -121,6 +121,21 @@ def fingerprint(
     )  # fmt: skip
 
 
+def fmix32(hv: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser, element-wise on ``uint32`` (products wrap mod 2**32):
+    the pre-mix datasketch's ``affine32`` scheme applies to each hash before permuting it.
+
+    >>> [hex(v) for v in fmix32(np.array([0, 1, 0xFFFFFFFF], dtype=np.uint32))]
+    ['0x0', '0x514e28b7', '0x81f16f39']
+    """
+    hv = hv ^ (hv >> 16)  # a new array: the rest works in place on it
+    hv *= _FMIX_M1
+    hv ^= hv >> 13
+    hv *= _FMIX_M2
+    hv ^= hv >> 16
+    return hv
+
+
 def minhash_values(grams: Collection[bytes], num_perm: int = 128, seed: int = 1) -> np.ndarray:
     """``MinHash(num_perm, seed, hashfunc=crc32, scheme="affine32")`` updated with ``grams``:
     its hash values, computed as its ``update_batch`` does (pre-mix, affine permutations,
@@ -131,5 +146,5 @@ def minhash_values(grams: Collection[bytes], num_perm: int = 128, seed: int = 1)
         return np.asarray(template.hashvalues, dtype=np.uint32).copy()
     a, b = template.permutations
     hv = np.fromiter(map(zlib.crc32, grams), dtype=np.uint32, count=len(grams)).reshape(-1, 1)
-    permuted = _fmix(hv, 32) * a + b
+    permuted = fmix32(hv) * a + b
     return np.minimum(template.hashvalues, permuted.min(axis=0)).astype(np.uint32, copy=False)

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.x models. ``schema/README.md`` documents every table, column and view;
+"""SQLAlchemy 2.x models. ``docs/downstream.md`` documents every table, column and view;
 ``schema/versions`` holds the Alembic migrations that create them (a test checks that the
 migrations and these models agree)."""
 
