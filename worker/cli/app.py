@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("newsdedup")
 
 # Every command module imports only argparse and the standard library at load; what a command
-# uses (pydantic for the config, SQLAlchemy, trafilatura, datasketch, APScheduler) is imported
+# uses (pydantic for the config, SQLAlchemy, trafilatura, numpy, APScheduler) is imported
 # when it runs: `--help`, `check-config` and `healthcheck` answer in a fraction of a second
 # (systemd's ExecStartPre and the Docker healthcheck run them), and a query does not load the
 # pipeline.

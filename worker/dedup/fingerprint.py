@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 
 from worker.dedup.spots import spots
 
@@ -54,10 +53,19 @@ def scheme_name(shingle_size: int, kind: str = "w") -> str:
     return f"{kind}{shingle_size}-{SCHEME_FAMILY}"
 
 
+_EMPTY = np.uint32(0xFFFFFFFF)  # an empty affine32 MinHash's value in every slot
+
+
 @lru_cache(maxsize=8)
-def _template(num_perm: int, seed: int) -> MinHash:
-    # Building the permutations is the expensive part of MinHash(); share them.
-    return MinHash(num_perm=num_perm, seed=seed, hashfunc=zlib.crc32, scheme="affine32")
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(a, b)`` of the affine permutations ``h -> a * h + b mod 2**32`` a datasketch
+    ``MinHash(num_perm, seed, scheme="affine32")`` draws (``a`` odd: a bijection), drawn the
+    same way here: importing datasketch imports its whole package, scipy with it, half a
+    second of every start. ``tests/test_dedup.py`` holds them to datasketch's."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 @dataclass(frozen=True)
@@ -141,10 +149,9 @@ def minhash_values(grams: Collection[bytes], num_perm: int = 128, seed: int = 1)
     its hash values, computed as its ``update_batch`` does (pre-mix, affine permutations,
     column minimum) but on the shared permutations, without building a MinHash per text
     (that cost as much as the hashing); ``tests/test_dedup.py`` holds it to datasketch."""
-    template = _template(num_perm, seed)
     if not grams:
-        return np.asarray(template.hashvalues, dtype=np.uint32).copy()
-    a, b = template.permutations
+        return np.full(num_perm, _EMPTY, dtype=np.uint32)
+    a, b = _permutations(num_perm, seed)
     hv = np.fromiter(map(zlib.crc32, grams), dtype=np.uint32, count=len(grams)).reshape(-1, 1)
     permuted = fmix32(hv) * a + b
-    return np.minimum(template.hashvalues, permuted.min(axis=0)).astype(np.uint32, copy=False)
+    return permuted.min(axis=0).astype(np.uint32, copy=False)
