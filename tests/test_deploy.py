@@ -86,7 +86,7 @@ def test_dockerfile_is_slim_non_root_healthchecked_and_runs_real_commands() -> N
     assert 'newsdedup = "worker.cli:main"' in (ROOT / "pyproject.toml").read_text()
 
 
-def test_compose_runs_worker_with_postgres_after_migrations() -> None:
+def test_compose_runs_worker_with_postgres_after_migrations(tmp_path: Path) -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
     assert services["db"]["image"].startswith("postgres:")
@@ -100,15 +100,27 @@ def test_compose_runs_worker_with_postgres_after_migrations() -> None:
     assert migrate["command"][:2] == ["db", "upgrade"]
     for name in ("migrate", "worker"):
         assert_cli_accepts(services[name]["command"], f"compose service {name}")
-    # The mounted config validates, points at the db service with its credentials, and
-    # listens where the published port and the image's healthcheck expect.
+    # The mounted config validates, points at the db service, and listens where the
+    # published port and the image's healthcheck expect; the password is the db service's
+    # secret, read from the file compose mounts (no password in any file of the stack).
+    secret = compose["secrets"]["db_password"]["file"]
+    assert secret == "./db_password" and "deploy/db_password" in (ROOT / ".gitignore").read_text()
+    env = services["db"]["environment"]
+    assert env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
+    assert "POSTGRES_PASSWORD" not in env and "db_password" in services["db"]["secrets"]
+    password_file = tmp_path / "db_password"
+    password_file.write_text("s3cret/pw\n")
     for name in ("migrate", "worker"):
         mounts = {m["target"]: m["source"] for m in services[name]["configs"]}
         source = compose["configs"][mounts["/etc/newsdedup/newsdedup.toml"]]["file"]
-        config = load_config(str(DEPLOY / source))
-        env = services["db"]["environment"]
+        assert "db_password" in services[name]["secrets"]
+        worker_env = services[name]["environment"]
+        assert worker_env["NEWSDEDUP_DATABASE_PASSWORD_FILE"] == "/run/secrets/db_password"
+        config = load_config(
+            str(DEPLOY / source), env={"NEWSDEDUP_DATABASE_PASSWORD_FILE": str(password_file)}
+        )
         assert config.worker.database == (
-            f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}@db:5432/{env['POSTGRES_DB']}"
+            f"postgresql://{env['POSTGRES_USER']}:s3cret%2Fpw@db:5432/{env['POSTGRES_DB']}"
         )
         assert config.worker.listen is not None
         port = config.worker.listen.rsplit(":", 1)[1]

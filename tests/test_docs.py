@@ -19,8 +19,10 @@ from worker.cli import build_parser
 from worker.config import (
     CleanSettings,
     DedupSettings,
+    EventSettings,
     FeedConfig,
     FetchSettings,
+    RetentionSettings,
     WorkerSettings,
     parse_config,
 )
@@ -47,7 +49,10 @@ def options(parser: argparse.ArgumentParser) -> list[tuple[str, ...]]:
     return [
         tuple(action.option_strings)
         for action in parser._actions
-        if action.option_strings and "--help" not in action.option_strings
+        # --config is accepted by every command; the README says so once, above the table.
+        if action.option_strings
+        and "--help" not in action.option_strings
+        and "--config" not in action.option_strings
     ]
 
 
@@ -111,6 +116,8 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "[fetch]": FetchSettings,
     "[clean]": CleanSettings,
     "[dedup]": DedupSettings,
+    "[retention]": RetentionSettings,
+    "[events]": EventSettings,
     "[[feeds]]": FeedConfig,
 }
 

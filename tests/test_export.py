@@ -125,7 +125,7 @@ def _documented_columns(view: str) -> set[str]:
     return {name for row in rows for name in re.findall(r"`(\w+)`", row)}
 
 
-@pytest.mark.parametrize("view", ["canonical_articles", "story_variants"])
+@pytest.mark.parametrize("view", ["canonical_articles", "story_variants", "event_stories"])
 def test_views_have_exactly_the_documented_columns(
     demo_db: tuple[Database, Path], view: str
 ) -> None:

@@ -13,7 +13,7 @@ from worker.cli import main
 from worker.cli.app import open_database
 from worker.config import load_config
 from worker.pipeline.poll import Ingestor
-from worker.subscriptions.opml import parse_opml
+from worker.subscriptions.opml import parse_opml, read_opml
 
 CONFIG = """# production feeds -- keep this comment
 [worker]
@@ -89,9 +89,12 @@ def test_bad_opml_is_refused_naming_the_file(
     bad.write_bytes(b"<opml><body><outline xmlUrl='x'></body>")
     assert main(["-c", str(config_path), "feeds", "import-opml", str(bad)]) == 2
     assert "bad.opml" in capsys.readouterr().err
-    # An OPML entry the config would refuse (not an http/file URL) leaves the file alone.
+    # An outline the config would refuse (not an http/file URL) is reported and skipped.
     bad.write_bytes(b"<opml><body><outline text='x' xmlUrl='ftp://x.example/rss'/></body></opml>")
-    assert main(["-c", str(config_path), "feeds", "import-opml", str(bad)]) == 2
+    assert main(["-c", str(config_path), "feeds", "import-opml", str(bad)]) == 0
+    assert "skipped x (ftp://x.example/rss): not an http(s):// or file: URL" in (
+        capsys.readouterr().err
+    )
     assert config_path.read_text() == before
 
 
@@ -138,3 +141,66 @@ def test_feeds_listing_still_works(config_path: Path, capsys: pytest.CaptureFixt
     assert [f["name"] for f in json.loads(capsys.readouterr().out)] == ["calder-courier"]
     assert main(["-c", str(config_path), "feeds"]) == 0
     assert "calder-courier" in capsys.readouterr().out
+
+
+NESTED = b"""<?xml version="1.0"?>
+<opml version="2.0"><body>
+  <outline text="News">
+    <outline text="World">
+      <outline type="rss" text="Seeds" xmlUrl="https://seeds.example/feeds/seeds.xml"
+               htmlUrl="https://seeds.example/"/>
+      <outline type="rss" text="Query" xmlUrl="https://q.example/rss?lang=en&amp;x=1"/>
+    </outline>
+    <outline type="rss" text="Local file" xmlUrl="file:demo/seeds.xml"/>
+  </outline>
+  <outline type="rss" text="Top" xmlUrl="http://top.example/index.xml" htmlUrl="javascript:x"/>
+  <outline text="a note, not a feed"/>
+  <outline text="relative" xmlUrl="seeds.xml"/>
+  <outline text="Seeds again" xmlUrl="https://seeds.example/feeds/seeds.xml"/>
+  <outline text="bad site" xmlUrl="https://bad.example/rss" htmlUrl="https://bad site/"/>
+  <outline text="Empty folder"></outline>
+</body></opml>"""
+
+
+def test_opml_categories_and_site_urls_both_ways_and_every_skip_reported(
+    config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opml = tmp_path / "nested.opml"
+    opml.write_bytes(NESTED)
+    assert main(["-c", str(config_path), "feeds", "import-opml", str(opml)]) == 0
+    out, err = capsys.readouterr()
+    config = load_config(str(config_path))
+    imported = {f.url: (f.category, f.site_url) for f in config.feeds[1:]}
+    assert imported == {
+        # URLs exactly as written: no slash added, query kept
+        "https://seeds.example/feeds/seeds.xml": ("News/World", "https://seeds.example/"),
+        "https://q.example/rss?lang=en&x=1": ("News/World", None),
+        "file:demo/seeds.xml": ("News", None),
+        "http://top.example/index.xml": (None, None),  # a javascript: htmlUrl is dropped
+    }
+    skipped = err.splitlines()
+    assert skipped == [
+        "skipped a note, not a feed: no xmlUrl: not a feed",
+        "skipped relative (seeds.xml): not an http(s):// or file: URL",
+        "skipped Seeds again (https://seeds.example/feeds/seeds.xml): listed twice in this file",
+        "skipped Empty folder: no xmlUrl: not a feed",
+        "skipped bad site (https://bad.example/rss): 'https://bad site/' is not an http(s):// URL",
+    ]
+    assert "imported 4 feeds, skipped 0 already configured and 5 other outlines" in out
+
+    # Out again: folders and htmlUrl as they came in, and back in unchanged.
+    exported = tmp_path / "out.opml"
+    assert main(["-c", str(config_path), "feeds", "export-opml", "-o", str(exported)]) == 0
+    feeds, skipped_again = read_opml(exported.read_bytes(), source="out.opml")
+    assert skipped_again == []
+    assert {f.xml_url: (f.category, f.html_url) for f in feeds} == {
+        "https://courier.example/rss": (None, None),
+        **imported,
+    }
+    fresh = tmp_path / "fresh.toml"
+    fresh.write_text(f'[worker]\ndatabase = "sqlite:///{tmp_path / "f.db"}"\n')
+    assert main(["-c", str(fresh), "feeds", "import-opml", str(exported)]) == 0
+    again = load_config(str(fresh))
+    assert {f.url: (f.category, f.site_url) for f in again.feeds} == {
+        f.url: (f.category, f.site_url) for f in config.feeds
+    }

@@ -8,17 +8,16 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tests.fixtures.corpus import WIRE
-from tests.fixtures.drafts import POLICY, draft, make_feed
+from tests.fixtures.drafts import ENGINE, POLICY, draft, make_feed, store
 from worker.clock import utcnow
+from worker.dedup.engine import refresh_stories
 from worker.dedup.fingerprint import fingerprint
-from worker.store import articles as store
-from worker.store import index as lsh_index
+from worker.store.articles import ArticleStore
 from worker.store.db import Database
 from worker.store.models import Article, Feed, LshKeys, Story
 from worker.store.retention import prune_index
@@ -28,20 +27,20 @@ def test_bridging_copy_merges_two_stories(db: Database) -> None:
     feed_id = make_feed(db)
     body = "\n".join(WIRE["orchestra"])
     with db.dedup_transaction() as s:
-        first = store.store_draft(s, draft(feed_id, "a", body), POLICY, {})
+        first = store(s, draft(feed_id, "a", body))
     with db.dedup_transaction() as s:
-        second = store.store_draft(s, draft(feed_id, "b", body + "\nUpdated at noon."), POLICY, {})
+        second = store(s, draft(feed_id, "b", body + "\nUpdated at noon."))
         # Split the copy off into a story of its own: the state two workers reach when
         # each indexes its copy before seeing the other's, or after a settings change.
         split = Story(first_seen_at=utcnow(), last_seen_at=utcnow(), variant_count=1)
         s.add(split)
         s.flush()
         s.execute(update(Article).where(Article.id == second.article_id).values(story_id=split.id))
-        store.refresh_story(s, first.story_id, "earliest", {})
+        refresh_stories(ArticleStore(s), [first.story_id], "earliest", {})
         second = replace(second, story_id=split.id)
     assert first.story_id != second.story_id
     with db.dedup_transaction() as s:
-        third = store.store_draft(s, draft(feed_id, "c", body + "\nMore soon."), POLICY, {})
+        third = store(s, draft(feed_id, "c", body + "\nMore soon."))
     survivor = min(first.story_id, second.story_id)
     assert third.story_id == survivor and third.merged == (max(first.story_id, second.story_id),)
     with db.session() as s:
@@ -69,12 +68,12 @@ def test_linked_halves_merge_without_a_near_identical_bridge(db: Database) -> No
     feed_id = make_feed(db)
     body = WIRE["bridge"]
     with db.dedup_transaction() as s:
-        head = store.store_draft(s, draft(feed_id, "a", "\n".join(body[:6])), POLICY, {})
-        tail = store.store_draft(s, draft(feed_id, "b", "\n".join(body[2:])), POLICY, {})
+        head = store(s, draft(feed_id, "a", "\n".join(body[:6])))
+        tail = store(s, draft(feed_id, "b", "\n".join(body[2:])))
         split = _split_off(s, tail.article_id)
-        store.refresh_story(s, head.story_id, "earliest", {})
+        refresh_stories(ArticleStore(s), [head.story_id], "earliest", {})
     with db.dedup_transaction() as s:
-        third = store.store_draft(s, draft(feed_id, "c", "\n".join(body[1:7])), POLICY, {})
+        third = store(s, draft(feed_id, "c", "\n".join(body[1:7])))
     assert third.kind == "near" and third.similarity is not None
     assert third.story_id == min(head.story_id, split)
     assert third.merged == (max(head.story_id, split),)
@@ -91,20 +90,18 @@ def test_containment_alone_does_not_merge(db: Database) -> None:
     a = "\n".join(shared + WIRE["bridge"])
     b = "\n".join(shared + WIRE["vaccine"])
     with db.dedup_transaction() as s:
-        sa = store.store_draft(s, draft(feed_id, "a", a), POLICY, {})
+        sa = store(s, draft(feed_id, "a", a))
     with db.dedup_transaction() as s:
-        sb = store.store_draft(s, draft(feed_id, "b", b), POLICY, {})
+        sb = store(s, draft(feed_id, "b", b))
     assert sa.story_id != sb.story_id
     with db.dedup_transaction() as s:
-        short = store.store_draft(s, draft(feed_id, "c", "\n".join(shared)), POLICY, {})
+        short = store(s, draft(feed_id, "c", "\n".join(shared)))
     assert short.merged == ()
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Story)) == 2
 
 
-def _race(
-    url: str, monkeypatch: pytest.MonkeyPatch, *, guarded: bool, copies: int = 6
-) -> tuple[int, int]:
+def _race(url: str, *, guarded: bool, copies: int = 6) -> tuple[int, int]:
     """``copies`` workers (each its own ``Database``, as separate processes would have)
     store retitled copies of one story at the same moment; returns how many stories, and
     how many workers' transactions the database refused.
@@ -123,17 +120,17 @@ def _race(
     start = threading.Barrier(copies)
     all_read = threading.Barrier(copies)
     body = WIRE["harvest"]
-    read_candidates = store.candidates
 
-    def candidates_then_wait(*args: object, **kwargs: object) -> object:
-        found = read_candidates(*args, **kwargs)  # type: ignore[arg-type]
-        if guarded:
-            time.sleep(0.05)
-        else:
-            all_read.wait(timeout=30)
-        return found
+    class Waiting(ArticleStore):
+        """Reads the index as the engine would, then waits before anything is written."""
 
-    monkeypatch.setattr(store, "candidates", candidates_then_wait)
+        def band_hits(self, keys: set[int], since: float) -> dict[int, list[int]]:
+            found = super().band_hits(keys, since)
+            if guarded:
+                time.sleep(0.05)
+            else:
+                all_read.wait(timeout=30)
+            return found
 
     refused: list[int] = []
 
@@ -142,7 +139,7 @@ def _race(
         start.wait()
         try:
             with dbs[i].dedup_transaction() as s:
-                store.store_draft(s, entry, POLICY, {})
+                ENGINE.store(Waiting(s), [entry])
         except SQLAlchemyError:
             # Unguarded, two workers can merge stories at once and one deletes the story
             # the other points at: a foreign-key violation, the other failure mode.
@@ -162,15 +159,13 @@ def _race(
     return int(stories or 0), len(refused)
 
 
-def test_concurrent_copies_need_the_dedup_guard(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_concurrent_copies_need_the_dedup_guard(db: Database) -> None:
     """With the guard, copies arriving at once end in one story, every time. Without it,
     each worker looks for candidates before the others commit and starts its own story:
     the same test fails, which is what shows the guard is what makes it pass."""
-    guarded = [_race(db.url, monkeypatch, guarded=True) for _ in range(3)]
+    guarded = [_race(db.url, guarded=True) for _ in range(3)]
     assert guarded == [(1, 0), (1, 0), (1, 0)]
-    stories, refused = _race(db.url, monkeypatch, guarded=False)
+    stories, refused = _race(db.url, guarded=False)
     assert stories > 1 or refused, (stories, refused)
 
 
@@ -178,8 +173,8 @@ def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
     feed_id = make_feed(db)
     old_text, new_text = "\n".join(WIRE["bridge"]), "\n".join(WIRE["vaccine"])
     with db.dedup_transaction() as s:
-        old = store.store_draft(s, draft(feed_id, "old", old_text), POLICY, {})
-        store.store_draft(s, draft(feed_id, "new", new_text), POLICY, {})
+        old = store(s, draft(feed_id, "old", old_text))
+        store(s, draft(feed_id, "new", new_text))
     with db.session() as s, s.begin():  # the old article was indexed 40 days ago
         s.execute(
             update(LshKeys)
@@ -190,10 +185,10 @@ def test_retention_prune_drops_old_index_rows_only(db: Database) -> None:
     with db.session() as s:
         assert old.article_id not in set(s.scalars(select(LshKeys.article_id)))
         assert s.scalar(select(func.count()).select_from(Article)) == 2  # still stored
-        assert lsh_index.candidates(s, fingerprint(old_text), POLICY) == []
+        assert ENGINE.candidates(ArticleStore(s), fingerprint(old_text)) == []
     # A copy of the old story is no longer matched by similarity: it starts a new story.
     with db.dedup_transaction() as s:
-        again = store.store_draft(s, draft(feed_id, "again", old_text + "\nLater."), POLICY, {})
+        again = store(s, draft(feed_id, "again", old_text + "\nLater."))
     assert again.kind == "new"
 
 
@@ -202,7 +197,7 @@ def test_retention_prune_in_batches(db: Database) -> None:
     feed_id = make_feed(db)
     with db.dedup_transaction() as s:
         stored = [
-            store.store_draft(s, draft(feed_id, name, "\n".join(WIRE[name])), POLICY, {})
+            store(s, draft(feed_id, name, "\n".join(WIRE[name])))
             for name in ("bridge", "vaccine", "harvest")
         ]
     old = [r.article_id for r in stored[:2]]

@@ -15,6 +15,7 @@ from tests.fixtures.corpus import content_html, rss
 from tests.helpers import make_config
 from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
+from worker.store.events import list_events
 from worker.store.models import Article
 
 # The chrome shared/README.md lists under seeds/, as patterns over whole lines.
@@ -63,9 +64,11 @@ def test_seed_pages_become_five_clean_stories(
     )
     db = Database(f"sqlite:///{tmp_path / 'seeds.db'}")
     db.upgrade()
-    Ingestor(make_config(db.url, {"seeds": httpserver.url_for("/seeds")}, tmp_path), db).poll(
-        "seeds"
+    # The event level is opt-in ([events] enabled); issue 20 checks it on the seeds.
+    config = make_config(
+        db.url, {"seeds": httpserver.url_for("/seeds")}, tmp_path, extra="[events]\nenabled = true"
     )
+    Ingestor(config, db).poll("seeds")
 
     with db.session() as s:
         articles = {a.guid: a for a in s.scalars(select(Article))}
@@ -82,3 +85,11 @@ def test_seed_pages_become_five_clean_stories(
         missing = [ln for ln in sentences if ln not in stored]
         assert missing == [], (stem, missing)
         assert len(sentences) >= 5
+
+    # Issue 20: five write-ups of one event, five stories, one event.
+    with db.session() as s:
+        events = list_events(s)
+    assert len(events) == 1
+    assert sorted(story["id"] for story in events[0]["stories"]) == sorted(
+        {a.story_id for a in articles.values()}
+    )

@@ -13,17 +13,18 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from worker.dedup.decision import MatchRule
+from worker.dedup.engine import DedupEngine, DedupPolicy
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.lsh import LshParams, band_keys
-from worker.store.articles import DedupPolicy
+from worker.store.articles import ArticleStore
 from worker.store.db import Database, schema_head
-from worker.store.index import candidates
 from worker.store.models import Base
 
 # A retention window reaching back past the fixed timestamps written below.
 POLICY = DedupPolicy(
     MatchRule(), LshParams.for_threshold(0.2, 128), "earliest", timedelta(days=36500)
 )
+ENGINE = DedupEngine(POLICY)
 SCHEMA_DOC = Path(__file__).resolve().parent.parent / "docs" / "downstream.md"
 
 
@@ -130,18 +131,18 @@ def test_0003_packs_index_rows_per_article_and_back(db_url: str) -> None:
         rows = conn.execute(text("SELECT article_id, keys FROM lsh_keys")).all()
     assert [(a, np.frombuffer(k, dtype="<i8").tolist()) for a, k in rows] == [(article, keys)]
     with db.session() as session:
-        assert [c.article_id for c in candidates(session, fp, POLICY)] == [article]
+        assert [c.article_id for c in ENGINE.candidates(ArticleStore(session), fp)] == [article]
     db.downgrade("0002")
     assert _bucket_rows(db) == expected
     db.upgrade()
     with db.session() as session:
-        assert [c.article_id for c in candidates(session, fp, POLICY)] == [article]
+        assert [c.article_id for c in ENGINE.candidates(ArticleStore(session), fp)] == [article]
     db.dispose()
 
 
 def test_views_exist(db: Database) -> None:
     views = set(inspect(db.engine).get_view_names())
-    assert {"canonical_articles", "story_variants"} <= views
+    assert {"canonical_articles", "story_variants", "event_stories"} <= views
 
 
 def doc_queries() -> list[str]:

@@ -39,7 +39,7 @@ def _config_text(db_url: str, urls: dict[str, str]) -> str:
     )
     return (
         f'[worker]\ndatabase = "{db_url}"\njitter = 0\nlease_timeout = "{LEASE}s"\n'
-        f'log_level = "debug"\n\n{feeds}'
+        f'min_interval = "1s"\nlog_level = "debug"\n\n{feeds}'
     )
 
 

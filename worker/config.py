@@ -16,12 +16,15 @@ Example (the minimum)::
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -80,19 +83,25 @@ OptionalDuration = Annotated[float, BeforeValidator(_parse_optional_duration)]
 
 
 def parse_listen(value: str) -> tuple[str, int]:
-    """``host:port`` (IPv6 in brackets; empty host = all interfaces) to ``(host, port)``.
+    """``host:port`` (IPv6 in brackets) to ``(host, port)``. The host is required: a bare
+    ``:9464`` would serve metrics on every interface, which must be asked for by name.
 
-    >>> parse_listen("127.0.0.1:9464"), parse_listen("[::1]:9464"), parse_listen(":9464")
+    >>> parse_listen("127.0.0.1:9464"), parse_listen("[::1]:9464"), parse_listen("0.0.0.0:9464")
     (('127.0.0.1', 9464), ('::1', 9464), ('0.0.0.0', 9464))
     """
     host, sep, port = value.strip().rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"{value!r} is not host:port, e.g. '127.0.0.1:9464'")
+    if not host:
+        raise ValueError(
+            f"{value!r} has no host: use '127.0.0.1{value.strip()}' (this machine only) "
+            f"or '0.0.0.0{value.strip()}' (every interface)"
+        )
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif ":" in host:
         raise ValueError(f"{value!r}: put an IPv6 address in brackets, e.g. '[::1]:9464'")
-    return host or "0.0.0.0", int(port)
+    return host, int(port)
 
 
 class FullTextMode(StrEnum):
@@ -161,6 +170,37 @@ class DedupSettings(_Strict):
     retention: Duration = 30 * 86400.0
 
 
+class RetentionSettings(_Strict):
+    """How long stored data is kept (``dedup.retention`` is another thing: how long an
+    article stays a match candidate)."""
+
+    # Articles fetched longer ago are deleted, with their text and index row; a story
+    # whose articles are all gone goes too. 0: keep for ever. A feed's `retention` wins.
+    articles: OptionalDuration = 0.0
+    poll_log: OptionalDuration = 90 * 86400.0
+    # Articles (or poll records) deleted per transaction: short locks, bounded memory.
+    batch: StrictInt = Field(default=500, ge=1, le=10_000)
+
+
+class EventSettings(_Strict):
+    """The event level above the stories (``docs/events.md``): which stories report one
+    real-world event. Defaults measured on ECB+ (``docs/decisions/events.md``)."""
+
+    enabled: StrictBool = False
+    # Two stories whose times (published, else first seen) are known link only this close.
+    window: Duration = 7 * 86400.0
+    # A cosine of at least ``link`` between two stories is a link; a story joins an event
+    # with links to min(min_links, size) of its stories and a mean cosine of ``mean`` to
+    # all of them.
+    link: float = Field(default=0.13, gt=0.0, le=1.0)
+    min_links: StrictInt = Field(default=2, ge=1)
+    mean: float = Field(default=0.08, gt=0.0, le=1.0)
+    # An event whose best two-way split has parts of ``split_min`` stories or more and a
+    # mean cosine between them under ``split`` x the one within them is split; 0: never.
+    split: float = Field(default=0.7, ge=0.0, lt=1.0)
+    split_min: StrictInt = Field(default=4, ge=2)
+
+
 class WorkerSettings(_Strict):
     database: str = "sqlite:///newsdedup.db"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -168,7 +208,12 @@ class WorkerSettings(_Strict):
     listen: str | None = None  # "127.0.0.1:9464": serve /metrics and /healthz
     pid_file: str | None = None  # written by `run`, read by `newsdedup reload`
     jitter: OptionalDuration = 30.0
+    # No feed may be polled more often: a typo such as "1s" would hammer a publisher.
+    min_interval: Duration = 60.0
     max_backoff: Duration = 6 * 3600.0
+    # A feed failing this many polls in a row is parked: no longer polled until a person
+    # revives it (`newsdedup feeds enable NAME`) or its URL changes. 0: never park.
+    park_after: StrictInt = Field(default=30, ge=0)
     # Several workers on one database: a worker that stops renewing its poll lease this
     # long (it died) loses the feed to the others.
     lease_timeout: Duration = 60.0
@@ -206,6 +251,18 @@ class FeedConfig(_Strict):
     language: str | None = None
     # Article links from this feed may point at private/loopback addresses (intranet feeds).
     allow_private_addresses: StrictBool = False
+    # This feed's articles are kept this long (0: for ever); unset: [retention] articles.
+    retention: OptionalDuration | None = None
+    # Folder in feed readers (OPML), nested with "/", and the site's home page (htmlUrl).
+    category: str | None = Field(default=None, min_length=1, max_length=500)
+    site_url: str | None = None
+
+    @field_validator("site_url")
+    @classmethod
+    def _site_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s?#]+\S*$", value, re.I):
+            raise ValueError(f"{value!r} is not an http(s):// URL")
+        return value
 
     @property
     def interval_seconds(self) -> float:
@@ -237,9 +294,22 @@ class Config(_Strict):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
     feeds: list[FeedConfig] = Field(default_factory=list)
     # Where the file was read from; relative file: URLs resolve against its folder.
     source_path: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _intervals(self) -> Config:
+        floor = self.worker.min_interval
+        for index, feed in enumerate(self.feeds):
+            if feed.interval < floor:
+                raise ValueError(
+                    f"feeds[{index}].interval: {feed.interval:g}s is below worker.min_interval "
+                    f"({floor:g}s); poll less often, or lower worker.min_interval"
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -287,25 +357,91 @@ def _format_location(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """``; did you mean 'interval'?`` for a key close to one the section knows."""
+    sections: dict[str, type[BaseModel]] = {
+        "worker": WorkerSettings,
+        "fetch": FetchSettings,
+        "clean": CleanSettings,
+        "dedup": DedupSettings,
+        "retention": RetentionSettings,
+        "feeds": FeedConfig,
+    }
+    keys = [k for k in loc if isinstance(k, str)]
+    if not keys:
+        return ""
+    model = sections.get(keys[0], Config) if len(keys) > 1 else Config
+    known = [name for name in model.model_fields if name != "source_path"]
+    close = difflib.get_close_matches(keys[-1], known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _format_validation_error(exc: ValidationError, path: str) -> str:
     lines = []
     for err in exc.errors():
         loc = _format_location(tuple(err["loc"]))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _did_you_mean(tuple(err["loc"]))
         if msg.startswith("feeds[") and ":" in msg:  # model-level message carries its own key
             loc, msg = msg.split(": ", 1)
         lines.append(f"{path}: {loc}: {msg}")
     return "\n".join(lines)
 
 
-def parse_config(text: str, *, path: str = DEFAULT_CONFIG_PATH) -> Config:
-    """Validate TOML text; raises ``ConfigError`` naming ``path`` and the key."""
+_SQLITE_URL = re.compile(r"^(sqlite(?:\+\w+)?:///)([^?]*)(\?.*)?$")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (``None``: not SQLite, or in memory).
+
+    >>> sqlite_path("sqlite:////var/lib/n.db"), sqlite_path("sqlite://"), sqlite_path("postgresql://h/d")
+    (PosixPath('/var/lib/n.db'), None, None)
+    """
+    match = _SQLITE_URL.match(url)
+    if not match or match.group(2) in ("", ":memory:") or match.group(2).startswith("file:"):
+        return None
+    return Path(match.group(2))
+
+
+def resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    """A relative SQLite path resolved against ``base_dir`` (the config's folder, as for
+    ``pid_file`` and ``file:`` feeds), so a command run from another directory opens the
+    same database instead of creating a new one there.
+
+    >>> resolve_sqlite_url("sqlite:///state/n.db?timeout=5", Path("/etc/nd"))
+    'sqlite:////etc/nd/state/n.db?timeout=5'
+    """
+    match = _SQLITE_URL.match(url)
+    found = sqlite_path(url)
+    if match is None or found is None or found.is_absolute():
+        return url
+    return f"{match.group(1)}{base_dir / found}{match.group(3) or ''}"
+
+
+def parse_config(
+    text: str, *, path: str = DEFAULT_CONFIG_PATH, database: str | None = None
+) -> Config:
+    """Validate TOML text; raises ``ConfigError`` naming ``path`` and the key.
+    ``database`` replaces ``worker.database`` (an override from the environment)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", path=path) from exc
+    if not data:
+        # An empty file (a failed templating step, a truncated copy) would otherwise run
+        # with every default: a database in the config's folder and no feeds.
+        raise ConfigError(
+            f"{path}: the config is empty; it needs at least [worker] database or [[feeds]]",
+            path=path,
+        )
+    if database is not None:
+        worker = data.get("worker")
+        data["worker"] = {**(worker if isinstance(worker, dict) else {}), "database": database}
+    worker = data.get("worker")
+    if isinstance(worker, dict) and isinstance(worker.get("database"), str):
+        base_dir = Path(path).resolve().parent
+        data["worker"] = {**worker, "database": resolve_sqlite_url(worker["database"], base_dir)}
     try:
         return Config.model_validate({**data, "source_path": path})
     except ValidationError as exc:
@@ -317,7 +453,64 @@ def resolve_config_path(explicit: str | None = None) -> str:
     return explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH
 
 
-def load_config(path: str | None = None) -> Config:
+DATABASE_URL_ENV = "NEWSDEDUP_DATABASE_URL"
+DATABASE_PASSWORD_ENV = "NEWSDEDUP_DATABASE_PASSWORD"
+
+
+def _secret(name: str, env: Mapping[str, str], path: str) -> str | None:
+    """``$NAME``, or the content of the file ``$NAME_FILE`` names (a Docker or systemd
+    credential; one trailing newline dropped); both set is an error."""
+    direct, file_name = env.get(name), env.get(f"{name}_FILE")
+    if direct is not None and file_name is not None:
+        raise ConfigError(f"${name} and ${name}_FILE are both set; set one", path=path)
+    if file_name is None:
+        return direct
+    try:
+        value = Path(file_name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"${name}_FILE: cannot read {file_name}: {exc}", path=path) from exc
+    return value.removesuffix("\n").removesuffix("\r")
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` with its password replaced (quoted for a URL).
+
+    >>> with_password("postgresql://nd@db:5432/nd", "p@ss:w/rd")
+    'postgresql://nd:p%40ss%3Aw%2Frd@db:5432/nd'
+    """
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise ValueError("the database URL has no host to give a password to")
+    user_info, at, host = parts.netloc.rpartition("@")
+    user = user_info.split(":", 1)[0] if at else ""
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _env_overrides(text: str, env: Mapping[str, str], path: str) -> str | None:
+    """The database URL as the environment makes it (``None``: as the file says).
+    Secrets stay out of the config file: ``$NEWSDEDUP_DATABASE_URL`` replaces
+    ``worker.database``, then ``$NEWSDEDUP_DATABASE_PASSWORD`` sets its password (each
+    also as ``..._FILE``)."""
+    url = _secret(DATABASE_URL_ENV, env, path)
+    password = _secret(DATABASE_PASSWORD_ENV, env, path)
+    if password is None:
+        return url
+    if url is None:
+        try:
+            url = tomllib.loads(text).get("worker", {}).get("database")
+        except tomllib.TOMLDecodeError:
+            return None  # parse_config reports it
+        url = url if isinstance(url, str) else WorkerSettings().database
+    try:
+        return with_password(url, password)
+    except ValueError as exc:
+        raise ConfigError(f"${DATABASE_PASSWORD_ENV}: {exc}", path=path) from exc
+
+
+def load_config(path: str | None = None, *, env: Mapping[str, str] | None = None) -> Config:
+    """The config file at ``path`` (``resolve_config_path``) with the environment's
+    overrides of secret-bearing keys applied (``env``: ``os.environ``)."""
     path = resolve_config_path(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -327,4 +520,5 @@ def load_config(path: str | None = None) -> Config:
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}", path=path) from exc
-    return parse_config(text, path=path)
+    database = _env_overrides(text, os.environ if env is None else env, path)
+    return parse_config(text, path=path, database=database)

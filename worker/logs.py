@@ -13,10 +13,11 @@ import contextvars
 import json
 import logging
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from types import MappingProxyType
+from types import MappingProxyType, TracebackType
 
 CONTEXT_KEYS = ("feed", "article", "story")
 # Immutable default: each log_context() sets a new dict, never mutates the current one.
@@ -60,7 +61,19 @@ class TextFormatter(logging.Formatter):
         return f"{head} {' '.join(extra)}{sep}{tail}"
 
 
+# What every LogRecord carries; anything else on a record came from ``extra=``.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the ``log_context`` keys,
+    every ``extra=`` field (a poll's ``outcome``, counts, ``error_kind``, ``duration_s``),
+    and ``exception`` with the traceback."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -68,15 +81,37 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in CONTEXT_KEYS:
-            if hasattr(record, key):
-                payload[key] = getattr(record, key)
+        for key, value in vars(record).items():
+            if key not in _RECORD_ATTRS and not key.startswith("_") and key not in payload:
+                payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False)
+        return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("newsdedup").critical(
+        "uncaught exception in thread %s", name,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _log_uncaught(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    logging.getLogger("newsdedup").critical("uncaught exception", exc_info=(exc_type, exc, tb))
 
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
+    """Log to stderr as ``fmt``. Uncaught exceptions (of any thread, APScheduler's
+    included) and warnings go through the same handler: on a JSON stream every line is
+    JSON, a traceback is its ``exception`` field."""
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -86,5 +121,8 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+    logging.captureWarnings(True)
     for noisy in ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -29,6 +29,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from worker.errors import FeedError
 from worker.outcomes import PollOutcome
 
 # Our own registry (not the global one), so importing this module twice in tests or
@@ -44,7 +45,7 @@ STAGES = ("fetch", "parse", "extract", "clean", "fingerprint", "store")
 
 POLLS = Counter(
     "newsdedup_polls",
-    "Feed polls by outcome (ok, not_modified, error, stopped, skipped).",
+    "Feed polls by outcome (ok, not_modified, error, interrupted, skipped, leased).",
     ["outcome"],
     registry=REGISTRY,
 )
@@ -86,6 +87,12 @@ FEEDS_OVERDUE = Gauge(
     "Enabled feeds whose next poll is more than a minute late (read from the database at scrape).",
     registry=REGISTRY,
 )
+FEEDS_BROKEN = Gauge(
+    "newsdedup_feeds_broken",
+    "Enabled feeds parked after worker.park_after failed polls in a row: not polled until "
+    "a person runs `newsdedup feeds enable NAME` or the URL changes (read at scrape).",
+    registry=REGISTRY,
+)
 FEEDS_ENABLED = Gauge(
     "newsdedup_feeds_enabled", "Enabled feeds in the running config.", registry=REGISTRY
 )
@@ -106,12 +113,32 @@ RELOADS = Counter(
     registry=REGISTRY,
 )
 
-for _stage in STAGES:  # expose every series from the start: rate() needs a zero
+
+def _error_kinds() -> list[str]:
+    """Every ``FeedError.kind``, plus the poll path's own ``database`` and ``unknown``."""
+    kinds, todo = {"database", "unknown"}, [FeedError]
+    while todo:
+        cls = todo.pop()
+        kinds.add(cls.kind)
+        todo.extend(cls.__subclasses__())
+    return sorted(kinds)
+
+
+# Every series exists from the start, at zero: rate() and increase() need a first sample,
+# and an alert on `newsdedup_errors_total{kind="timeout"}` must not wait for the first one.
+POLL_OUTCOMES = ("ok", "not_modified", "error", "interrupted", "skipped", "leased")
+for _stage in STAGES:
     STAGE_SECONDS.labels(_stage)
 for _kind in ("exact", "near"):
     DUPLICATES.labels(_kind)
-for _outcome in ("ok", "not_modified", "error"):
+for _kind in ("new", "exact", "near", "updated"):
+    ARTICLES_STORED.labels(_kind)
+for _outcome in POLL_OUTCOMES:
     POLLS.labels(_outcome)
+for _kind in _error_kinds():
+    ERRORS.labels(_kind)
+for _result in ("applied", "refused"):
+    RELOADS.labels(_result)
 
 
 @contextmanager

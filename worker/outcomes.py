@@ -15,7 +15,9 @@ from datetime import datetime
 
 @dataclass
 class PollOutcome:
-    outcome: str  # ok | not_modified | error | stopped
+    # ok | not_modified | error | interrupted (a stop cut the poll short: neither a
+    # success nor a failure) | skipped | leased (not polled at all)
+    outcome: str
     http_status: int | None = None
     entries_seen: int = 0
     articles_new: int = 0
@@ -28,6 +30,8 @@ class PollOutcome:
     # When the feed is due again, as recorded (``None`` if the record failed): the
     # scheduler plans the next poll from it without reading the row back.
     next_poll_at: datetime | None = None
+    # This failure was the `worker.park_after`-th in a row: the feed is parked.
+    parked: bool = False
 
     def count(self, kinds: Iterable[str]) -> None:
         """Add stored entries, given how each was matched (``StoreResult.kind``)."""

@@ -6,8 +6,9 @@ same) with ``--articles`` synthetic articles and their index rows, then measures
 * bulk-load rate (articles per second, to fill the index: batches of articles, then the
   index rows, as a restore would);
 * insert rate through the write path: ``SAMPLE_INSERTS`` more articles on the full index,
-  each in its own dedup transaction with its lookup, rows and index rows (the median);
-* candidate lookup latency, p50 and p99, through the daemon's own ``candidates()``: half
+  each stored by the dedup engine in its own dedup transaction (identity, exact and
+  candidate lookups, rows, index rows, story refresh; the median);
+* candidate lookup latency, p50 and p99, through the engine's own ``candidates()``: half
   the queries are perturbed copies of stored signatures (they find their original), half
   random (they find nothing), as in a stream of mostly new stories;
 * database bytes per article (file size, or PostgreSQL's relation sizes);
@@ -35,15 +36,14 @@ from sqlalchemy import func, select, text
 
 from worker.bench.measure import StageTimes, peak_rss_mib
 from worker.bench.warm import WARM_FEED, warm_index
-from worker.clock import utcnow
 from worker.config import Config
+from worker.dedup.engine import DedupEngine, Draft
 from worker.dedup.fingerprint import Fingerprint, scheme_name
-from worker.dedup.lsh import band_keys
 from worker.errors import NewsdedupError
 from worker.pipeline.build import dedup_policy
+from worker.store.articles import ArticleStore
 from worker.store.db import Database
-from worker.store.index import candidates, index_article
-from worker.store.models import Article, Base, Feed, PollLog, Story
+from worker.store.models import Article, Base, Feed, PollLog
 
 LOOKUPS = 1000
 SAMPLE_INSERTS = 500
@@ -80,7 +80,7 @@ def _bytes(db: Database, path: Path | None) -> int:
 
 
 def _lookups(db: Database, config: Config, count: int) -> StageTimes:
-    policy = dedup_policy(config)
+    engine = DedupEngine(dedup_policy(config))
     rng = np.random.default_rng(11)
     with db.session() as session:
         top = session.scalar(select(func.max(Article.id))) or 0
@@ -102,10 +102,11 @@ def _lookups(db: Database, config: Config, count: int) -> StageTimes:
         queries.append(rng.integers(0, 2**32, size=config.dedup.num_perm).astype(np.uint32))
     found = 0
     with db.session() as session:
+        store = ArticleStore(session)
         for values in queries:
             fp = Fingerprint(values, 100, "", scheme, config.dedup.seed)
             t0, c0 = time.perf_counter(), time.process_time()
-            found += bool(candidates(session, fp, policy))
+            found += bool(engine.candidates(store, fp))
             times.add("lookup", 1000 * (time.perf_counter() - t0))
             times.add("lookup_cpu", 1000 * (time.process_time() - c0))
     times.add("found_share", found / max(1, len(queries)))
@@ -113,9 +114,9 @@ def _lookups(db: Database, config: Config, count: int) -> StageTimes:
 
 
 def _sample_inserts(db: Database, config: Config, feed_id: int, count: int) -> StageTimes:
-    """``count`` more articles, each the way the daemon stores one: its own dedup
-    transaction (the lock included), candidate lookup, article and story rows, index rows."""
-    policy = dedup_policy(config)
+    """``count`` more articles, each the way the daemon stores one: the engine, in its own
+    dedup transaction (the lock included)."""
+    engine = DedupEngine(dedup_policy(config))
     rng = np.random.default_rng(13)
     scheme = scheme_name(config.dedup.shingle_size, "s")
     times = StageTimes()
@@ -124,25 +125,14 @@ def _sample_inserts(db: Database, config: Config, feed_id: int, count: int) -> S
     for i in range(first, first + count):
         values = rng.integers(0, 2**32, size=config.dedup.num_perm).astype(np.uint32)
         fp = Fingerprint(values, 100, f"sample-{i}", scheme, config.dedup.seed)
+        draft = Draft(
+            feed_id=feed_id, guid=f"sample-{i}", url=None, canonical_url=None, title="",
+            author=None, published_at=None, language=None, content_html=None, clean_text="",
+            source_hash="", fingerprint=fp,
+        )  # fmt: skip
         t0 = time.perf_counter()
         with db.dedup_transaction() as session:
-            now = utcnow()
-            keys = band_keys(fp.hashvalues, policy.lsh)
-            candidates(session, fp, policy, keys)
-            story = Story(first_seen_at=now, last_seen_at=now, variant_count=1)
-            session.add(story)
-            session.flush()
-            article = Article(
-                feed_id=feed_id, guid=f"sample-{i}", title="", fetched_at=now, clean_text="",
-                text_length=0, source_hash="", content_hash=fp.content_hash,
-                shingle_count=fp.shingle_count, signature=fp.to_bytes(), sig_scheme=scheme,
-                sig_seed=fp.seed, sig_num_perm=fp.num_perm, story_id=story.id,
-                match_kind="new",
-            )  # fmt: skip
-            session.add(article)
-            session.flush()
-            index_article(session, article.id, fp, policy, now, keys)
-            story.canonical_article_id = article.id
+            engine.store(ArticleStore(session), [draft])
         times.add("insert", 1000 * (time.perf_counter() - t0))
     return times
 
@@ -166,7 +156,7 @@ def _restart(db_url: str, workdir: Path) -> tuple[float, float]:
     )
     cfg = workdir / "restart.toml"
     cfg.write_text(
-        f'[worker]\ndatabase = "{db_url}"\njitter = 0\n\n'
+        f'[worker]\ndatabase = "{db_url}"\njitter = 0\nmin_interval = "1s"\n\n'
         # A 1 s interval bounds the deliberate cold-start spread (up to min(interval, 10 s))
         # to 1 s, so the figure is start-up cost, not the dice.
         f'[[feeds]]\nname = "restart"\nurl = "{feed.as_uri()}"\ninterval = "1s"\n'

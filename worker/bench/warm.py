@@ -19,7 +19,6 @@ from worker.clock import utcnow
 from worker.dedup.fingerprint import scheme_name
 from worker.dedup.lsh import LshParams, band_keys
 from worker.store.db import Database
-from worker.store.index import catch_up
 from worker.store.models import Article, Feed, Story
 
 WARM_FEED = "bench-warm"
@@ -117,4 +116,4 @@ def _load_index(db: Database, ids: np.ndarray, keys: np.ndarray, batch_times: li
                     "INSERT INTO lsh_keys (article_id, added_at, keys) VALUES (?, ?, ?)", rows
                 )
     with db.session() as session:
-        catch_up(session)
+        db.index.catch_up(session)

@@ -1,8 +1,10 @@
-"""Command line: ``newsdedup [--config FILE] COMMAND``. Thin: parses arguments and calls
-the package. Each command group lives in its own module and registers its sub-parsers.
+"""Command line: ``newsdedup COMMAND [--config FILE]`` (``--config`` goes before or after
+the command). Thin: parses arguments and calls the package. Each command group lives in its
+own module and registers its sub-parsers.
 
-Exit status: 0 success, 1 runtime failure, 2 configuration or usage error, 141 when the
-reader of the output went away (a closed pipe).
+Exit status: 0 success, 1 runtime failure, 2 configuration or usage error (one line on
+stderr, no traceback), 3 ``run --once`` finished but at least one feed failed, 130
+interrupted, 141 when the reader of the output went away (a closed pipe).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from worker import __version__
 from worker.cli import app, bench, evaluate, exporting, ops, queries
@@ -28,8 +31,32 @@ COMMAND_MODULES: list[Register] = [
 ]
 
 
+EXIT_USAGE = 2
+
+CONFIG_HELP = "config file (default: $NEWSDEDUP_CONFIG or ./newsdedup.toml)"
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line (the usage block would bury the reason) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--config`` after the command too (``newsdedup stories -c FILE``). SUPPRESS: a
+    sub-command without it leaves the value given before the command alone."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.add_argument(
+                    "--config", "-c", metavar="FILE", default=argparse.SUPPRESS, help=CONFIG_HELP
+                )
+                _config_everywhere(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="newsdedup",
         description="Poll news feeds, strip boilerplate, fold syndicated copies into stories.",
     )
@@ -38,12 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         "-c",
         metavar="FILE",
-        help="config file (default: $NEWSDEDUP_CONFIG or ./newsdedup.toml)",
+        help=CONFIG_HELP,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for register in COMMAND_MODULES:
         register(sub)
+    _config_everywhere(parser)
     return parser
 
 

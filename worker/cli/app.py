@@ -11,7 +11,7 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from worker.errors import StoreError
+from worker.errors import NewsdedupError, StoreError
 from worker.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from worker.store.db import Database
 
 log = logging.getLogger("newsdedup")
+EXIT_FEEDS_FAILED = 3  # `run --once`: every feed was polled, at least one failed
 
 # Every command module imports only argparse and the standard library at load; what a command
 # uses (pydantic for the config, SQLAlchemy, trafilatura, numpy, APScheduler) is imported
@@ -48,6 +49,31 @@ def open_database(config: Config, *, migrate: bool = True) -> Database:
     return db
 
 
+def open_existing_database(config: Config) -> Database:
+    """The database of ``config`` for a command that only reads: never created, never
+    migrated. ``NewsdedupError`` saying what to do when it is missing or behind."""
+    from worker.config import sqlite_path
+    from worker.store.db import Database, schema_head
+
+    path = sqlite_path(config.worker.database)
+    if path is not None and not path.exists():
+        raise NewsdedupError(
+            f"database {path} does not exist (worker.database in {config.source_path}); "
+            "`newsdedup db upgrade` creates it, `newsdedup run` fills it"
+        )
+    db = Database(config.worker.database)
+    # schema_head: the scripts' declared head, without importing alembic (or numpy).
+    current, head = db.current_revision(), schema_head()
+    if current != head:
+        db.dispose()
+        found = f"is at schema {current}" if current else "has no newsdedup schema"
+        raise NewsdedupError(
+            f"database {path or 'at worker.database'} {found}, this newsdedup needs {head}: "
+            "run `newsdedup db upgrade`"
+        )
+    return db
+
+
 def _stop_on_signals(stop: threading.Event) -> None:
     """SIGTERM/SIGINT set ``stop``: the entries in hand are written, the poll ends, exit 0."""
 
@@ -60,12 +86,10 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 def _load_index(db: Database) -> None:
     """Read the LSH index into memory before the first poll, which would otherwise pay."""
-    from worker.store.index import catch_up, mirror_size
-
     started = time.monotonic()
     with db.session() as session:
-        catch_up(session)
-    articles, size = mirror_size(db.engine)
+        db.index.catch_up(session)
+    articles, size = db.index.size()
     log.info(
         "LSH index: %d articles in memory (%.0f MiB), read in %.1fs",
         articles, size / 2**20, time.monotonic() - started,
@@ -109,15 +133,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             key: sum(getattr(r, key) for r in results.values())
             for key in ("articles_new", "duplicates_exact", "duplicates_near", "articles_updated")
         }
-        print(
+        summary = (
             f"polled {len(results)} feeds: {totals['articles_new']} new stories, "
             f"{totals['duplicates_exact']} exact and {totals['duplicates_near']} near copies "
             "folded, "
             f"{totals['articles_updated']} updated, {len(failed)} failed"
-            + (f" ({', '.join(sorted(failed))})" if failed else ""),
-            file=sys.stderr,
+            + (f" ({', '.join(sorted(failed))})" if failed else "")
         )
-        return 0
+        if config.worker.log_format == "json":  # stderr is a JSON stream: one more object
+            log.info(
+                "%s", summary, extra={"feeds": len(results), "failed": sorted(failed), **totals}
+            )
+        else:
+            print(summary, file=sys.stderr)
+        # Cron and systemd timers see a failed feed only in the exit status.
+        return EXIT_FEEDS_FAILED if failed else 0
     return run_daemon(ingestor)
 
 
@@ -125,14 +155,72 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     enabled = sum(1 for f in config.feeds if f.enabled)
     print(f"{config.source_path}: ok ({len(config.feeds)} feeds, {enabled} enabled)")
-    return 0
+    if not args.connect:
+        return 0
+    results = [_check_database(config), *_check_file_feeds(config)]
+    for ok, line in results:
+        print(("ok      " if ok else "FAILED  ") + line)
+    return 0 if all(ok for ok, _ in results) else 1
+
+
+def _check_database(config: Config) -> tuple[bool, str]:
+    """Connect and read the schema revision; never creates or migrates anything."""
+    from worker.config import sqlite_path
+    from worker.store.db import Database, schema_head
+
+    path = sqlite_path(config.worker.database)
+    if path is not None and not path.exists():
+        if path.parent.is_dir():
+            return True, f"database: {path} does not exist yet; `run` creates it"
+        return False, f"database: {path}: folder {path.parent} does not exist"
+    db = Database(config.worker.database)
+    try:
+        current, head = db.current_revision(), schema_head()
+    except StoreError as exc:
+        return False, f"database: {exc}"
+    finally:
+        db.dispose()
+    if current == head:
+        return True, f"database: reachable, schema {current} (current)"
+    return True, f"database: reachable, schema {current or 'none'}; `run` migrates it to {head}"
+
+
+def _check_file_feeds(config: Config) -> list[tuple[bool, str]]:
+    """Read and parse every ``file:`` feed as a poll would (network feeds are not fetched:
+    a check must not count as a poll to their publishers)."""
+    from worker.errors import FeedError
+    from worker.pipeline.build import fetcher_for
+    from worker.reader.parser import parse_feed
+
+    local = [f for f in config.feeds if f.url[:5].lower() == "file:"]
+    if not local:
+        return []
+    fetcher = fetcher_for(config)
+    out = []
+    try:
+        for feed in local:
+            try:
+                result = fetcher.fetch(feed.url, base_dir=config.base_dir)
+                parsed = parse_feed(result.content, url=result.url, headers=result.headers)
+            except FeedError as exc:
+                out.append((False, f"feed {feed.name}: {exc}"))
+                continue
+            out.append((True, f"feed {feed.name}: {len(parsed.entries)} entries"))
+    finally:
+        fetcher.close()
+    return out
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from worker.config import sqlite_path
     from worker.store.db import Database
 
     config = load_config(args.config)
     db = Database(args.database or config.worker.database)
+    missing = sqlite_path(db.url)
+    if args.db_command != "upgrade" and missing is not None and not missing.exists():
+        db.dispose()
+        raise NewsdedupError(f"database {missing} does not exist")
     if args.db_command == "upgrade":
         db.upgrade(args.revision)
         print(f"database at revision {db.current_revision()}")
@@ -161,6 +249,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check-config", help="validate the config file and exit")
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="also connect to the database and read every file: feed (exit 1 if one fails)",
+    )
     check.set_defaults(handler=cmd_check_config)
 
     db = sub.add_parser("db", help="database schema")

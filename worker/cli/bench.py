@@ -80,6 +80,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     daemon.add_argument("--json", action="store_true")
     daemon.set_defaults(handler=_run("worker.bench.daemon"))
 
+    events = bench_sub.add_parser("events", help="event assignment: CPU per story, memory")
+    events.add_argument("--window", type=int, default=100_000, help="stories in the window")
+    events.add_argument("--stories", type=int, default=2000, help="stories placed and timed")
+    events.add_argument("--json", action="store_true")
+    events.set_defaults(handler=_run("worker.bench.events"))
+
     workers = bench_sub.add_parser(
         "workers", help="ingest throughput of several worker processes on one database"
     )

@@ -1,4 +1,5 @@
-"""``eval dedup`` and ``eval extract``: quality on labelled data, with the daemon's own code.
+"""``eval dedup``, ``eval events`` and ``eval extract``: quality on labelled data, with the
+daemon's own code.
 
 The measuring code lives in ``worker.eval``; it is imported when the command runs, so the
 daemon does not load it.
@@ -49,6 +50,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         "every distractor: a check for overfitting",
     )
     dedup.set_defaults(handler=_run("worker.eval.dedup"))
+
+    events = ev_sub.add_parser("events", help="event grouping (stories into events) vs labels")
+    events.add_argument(
+        "--labels",
+        required=True,
+        metavar="FILE.tsv",
+        help="TSV with header path<TAB>cluster (a cluster is one event); paths relative to it",
+    )
+    events.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    events.add_argument(
+        "--set",
+        action="append",
+        metavar="events.KEY=VALUE",
+        help="override one [events], [dedup] or [clean] setting (repeatable)",
+    )
+    events.add_argument(
+        "--seed", type=int, default=0, help="seed of the documents' arrival order (default 0)"
+    )
+    events.add_argument(
+        "--half",
+        choices=("even", "odd"),
+        help="only the groups (cluster name up to its first '_') of even (odd) index in "
+        "natural order: tune on one half, check on the other",
+    )
+    events.set_defaults(handler=_run("worker.eval.events"))
 
     extract = ev_sub.add_parser("extract", help="main-text extraction vs ground truth")
     which = extract.add_mutually_exclusive_group(required=True)

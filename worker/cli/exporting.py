@@ -4,29 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from worker.cli.app import load_config, open_database, parse_duration
-from worker.errors import NewsdedupError
+from worker.cli.app import load_config, open_existing_database
+from worker.cli.args import WHEN_HELP, positive_int, when
 from worker.files import write_atomically
-
-
-def parse_since(value: str) -> datetime:
-    """``24h`` (that long ago) or an ISO 8601 time (UTC when it names no zone)."""
-    from worker.clock import utcnow
-
-    try:
-        return utcnow() - timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise NewsdedupError(
-            f"--since {value!r}: expected a duration such as 24h or an ISO time"
-        ) from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -34,10 +16,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from worker.store.stories import list_stories
 
     config = load_config(args.config)
-    db = open_database(config)
-    since = parse_since(args.since) if args.since else None
+    db = open_existing_database(config)
     with db.session() as session:
-        stories = list_stories(session, since=since, limit=args.limit)
+        stories = list_stories(session, since=args.since, limit=args.limit)
     if args.format == "atom":
         data = export.atom_feed(stories, title=args.title, self_url=args.self_url)
     elif args.format == "json":
@@ -61,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt.add_argument("--json", dest="format", action="store_const", const="json")
     fmt.add_argument("--jsonl", dest="format", action="store_const", const="jsonl")
     exp.set_defaults(format="atom", handler=cmd_export)
-    exp.add_argument("--since", metavar="WHEN", help="stories seen since: 24h, or an ISO time")
-    exp.add_argument("--limit", type=int, help="at most this many stories, newest first")
+    exp.add_argument("--since", metavar="WHEN", type=when, help=f"stories seen since: {WHEN_HELP}")
+    exp.add_argument("--limit", type=positive_int, help="at most this many stories, newest first")
     exp.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     exp.add_argument("--title", default="newsdedup: canonical stories", help="Atom feed title")
     exp.add_argument("--self-url", help="the URL the Atom feed will be served at (rel=self)")

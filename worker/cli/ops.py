@@ -77,7 +77,32 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from worker.cli.app import open_existing_database
+    from worker.pipeline.purge import preview_purge, run_purge
+
+    config = load_config(args.config)
+    if not args.dry_run:
+        setup_logging(config.worker.log_level, config.worker.log_format)
+    db = open_existing_database(config)
+    report = preview_purge(config, db) if args.dry_run else run_purge(config, db)
+    for feed, count in sorted(report.by_feed.items()):
+        print(f"  {feed:<28} {count} articles")
+    verb = "would go" if args.dry_run else "purged"
+    stories = f"{report.stories_deleted} stories {'would go' if args.dry_run else 'gone'}"
+    polls = "" if args.dry_run else f", {report.poll_records} poll records purged"
+    kept = f"{report.stories_updated} kept with fewer articles"
+    print(f"{report.articles} articles {verb}; {stories}, {kept}{polls}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    purge = sub.add_parser(
+        "purge", help="delete articles older than their retention ([retention], feed retention)"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
+    purge.set_defaults(handler=cmd_purge)
+
     reload = sub.add_parser(
         "reload", help="make the running daemon re-read its config (SIGHUP via worker.pid_file)"
     )

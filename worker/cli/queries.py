@@ -1,14 +1,14 @@
-"""``feeds``, ``stories`` and ``story``: what is stored, as text or JSON."""
+"""``feeds``, ``stories``, ``story``, ``events`` and ``event``: what is stored, as text or JSON."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import textwrap
-from datetime import timedelta
 from typing import Any
 
-from worker.cli.app import load_config, open_database, parse_duration
+from worker.cli.app import load_config, open_existing_database
+from worker.cli.args import WHEN_HELP, positive_int, when
 from worker.cli.feedlist import register_feed_commands
 from worker.errors import NewsdedupError
 
@@ -25,19 +25,29 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     from worker.store.stories import feed_states
 
     config = load_config(args.config)
-    db = open_database(config)
+    db = open_existing_database(config)
     with db.session() as session:
         states = feed_states(session)
     if args.json:
         _print_json(states)
         return 0
+    configured = {f.name for f in config.feeds}
     for f in states:
         status = "ok" if not f["consecutive_failures"] else f"FAILING x{f['consecutive_failures']}"
+        if f["last_outcome"] == "interrupted":
+            status = "interrupted"  # cut by a stop; polled again first thing
         if not f["enabled"]:
-            status = "disabled"
+            status = "disabled" if f["name"] in configured else "removed"
+        elif f["parked_at"]:
+            status = "PARKED"
         last, due = f["last_polled_at"] or "-", f["next_poll_at"] or "-"
+        if status == "PARKED":
+            due = "never (parked)"
         print(f"{f['name']:<28} {status:<12} last={last} next={due}")
-        if f["last_error"] and f["consecutive_failures"]:
+        if status == "PARKED":
+            print(f"    parked {f['parked_at']}: {f['parked_reason']}")
+            print(f"    `newsdedup feeds enable {f['name']}` (or a new URL) polls it again")
+        elif f["last_error"] and f["consecutive_failures"] and f["enabled"]:
             print(f"    {f['last_error_kind']}: {f['last_error']}")
     return 0
 
@@ -59,14 +69,12 @@ def _print_story(story: dict[str, Any], full: bool = False) -> None:
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
-    from worker.clock import utcnow
     from worker.store.stories import list_stories
 
     config = load_config(args.config)
-    db = open_database(config)
-    since = utcnow() - timedelta(seconds=parse_duration(args.since)) if args.since else None
+    db = open_existing_database(config)
     with db.session() as session:
-        stories = list_stories(session, since=since, limit=args.limit)
+        stories = list_stories(session, since=args.since, limit=args.limit)
     if args.json:
         _print_json(stories)
         return 0
@@ -81,7 +89,7 @@ def cmd_story(args: argparse.Namespace) -> int:
     from worker.store.stories import get_story
 
     config = load_config(args.config)
-    db = open_database(config)
+    db = open_existing_database(config)
     with db.session() as session:
         story = get_story(session, args.id)
     if story is None:
@@ -93,6 +101,52 @@ def cmd_story(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_event(event: dict[str, Any], full: bool = False) -> None:
+    feeds = ", ".join(event["feeds"])
+    print(f"event {event['id']}: {event['title']}  ({event['story_count']} stories; {feeds})")
+    if event.get("merged_from"):
+        print(f"  (event {event['merged_from']} was merged into this one)")
+    for story in event["stories"]:
+        outlets = ", ".join(sorted({a["feed"] for a in story["articles"]}))
+        print(f"  story {story['id']}: {story['title']}  ({story['variant_count']}; {outlets})")
+        if full:
+            canonical = next((a for a in story["articles"] if a["is_canonical"]), None)
+            if canonical is not None:
+                print(f"      {_excerpt(canonical['text'], 200)}")
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from worker.store.events import list_events
+
+    config = load_config(args.config)
+    db = open_existing_database(config)
+    with db.session() as session:
+        events = list_events(session, since=args.since, limit=args.limit)
+    if args.json:
+        _print_json(events)
+        return 0
+    for event in events:
+        _print_event(event)
+    print(f"{len(events)} events, {sum(e['story_count'] for e in events)} stories in them")
+    return 0
+
+
+def cmd_event(args: argparse.Namespace) -> int:
+    from worker.store.events import get_event
+
+    config = load_config(args.config)
+    db = open_existing_database(config)
+    with db.session() as session:
+        event = get_event(session, args.id)
+    if event is None:
+        raise NewsdedupError(f"no event with id {args.id}")
+    if args.json:
+        _print_json(event)
+    else:
+        _print_event(event, full=True)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     feeds = sub.add_parser("feeds", help="feeds and their polling state; add, import, export")
     feeds.add_argument("--json", action="store_true")
@@ -101,8 +155,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_feed_commands(feeds.add_subparsers(dest="feeds_command", metavar="ACTION"))
 
     stories = sub.add_parser("stories", help="stories with their articles, newest first")
-    stories.add_argument("--since", metavar="DURATION", help="only stories seen within, e.g. 24h")
-    stories.add_argument("--limit", type=int, help="at most this many stories")
+    stories.add_argument(
+        "--since", metavar="WHEN", type=when, help=f"stories seen since: {WHEN_HELP}"
+    )
+    stories.add_argument("--limit", type=positive_int, help="at most this many stories")
     stories.add_argument("--json", action="store_true")
     stories.set_defaults(handler=cmd_stories)
 
@@ -110,3 +166,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     story.add_argument("id", type=int)
     story.add_argument("--json", action="store_true")
     story.set_defaults(handler=cmd_story)
+
+    events = sub.add_parser("events", help="events (stories reporting one event), newest first")
+    events.add_argument(
+        "--since", metavar="WHEN", type=when, help=f"events updated since: {WHEN_HELP}"
+    )
+    events.add_argument("--limit", type=positive_int, help="at most this many events")
+    events.add_argument("--json", action="store_true")
+    events.set_defaults(handler=cmd_events)
+
+    event = sub.add_parser("event", help="one event with its stories (a merged id leads on)")
+    event.add_argument("id", type=int)
+    event.add_argument("--json", action="store_true")
+    event.set_defaults(handler=cmd_event)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -48,12 +48,25 @@ class DatabaseProbe:
         self.engine.dispose()
 
 
+def count_parked(db: Database) -> float:
+    """Enabled feeds parked after ``worker.park_after`` failures (NaN if unknown)."""
+    try:
+        with db.session() as session:
+            query = select(func.count()).select_from(Feed)
+            query = query.where(Feed.enabled.is_(True), Feed.parked_at.is_not(None))
+            return float(session.scalar(query) or 0)
+    except SQLAlchemyError:
+        return math.nan
+
+
 def count_overdue(db: Database) -> float:
     """Enabled feeds whose next poll is more than ``OVERDUE_GRACE`` late (NaN if unknown)."""
     limit = utcnow() - OVERDUE_GRACE
     try:
         with db.session() as session:
-            due = session.scalars(select(Feed.next_poll_at).where(Feed.enabled.is_(True)))
+            due = session.scalars(
+                select(Feed.next_poll_at).where(Feed.enabled.is_(True), Feed.parked_at.is_(None))
+            )
             late = [when for when in map(as_utc, due) if when is not None and when < limit]
             return float(len(late))
     except SQLAlchemyError:

@@ -14,6 +14,7 @@ running config stays. Otherwise feeds added, removed or changed take effect at o
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 from dataclasses import dataclass
@@ -74,28 +75,102 @@ def apply_config(ingestor: Ingestor, new: Config) -> Fetcher | None:
 
 
 # -- pid file --------------------------------------------------------------------------
+# The daemon holds an exclusive flock on its pid file for as long as it runs. A pid file
+# outlives SIGKILL and the OOM killer, and its number may since belong to any process:
+# `reload` signals only a process that holds the lock and whose command line is
+# newsdedup's, so a stale file can never make it kill an unrelated process.
+
+
+@dataclass
+class PidFile:
+    path: Path
+    fd: int
+
+
 def pid_file_path(config: Config) -> Path | None:
     if not config.worker.pid_file:
         return None
     return config.base_dir / config.worker.pid_file
 
 
-def write_pid_file(config: Config) -> Path | None:
+def write_pid_file(config: Config) -> PidFile | None:
+    """Lock and write the pid file; ``NewsdedupError`` when a daemon of this config
+    already holds it (two daemons would both poll and both answer SIGHUP)."""
     path = pid_file_path(config)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{os.getpid()}\n")
-    return path
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise NewsdedupError(
+            f"{path}: a newsdedup daemon of this config is already running (pid {holder})"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return PidFile(path, fd)
 
 
-def remove_pid_file(path: Path | None) -> None:
-    if path is not None:
+def remove_pid_file(pid_file: PidFile | None) -> None:
+    if pid_file is not None:
+        # Unlinked while still locked: no moment where the file names a dead process.
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            pid_file.path.unlink()
+        os.close(pid_file.fd)
 
 
-def signal_daemon(config: Config, sig: signal.Signals = signal.SIGHUP) -> int:
-    """Send ``sig`` to the daemon named by ``worker.pid_file``; returns its pid."""
+def _locked(path: Path) -> bool:
+    """Whether some process holds the daemon's lock on ``path``."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also drops the shared lock if we got it
+    return False
+
+
+def _lock_holder_matches(path: Path, pid: int) -> bool:
+    """``/proc/locks`` (Linux) says ``pid`` holds the flock on ``path``; ``True`` where
+    it cannot be read (the lock and the command line still had to match)."""
+    try:
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return True
+    inode = os.stat(path).st_ino
+    for line in table.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 4242 08:01:131 0 EOF"
+        if (
+            len(fields) >= 6
+            and fields[1:2] + fields[3:5] == ["FLOCK", "WRITE", str(pid)]
+            and fields[5].rsplit(":", 1)[-1] == str(inode)
+        ):
+            return True
+    return False
+
+
+def _is_newsdedup_daemon(pid: int) -> bool:
+    """``/proc/PID/cmdline`` is ``newsdedup ... run`` or ``python -m worker ... run``;
+    ``True`` where ``/proc`` is not available (the lock is then the only proof)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()
+    except OSError:
+        return True  # hidden from us (hidepid): trust the lock
+    args = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    ours = any(Path(a).name in ("newsdedup", "worker") for a in args) or "worker" in args
+    return ours and "run" in args
+
+
+def daemon_pid(config: Config) -> int:
+    """The pid of the running daemon of ``config``; ``NewsdedupError`` saying why when the
+    pid file does not name one."""
     path = pid_file_path(config)
     if path is None:
         raise NewsdedupError(
@@ -107,8 +182,23 @@ def signal_daemon(config: Config, sig: signal.Signals = signal.SIGHUP) -> int:
         raise NewsdedupError(f"{path}: no pid file; is the daemon running?") from exc
     except ValueError as exc:
         raise NewsdedupError(f"{path}: not a pid file") from exc
+    if not _locked(path):
+        raise NewsdedupError(
+            f"{path}: stale pid file (no daemon holds its lock); not signalling process {pid}"
+        )
+    if not _lock_holder_matches(path, pid) or not _is_newsdedup_daemon(pid):
+        raise NewsdedupError(
+            f"{path}: process {pid} is not the newsdedup daemon holding this pid file; "
+            "not signalling it"
+        )
+    return pid
+
+
+def signal_daemon(config: Config, sig: signal.Signals = signal.SIGHUP) -> int:
+    """Send ``sig`` to the daemon named by ``worker.pid_file``; returns its pid."""
+    pid = daemon_pid(config)
     try:
         os.kill(pid, sig)
     except ProcessLookupError as exc:
-        raise NewsdedupError(f"{path}: process {pid} is not running (stale pid file)") from exc
+        raise NewsdedupError(f"process {pid} is not running (stale pid file)") from exc
     return pid

@@ -26,14 +26,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from worker import metrics
 from worker.clock import as_utc, utcnow
 from worker.daemon import reload, systemd
-from worker.daemon.health import DatabaseProbe, count_overdue
+from worker.daemon.health import DatabaseProbe, count_overdue, count_parked
 from worker.daemon.listener import Listener
 from worker.errors import NewsdedupError
 from worker.logs import setup_logging
 from worker.outcomes import PollOutcome
 from worker.pipeline.backoff import next_delay
 from worker.pipeline.poll import Ingestor
-from worker.store.index import mirror_size
+from worker.pipeline.purge import run_purge
 from worker.store.models import Feed
 from worker.store.retention import prune_index
 
@@ -55,6 +55,7 @@ class Daemon:
         self._reload_requested = threading.Event()
         self._beat = time.monotonic()  # the main loop's heartbeat, for /healthz
         self._retired: list[Any] = []  # fetchers replaced by a reload, closed at exit
+        self._parked: set[str] = set()  # feeds without a job because they are parked
         self.listener: Listener | None = None
         self.probe = DatabaseProbe(ingestor.db.url)
 
@@ -83,6 +84,9 @@ class Daemon:
             log.exception("feed=%s poll crashed", name)
         if self.stop.is_set() or not self._polled(name):
             return  # a reload removed the feed while it was polled
+        if outcome is not None and outcome.parked:
+            self._parked.add(name)  # until a person revives it, then a reload
+            return
         if outcome is not None and outcome.outcome == "leased":
             when = self._after_lease(name)
         elif outcome is not None and outcome.next_poll_at is not None:
@@ -93,12 +97,17 @@ class Daemon:
             when = self._next_run(name)
         self._schedule(name, when)
 
-    def _prune_index(self) -> None:
-        cutoff = utcnow() - timedelta(seconds=self.ingestor.config.dedup.retention)
+    def _retention(self) -> None:
+        """The hourly maintenance: the index window, then the purge of expired data."""
+        if self.stop.is_set():
+            return
+        config = self.ingestor.config
+        cutoff = utcnow() - timedelta(seconds=config.dedup.retention)
         try:
             prune_index(self.ingestor.db, cutoff)
+            run_purge(config, self.ingestor.db, stop=self.stop)
         except SQLAlchemyError as exc:  # the next hour tries again
-            log.warning("retention: index not pruned: %s", exc)
+            log.warning("retention: not done this time: %s", exc)
 
     def _after_lease(self, name: str) -> datetime:
         """Another worker holds the feed or has just polled it: look again when its
@@ -146,9 +155,16 @@ class Daemon:
         return planned or utcnow() + timedelta(seconds=interval)
 
     def schedule_all(self) -> None:
+        parked = self.ingestor.parked()
+        self._parked = set(parked)
         for cfg in self.ingestor.config.feeds:
-            if cfg.enabled:
+            if cfg.enabled and cfg.name not in parked:
                 self._schedule(cfg.name, self._first_run(cfg.name))
+        if parked:
+            log.warning(
+                "%d parked feeds not scheduled (%s); `newsdedup feeds` says why",
+                len(parked), ", ".join(sorted(parked)),
+            )  # fmt: skip
 
     def _first_run(self, name: str, *, changed: bool = False) -> datetime:
         """When to poll a feed just (re)configured: as its row planned, but no later than
@@ -185,11 +201,25 @@ class Daemon:
             # No job while its poll runs: _run_poll then sees the feed gone and stops.
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(self._job_id(name))
+        parked = self.ingestor.parked()  # a new URL has already unparked its feed
+        revived = self._parked - set(parked) - set(changes.added) - set(changes.changed)
+        self._parked = set(parked)
         for name in changes.added:
-            self._schedule(name, self._first_run(name))
+            if name not in parked:
+                self._schedule(name, self._first_run(name))
         for name in changes.changed:
             url_changed = old.feed(name).url != new.feed(name).url
-            self._schedule(name, utcnow() if url_changed else self._first_run(name, changed=True))
+            if name in parked:
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(self._job_id(name))
+            else:
+                when = utcnow() if url_changed else self._first_run(name, changed=True)
+                self._schedule(name, when)
+        # Feeds a person revived (`feeds enable`, `feeds refresh`) have no job yet.
+        for name in sorted(revived):
+            if self._polled(name):
+                log.info("feed=%s no longer parked: scheduled", name)
+                self._schedule(name, utcnow())
         if (new.worker.log_level, new.worker.log_format) != (
             old.worker.log_level,
             old.worker.log_format,
@@ -239,29 +269,32 @@ class Daemon:
         self.stop.set()
 
     def run(self) -> int:
+        # First: a second daemon of this config stops here, before it schedules anything.
+        pid_file = reload.write_pid_file(self.ingestor.config)
         self.ingestor.sync_feeds()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
         self.schedule_all()
         self.scheduler.add_job(
-            self._prune_index,
+            self._retention,
             "interval",
             hours=1,
             next_run_time=utcnow() + timedelta(minutes=1),
             id="retention",
-            name="prune the LSH index to the retention window",
+            name="prune the LSH index and purge expired articles and poll records",
         )
         self.scheduler.start()
-        pid_file = reload.write_pid_file(self.ingestor.config)
         metrics.watch_overdue(lambda: count_overdue(self.ingestor.db))
+        metrics.FEEDS_BROKEN.set_function(lambda: count_parked(self.ingestor.db))
         metrics.FEEDS_ENABLED.set_function(
             lambda: sum(1 for f in self.ingestor.config.feeds if f.enabled)
         )
-        engine = self.ingestor.db.engine
-        metrics.INDEX_ARTICLES.set_function(lambda: mirror_size(engine)[0])
-        metrics.INDEX_BYTES.set_function(lambda: mirror_size(engine)[1])
+        index = self.ingestor.db.index
+        metrics.INDEX_ARTICLES.set_function(lambda: index.size()[0])
+        metrics.INDEX_BYTES.set_function(lambda: index.size()[1])
         self._start_listener(self.ingestor.config.worker.listen)
-        log.info("started: %d feeds scheduled", len(self.scheduler.get_jobs()))
+        polls = sum(1 for job in self.scheduler.get_jobs() if job.id.startswith("poll:"))
+        log.info("started: %d feeds scheduled", polls, extra={"feeds_scheduled": polls})
         systemd.notify("READY=1")
         watchdog = systemd.watchdog_interval()
         last_ping = time.monotonic()

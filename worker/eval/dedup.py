@@ -87,8 +87,10 @@ class DedupEval:
 def _parse_override(item: str) -> tuple[str, str, Any]:
     key, sep, raw = item.partition("=")
     section, dot, name = key.strip().partition(".")
-    if not sep or not dot or section not in ("dedup", "clean"):
-        raise ConfigError(f"--set {item!r}: expected dedup.KEY=VALUE or clean.KEY=VALUE")
+    if not sep or not dot or section not in ("dedup", "clean", "events"):
+        raise ConfigError(
+            f"--set {item!r}: expected dedup.KEY=VALUE, clean.KEY=VALUE or events.KEY=VALUE"
+        )
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -97,10 +99,11 @@ def _parse_override(item: str) -> tuple[str, str, Any]:
 
 
 def eval_config(base: Config | None, overrides: list[str], database: str) -> Config:
-    data: dict[str, Any] = {"dedup": {}, "clean": {}}
+    data: dict[str, Any] = {"dedup": {}, "clean": {}, "events": {}}
     if base is not None:
         data["dedup"] = base.dedup.model_dump(mode="json")
         data["clean"] = base.clean.model_dump(mode="json")
+        data["events"] = base.events.model_dump(mode="json")
     for item in overrides:
         section, name, value = _parse_override(item)
         data[section][name] = value

@@ -33,6 +33,7 @@ from worker.clean import ChromeRules, strip_chrome
 from worker.clean.extract import page_to_text
 from worker.clock import as_utc, utcnow
 from worker.config import Config, FeedConfig, FullTextMode
+from worker.dedup.engine import DedupEngine
 from worker.errors import NewsdedupError
 from worker.logs import log_context
 from worker.pipeline.build import dedup_policy
@@ -41,8 +42,8 @@ from worker.pipeline.poll import Ingestor
 from worker.reader.parser import Entry
 from worker.reader.sanitizer import sanitize_html
 from worker.reader.urlcleaner import canonical_url
+from worker.store.articles import ArticleStore
 from worker.store.db import Database
-from worker.store.index import index_article
 from worker.store.models import Article, Feed
 
 log = logging.getLogger("newsdedup.backfill")
@@ -353,7 +354,7 @@ def run_reindex(
 ) -> int:
     """Recompute every article's fingerprint and LSH rows under the current settings, in
     id order, one transaction per batch; returns how many articles were processed."""
-    policy = dedup_policy(config)
+    engine = DedupEngine(dedup_policy(config))
     checkpoint = Checkpoint(checkpoint_path(config, "reindex"), _settings_key(config))
     last_id = 0 if restart else checkpoint.load()
     with db.session() as session:
@@ -366,23 +367,25 @@ def run_reindex(
         while True:
             # The dedup lock: a running daemon's decisions never see half a batch.
             with db.dedup_transaction() as session:
-                articles = list(
-                    session.scalars(
-                        select(Article)
-                        .where(Article.id > last_id)
-                        .order_by(Article.id)
-                        .limit(batch)
-                    )
+                articles = session.execute(
+                    select(Article.id, Article.clean_text, Article.fetched_at)
+                    .where(Article.id > last_id)
+                    .order_by(Article.id)
+                    .limit(batch)
+                ).all()
+                engine.reindex(
+                    ArticleStore(session),
+                    (
+                        # Keep the article's age: retention counts from when it was first
+                        # indexed.
+                        (
+                            a.id,
+                            fingerprint_text(config, a.clean_text or ""),
+                            as_utc(a.fetched_at) or utcnow(),
+                        )
+                        for a in articles
+                    ),
                 )
-                for article in articles:
-                    fp = fingerprint_text(config, article.clean_text or "")
-                    article.content_hash, article.shingle_count = fp.content_hash, fp.shingle_count
-                    article.signature = fp.to_bytes()
-                    article.sig_scheme, article.sig_seed = fp.scheme, fp.seed
-                    article.sig_num_perm = fp.num_perm
-                    # Keep the article's age: retention counts from when it was first indexed.
-                    indexed_at = as_utc(article.fetched_at) or utcnow()
-                    index_article(session, article.id, fp, policy, indexed_at)
             if not articles:
                 break
             last_id = articles[-1].id

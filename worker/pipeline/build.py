@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from worker.config import Config
 from worker.dedup.decision import MatchRule
+from worker.dedup.engine import DedupPolicy
 from worker.dedup.lsh import LshParams
 from worker.reader.fetcher import Fetcher, FetchLimits
-from worker.store.articles import DedupPolicy
 
 
 def dedup_policy(config: Config) -> DedupPolicy:

@@ -21,13 +21,12 @@ from worker import metrics
 from worker.clean import ChromeRules
 from worker.clean.learned import learnable_keys
 from worker.config import Config, FeedConfig
+from worker.dedup.engine import DedupEngine, DedupPolicy, Draft
 from worker.dedup.fingerprint import Fingerprint, fingerprint
 from worker.reader.parser import Entry
-from worker.store import articles as store
 from worker.store import chrome_lines
-from worker.store.batch import RUN, Run
+from worker.store.articles import ArticleStore, stored_entries
 from worker.store.db import Database
-from worker.store.models import Article
 
 # Chrome lives at the edges of a text: only these lines of each article are counted.
 _LEARN_HEAD, _LEARN_TAIL = 5, 10
@@ -103,7 +102,7 @@ class KnownEntries:
     @classmethod
     def load(cls, session: Session, feed_id: int, entries: Iterable[Entry]) -> KnownEntries:
         entries = list(entries)
-        by_guid, by_url = store.stored_entries(
+        by_guid, by_url = stored_entries(
             session, feed_id, (e.guid for e in entries), (e.url for e in entries if e.url)
         )
         return cls(
@@ -155,7 +154,7 @@ def poll_state(
 class Prepared:
     """An entry cleaned and fingerprinted, ready to be stored."""
 
-    draft: store.Draft
+    draft: Draft
     # Its head/tail line keys, counted for the feed when it is stored as a new article.
     edge_keys: frozenset[str]
 
@@ -186,7 +185,7 @@ def prepare(
         if stored_hash is None:  # a new article: its lines count for the next entries
             learned.count(keys)
     known.add(entry, digest)
-    draft = store.Draft(
+    draft = Draft(
         feed_id=feed_id,
         guid=entry.guid,
         url=entry.link or None,
@@ -207,60 +206,22 @@ def write_batch(
     session: Session,
     feed_id: int,
     batch: Sequence[Prepared],
-    policy: store.DedupPolicy,
+    policy: DedupPolicy,
     priorities: dict[int, int],
     *,
     learn_lines: bool,
 ) -> list[str]:
-    """Store ``batch`` in order, in the caller's dedup transaction; how each was matched.
-
-    Identity is read again here, under the lock, for the whole batch in one query: another
-    worker may have stored one of the entries since they were prepared. New entries are
-    decided and written in runs (``worker.store.batch``); an edit of a stored article, or
-    an entry whose matches span several stories, goes through ``store_draft`` alone."""
-    by_guid, by_url = store.stored_entries(
-        session,
-        feed_id,
-        (p.draft.guid for p in batch),
-        (p.draft.canonical_url for p in batch if p.draft.canonical_url),
-    )
-    kinds: list[str] = []
+    """Store ``batch`` in order through the dedup engine, in the caller's dedup
+    transaction; how each was matched. Identity is read again there, under the lock:
+    another worker may have stored one of the entries since they were prepared. The new
+    articles' edge lines are counted for the feed."""
+    engine = DedupEngine(policy, priorities)
+    decisions = engine.store(ArticleStore(session), [p.draft for p in batch])
     lines: Counter[str] = Counter()
-    run: Run | None = None
-    for index, prepared in enumerate(batch):
-        draft = prepared.draft
-        known = by_guid.get(draft.guid)
-        if known is None and draft.canonical_url:
-            known = by_url.get(draft.canonical_url)
-        result = None
-        if known is None:
-            if run is None or index - run.start >= len(run.drafts):
-                if run is not None:
-                    run.write()
-                run = Run(
-                    session,
-                    policy,
-                    priorities,
-                    [p.draft for p in batch[index : index + RUN]],
-                    start=index,
-                )
-            result = run.decide(index - run.start)
-        if result is None:
-            if run is not None:
-                run.write()
-                run = None
-            existing = session.get(Article, known.article_id) if known is not None else None
-            result = store.store_draft(session, draft, policy, priorities, existing)
-        if known is None:
-            stored = store.Stored(result.article_id, draft.source_hash)
-            by_guid[draft.guid] = stored
-            if draft.canonical_url:
-                by_url.setdefault(draft.canonical_url, stored)
-            if learn_lines:
+    if learn_lines:
+        for prepared, decision in zip(batch, decisions, strict=True):
+            if decision.kind not in ("updated", "unchanged"):
                 lines.update(prepared.edge_keys)
-        kinds.append(result.kind)
-    if run is not None:
-        run.write()
     if lines:
         chrome_lines.count_lines(session, feed_id, lines)
-    return kinds
+    return [d.kind for d in decisions]

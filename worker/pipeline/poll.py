@@ -37,6 +37,7 @@ from worker.pipeline.entries import (
     source_hash,
     write_batch,
 )
+from worker.pipeline.events import EventLevel
 from worker.pipeline.extraction import PageExtractor, PagePrefetch
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
@@ -44,7 +45,8 @@ from worker.store import articles as store
 from worker.store import leases
 from worker.store.availability import retry_transient
 from worker.store.db import Database
-from worker.store.feeds import record_poll, sync_feeds
+from worker.store.events import stories_of_entries
+from worker.store.feeds import park, parked_feeds, record_poll, sync_feeds
 
 log = logging.getLogger("newsdedup.ingest")
 
@@ -77,6 +79,8 @@ class Ingestor:
         # One generator for every poll's jitter instead of one seeded from os.urandom per
         # poll; its draws are atomic under the GIL, so the poll threads can share it.
         self._rng = random.Random()
+        # The event level's state in memory, shared by this process's poll threads.
+        self.events = EventLevel(self.config.events)
 
     # -- setup -------------------------------------------------------------------------
     def sync_feeds(self) -> dict[str, int]:
@@ -103,8 +107,15 @@ class Ingestor:
             return self._feed_ids[name]
 
     # -- polling -----------------------------------------------------------------------
+    def parked(self) -> dict[str, str]:
+        """``{name: reason}`` of the parked feeds."""
+        with self.db.session() as session:
+            return parked_feeds(session)
+
     def poll_all(self, max_workers: int | None = None) -> dict[str, PollOutcome]:
-        feeds = [f for f in self.config.feeds if f.enabled]
+        """Poll every enabled feed that is not parked."""
+        parked = self.parked()
+        feeds = [f for f in self.config.feeds if f.enabled and f.name not in parked]
         workers = max(1, min(max_workers or self.config.fetch.max_concurrency, len(feeds) or 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
             results = list(pool.map(self.poll, [f.name for f in feeds]))
@@ -117,6 +128,10 @@ class Ingestor:
         fetched and the outcome is ``leased``. ``scheduled`` polls (the daemon's) also
         leave a feed alone that is not due, because another worker has just polled it.
         """
+        if self.stop.is_set():
+            # SIGTERM arrived: a job the scheduler fired just before it shut down must
+            # not start a fetch the shutdown would then wait for (or cut).
+            return PollOutcome("skipped")
         with self._running_lock:
             if name in self._running:  # never two polls of one feed at once
                 return PollOutcome("skipped")
@@ -216,6 +231,8 @@ class Ingestor:
         except StoreError as exc:
             outcome = PollOutcome("error", error_kind="database", error=str(exc))
         failures = state.consecutive_failures + 1 if outcome.outcome == "error" else 0
+        if outcome.outcome == "interrupted":
+            failures = state.consecutive_failures  # not a success: the backoff stands
         delay = backoff.next_delay(
             cfg.interval,
             failures=failures,
@@ -226,9 +243,26 @@ class Ingestor:
             jitter=self.config.worker.jitter,
             rng=self._rng,
         )
-        next_poll_at = utcnow() + timedelta(seconds=delay)
+        # A cut poll is due again at once: the next start finishes what it began.
+        next_poll_at = utcnow() + timedelta(
+            seconds=0 if outcome.outcome == "interrupted" else delay
+        )
+        park_after = self.config.worker.park_after
+        outcome.parked = outcome.outcome == "error" and 0 < park_after <= failures
         try:
             with self.db.engine.begin() as conn:
+                if outcome.parked:
+                    reason = (
+                        f"{failures} failed polls in a row, the last "
+                        f"{outcome.error_kind}: {outcome.error}"
+                    )
+                    park(conn, feed_id, reason)
+                    log.warning(
+                        "feed=%s parked after %d failed polls in a row; "
+                        "`newsdedup feeds enable %s` to poll it again",
+                        cfg.name, failures, cfg.name,
+                        extra={"parked": True},
+                    )  # fmt: skip
                 record_poll(
                     conn,
                     feed_id,
@@ -253,6 +287,7 @@ class Ingestor:
             else (logging.INFO if changed else logging.DEBUG)
         )
         if log.isEnabledFor(level):
+            took = time.monotonic() - t0
             log.log(
                 level,
                 "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d%s (%.2fs)",
@@ -264,7 +299,8 @@ class Ingestor:
                 outcome.articles_updated,
                 outcome.entries_seen,
                 f" error={outcome.error_kind}: {outcome.error}" if outcome.error else "",
-                time.monotonic() - t0,
+                took,
+                extra=poll_fields(outcome, took),
             )
         return outcome
 
@@ -285,7 +321,7 @@ class Ingestor:
         pages = self._prefetch(cfg, parsed.entries, known)
         for index, entry in enumerate(parsed.entries):
             if self.stop.is_set():
-                outcome.outcome = "stopped"
+                outcome.outcome = "interrupted"
                 outcome.entry_errors += 1  # keep the validators: the rest comes next time
                 break
             page = functools.partial(pages.text, index) if pages is not None else None
@@ -418,12 +454,13 @@ class Ingestor:
         return prepare(self.config, cfg, feed_id, entry, known, learned, clean)
 
     def write_entries(self, feed_id: int, batch: list[Prepared]) -> list[str]:
-        """Store prepared entries of one feed in one dedup transaction; how each was
-        matched."""
+        """Store prepared entries of one feed in one dedup transaction, and place their new
+        stories into events in the same one; how each was matched."""
         for attempt in range(2):
+            placing = False
             try:
                 with metrics.stage("store", len(batch)), self.db.dedup_transaction() as session:
-                    return write_batch(
+                    kinds = write_batch(
                         session,
                         feed_id,
                         batch,
@@ -431,11 +468,21 @@ class Ingestor:
                         self._priorities,
                         learn_lines=self.config.clean.learn_lines,
                     )
+                    placing = True
+                    stories = stories_of_entries(session, feed_id, {p.draft.guid for p in batch})
+                    self.events.after_batch(session, stories)
+                return kinds
             except IntegrityError:
+                if placing:
+                    self.events.invalidate()
                 # Another worker stored one of the entries between our read and write:
                 # retry once, which finds it as existing.
                 if attempt:
                     raise
+            except BaseException:
+                if placing:  # the event level's memory holds what did not commit
+                    self.events.invalidate()
+                raise
         raise AssertionError("unreachable")
 
     def ingest_entries(self, cfg: FeedConfig, feed_id: int, entries: list[Entry]) -> list[str]:
@@ -454,6 +501,24 @@ class Ingestor:
         self.extractor.close()
         if self.fetcher is not None:
             self.fetcher.close()
+
+
+def poll_fields(outcome: PollOutcome, seconds: float) -> dict[str, object]:
+    """A poll's result as log fields (JSON logs carry them as keys; text logs have them
+    in the message)."""
+    return {
+        "outcome": outcome.outcome,
+        "http_status": outcome.http_status,
+        "entries_seen": outcome.entries_seen,
+        "articles_new": outcome.articles_new,
+        "duplicates_exact": outcome.duplicates_exact,
+        "duplicates_near": outcome.duplicates_near,
+        "articles_updated": outcome.articles_updated,
+        "entry_errors": outcome.entry_errors,
+        "error_kind": outcome.error_kind,
+        "error": outcome.error,
+        "duration_s": round(seconds, 3),
+    }
 
 
 def enabled_feeds(config: Config) -> Iterable[FeedConfig]:

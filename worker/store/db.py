@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from worker.errors import StoreError
+from worker.store.index import IndexMirror
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -84,7 +85,8 @@ def schema_head() -> str | None:
 
 
 class Database:
-    """One database: its engine, a session factory, migrations and the dedup lock."""
+    """One database: its engine, a session factory, migrations, the dedup lock and the
+    in-memory mirror of its LSH index (``index``)."""
 
     def __init__(self, url: str, *, dedup_lock: bool = True) -> None:
         self.url = _normalise_url(url)
@@ -92,6 +94,9 @@ class Database:
         self.dedup_lock = dedup_lock
         self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # This database's copy of the LSH index, kept by and for its own sessions.
+        self.index = IndexMirror()
+        self.index.serve(self.sessions)
         self._local_lock = threading.Lock()
 
     @property

@@ -35,8 +35,10 @@ def sync_feeds(session: Session, feeds: Iterable[FeedConfig]) -> dict[str, int]:
             session.add(row)
             rows[name] = row
         else:
-            if row.url != cfg.url:  # a new URL has new validators
+            if row.url != cfg.url:  # a new URL has new validators, and a fresh start
                 row.etag = row.last_modified = None
+                row.parked_at = row.parked_reason = None
+                row.consecutive_failures = 0
             row.url, row.enabled = cfg.url, cfg.enabled
     for name, row in rows.items():
         if name not in configured:
@@ -61,6 +63,9 @@ def record_poll(
     ``UPDATE``, and append the poll log row (call inside one transaction)."""
     now = utcnow()
     failed = outcome.outcome == "error"
+    # Cut short by a stop: neither a success (the failure count and last success stay)
+    # nor a failure.
+    interrupted = outcome.outcome == "interrupted"
     # Validators are kept only when every entry was stored: a 304 next time must not hide
     # an entry that failed this time.
     validators = outcome.outcome == "ok" and outcome.entry_errors == 0
@@ -70,6 +75,7 @@ def record_poll(
         "owner": owner,
         "polled_at": now,
         "next_at": next_poll_at,
+        "outcome": outcome.outcome,
     }
     if failed:
         params.update(
@@ -79,7 +85,7 @@ def record_poll(
         params.update(new_etag=etag, new_last_modified=last_modified)
     if titled:
         params["new_title"] = (title or "")[:1000]
-    conn.execute(_record_statement(failed, validators, titled), params)
+    conn.execute(_record_statement(failed, interrupted, validators, titled), params)
     conn.execute(
         _POLL_LOG,
         {
@@ -102,12 +108,39 @@ def record_poll(
 _POLL_LOG = insert(PollLog)
 
 
+def park(conn: Connection, feed_id: int, reason: str) -> None:
+    """Stop polling the feed until ``unpark`` (a person) or a new URL (``sync_feeds``)."""
+    conn.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)
+        .values(parked_at=utcnow(), parked_reason=reason[:2000])
+    )
+
+
+def unpark(session: Session, name: str) -> bool:
+    """Clear the feed's parking and its failure count; whether it was parked."""
+    row = session.scalars(select(Feed).where(Feed.name == name)).one_or_none()
+    if row is None or row.parked_at is None:
+        return False
+    row.parked_at = row.parked_reason = None
+    row.consecutive_failures = 0
+    row.next_poll_at = utcnow()  # due now: a person asked for it
+    return True
+
+
+def parked_feeds(session: Session) -> dict[str, str]:
+    """``{name: reason}`` of every parked feed."""
+    rows = session.execute(select(Feed.name, Feed.parked_reason).where(Feed.parked_at.is_not(None)))
+    return {name: reason or "" for name, reason in rows}
+
+
 @functools.cache
-def _record_statement(failed: bool, validators: bool, titled: bool) -> Update:
+def _record_statement(failed: bool, interrupted: bool, validators: bool, titled: bool) -> Update:
     """The feed-row ``UPDATE`` for one kind of outcome, built once per kind."""
     values: dict[str, Any] = {
         "last_polled_at": bindparam("polled_at"),
         "next_poll_at": bindparam("next_at"),
+        "last_outcome": bindparam("outcome"),
         **leases.release_values(),
     }
     if failed:
@@ -117,7 +150,7 @@ def _record_statement(failed: bool, validators: bool, titled: bool) -> Update:
             last_error=bindparam("error_text"),
             last_error_at=bindparam("error_at"),
         )
-    else:
+    elif not interrupted:
         values.update(consecutive_failures=0, last_success_at=bindparam("polled_at"))
     if validators:
         values.update(etag=bindparam("new_etag"), last_modified=bindparam("new_last_modified"))

@@ -52,6 +52,12 @@ class Feed(Base):
     last_error_kind: Mapped[str | None] = mapped_column(String(40))
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # ok | not_modified | error | interrupted (cut by SIGTERM): what `newsdedup feeds` shows.
+    last_outcome: Mapped[str | None] = mapped_column(String(20))
+    # Set after `worker.park_after` failures in a row: not polled until `feeds enable`,
+    # `feeds refresh` or a new URL clears it.
+    parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    parked_reason: Mapped[str | None] = mapped_column(Text)
     # Work sharing between workers: who polls this feed now, and until when.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -68,6 +74,41 @@ class Story(Base):
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     variant_count: Mapped[int] = mapped_column(Integer, default=1)
+    # The event level (``worker.events``): the story's event, the sequence number of its
+    # last assignment (workers follow each other's by it), its time for the event window
+    # (published, else first seen) and its event terms (JSON term counts).
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    event_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    event_terms: Mapped[str | None] = mapped_column(Text)
+
+
+class Event(Base):
+    """An event: the stories (different write-ups) that report one real-world event."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    story_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the event was merged into another: an old id leads to the new one.
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+
+
+class EventMerge(Base):
+    """A recorded change of events: ``merge`` (``event_id`` folded into ``into_event_id``)
+    or ``split`` (stories of ``event_id`` moved out into the new ``into_event_id``)."""
+
+    __tablename__ = "event_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    event_id: Mapped[int] = mapped_column(Integer, index=True)
+    into_event_id: Mapped[int] = mapped_column(Integer)
+    story_id: Mapped[int | None] = mapped_column(Integer)  # the story whose arrival did it
+    stories_moved: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Article(Base):
@@ -149,7 +190,7 @@ class PollLog(Base):
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    outcome: Mapped[str] = mapped_column(String(20))  # ok | not_modified | error
+    outcome: Mapped[str] = mapped_column(String(20))  # ok | not_modified | error | interrupted
     http_status: Mapped[int | None] = mapped_column(SmallInteger)
     entries_seen: Mapped[int] = mapped_column(Integer, default=0)
     articles_new: Mapped[int] = mapped_column(Integer, default=0)

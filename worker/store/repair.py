@@ -23,7 +23,8 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
-from worker.store.articles import feed_priorities, refresh_story
+from worker.dedup.engine import refresh_stories
+from worker.store.articles import ArticleStore, feed_priorities
 from worker.store.db import Database
 from worker.store.models import Article, LshKeys, Story
 
@@ -135,8 +136,8 @@ def repair(
     if empty:
         session.execute(delete(Story).where(Story.id.in_(empty)))
     stale = _stories_to_refresh(session, window)
-    for story_id in stale:
-        refresh_story(session, story_id, canonical_policy, feed_priority)
+    if stale:
+        refresh_stories(ArticleStore(session), stale, canonical_policy, feed_priority)
     session.flush()
     return len(orphans) + len(empty) + len(stale)
 

@@ -21,7 +21,6 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from worker.store.db import Database
-from worker.store.index import forget_before
 from worker.store.models import LshKeys
 
 log = logging.getLogger("newsdedup.retention")
@@ -52,7 +51,7 @@ def prune_index(db: Database, cutoff: datetime, *, batch: int = BATCH) -> int:
             )
         articles += len(oldest)
     # Every row deleted above is older than the cutoff in the mirror too: one prune there.
-    forget_before(db.engine, cutoff)
+    db.index.forget_before(cutoff)
     if articles:
         log.info("retention: %d articles older than %s left the index", articles, cutoff)
     return articles

@@ -31,6 +31,9 @@ def feed_states(session: Session) -> list[dict[str, Any]]:
                 "last_success_at": _iso(f.last_success_at),
                 "next_poll_at": _iso(f.next_poll_at),
                 "consecutive_failures": f.consecutive_failures,
+                "last_outcome": f.last_outcome,
+                "parked_at": _iso(f.parked_at),
+                "parked_reason": f.parked_reason,
                 "last_error_kind": f.last_error_kind,
                 "last_error": f.last_error,
                 "last_error_at": _iso(f.last_error_at),
@@ -57,7 +60,7 @@ def _article_dict(a: Article, feed_name: str, canonical_id: int | None) -> dict[
     }
 
 
-def _story_dicts(session: Session, stories: list[Story]) -> list[dict[str, Any]]:
+def story_dicts(session: Session, stories: list[Story]) -> list[dict[str, Any]]:
     if not stories:
         return []
     ids = [s.id for s in stories]
@@ -96,9 +99,9 @@ def list_stories(
         query = query.where(Story.last_seen_at >= since)
     if limit:
         query = query.limit(limit)
-    return _story_dicts(session, list(session.scalars(query)))
+    return story_dicts(session, list(session.scalars(query)))
 
 
 def get_story(session: Session, story_id: int) -> dict[str, Any] | None:
     story = session.get(Story, story_id)
-    return _story_dicts(session, [story])[0] if story else None
+    return story_dicts(session, [story])[0] if story else None

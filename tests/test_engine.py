@@ -1,8 +1,11 @@
-"""The set-based batch write (``write_batch`` over ``worker.store.batch``) ends in exactly
-the state ``store_draft`` reaches one entry at a time: same kinds, matches, similarities,
-stories, canonical articles, index rows and line counts, with a story merge, an edit and
-in-batch copies among the entries, and runs cut short; on a real database (SQLite, and
-PostgreSQL when configured)."""
+"""The dedup engine on a batch with every kind of step in it: in-batch near and exact
+copies of articles not written yet, a URL copy of another feed's article, edits (by GUID
+and by canonical URL), a copy that bridges two stories (a merge) and a copy that then joins
+the merged story, a text too short to be matched by similarity. The batch ends in the
+expected stories, and in exactly the state the same entries reach stored one per
+transaction (a batch decides a later entry as if the earlier ones were written), with
+segments of 64 and of 2 (segments that end inside the batch); on a real database (SQLite,
+and PostgreSQL when configured)."""
 
 from __future__ import annotations
 
@@ -14,12 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from tests.fixtures.corpus import UNRELATED, WIRE
-from tests.fixtures.drafts import POLICY, draft, make_feed
+from tests.fixtures.drafts import POLICY, draft, make_feed, store
 from tests.test_merge import _split_off
-from worker.pipeline import entries
+from worker.dedup import engine
+from worker.dedup.engine import Draft, refresh_stories
 from worker.pipeline.entries import Prepared, write_batch
-from worker.store import articles as store
-from worker.store import chrome_lines
+from worker.store.articles import ArticleStore
 from worker.store.db import Database
 from worker.store.models import Article, ChromeLine, LshKeys, Story
 
@@ -31,15 +34,13 @@ def _setup(db: Database) -> int:
     feed_id, other_feed = make_feed(db), make_feed(db, "other")
     body = WIRE["orchestra"]
     with db.dedup_transaction() as s:
-        first = store.store_draft(s, draft(feed_id, "a", "\n".join(body)), POLICY, {})
-        second = store.store_draft(
-            s, draft(feed_id, "b", "\n".join(body) + "\nUpdated at noon."), POLICY, {}
-        )
+        first = store(s, draft(feed_id, "a", "\n".join(body)))
+        second = store(s, draft(feed_id, "b", "\n".join(body) + "\nUpdated at noon."))
         _split_off(s, second.article_id)
-        store.refresh_story(s, first.story_id, "earliest", {})
+        refresh_stories(ArticleStore(s), [first.story_id], "earliest", {})
         # Another feed's article at a URL the batch gives again: an exact (url) copy.
         other = draft(other_feed, "o", "\n".join(UNRELATED["rail"]))
-        store.store_draft(s, store.Draft(**{**other.__dict__, "canonical_url": URL}), POLICY, {})
+        store(s, Draft(**{**other.__dict__, "canonical_url": URL}))
     return feed_id
 
 
@@ -62,7 +63,7 @@ def _batch(feed_id: int) -> list[Prepared]:
     out = []
     for guid, text, url in texts:
         entry = draft(feed_id, guid, text)
-        entry = store.Draft(
+        entry = Draft(
             **{
                 **entry.__dict__,
                 "canonical_url": url,
@@ -113,24 +114,16 @@ def _state(db: Database) -> tuple[object, ...]:
 
 
 def _store_alone(db: Database, feed_id: int, prepared: Prepared) -> str:
-    """The reference: one entry, one transaction, ``store_draft`` itself."""
-    draft = prepared.draft
+    """The reference: one entry, one transaction."""
     with db.dedup_transaction() as s:
-        urls = [draft.canonical_url] if draft.canonical_url else []
-        by_guid, by_url = store.stored_entries(s, feed_id, [draft.guid], urls)
-        known = by_guid.get(draft.guid) or (by_url.get(urls[0]) if urls else None)
-        existing = s.get(Article, known.article_id) if known is not None else None
-        result = store.store_draft(s, draft, POLICY, {}, existing)
-        if existing is None:
-            chrome_lines.count_lines(s, feed_id, prepared.edge_keys)
-    return result.kind
+        return write_batch(s, feed_id, [prepared], POLICY, {}, learn_lines=True)[0]
 
 
-@pytest.mark.parametrize("run", [64, 2])
-def test_batch_ends_as_one_entry_at_a_time(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: int
+@pytest.mark.parametrize("segment", [64, 2])
+def test_a_batch_ends_as_its_entries_one_at_a_time(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, segment: int
 ) -> None:
-    monkeypatch.setattr(entries, "RUN", run)  # 2: runs end inside the batch
+    monkeypatch.setattr(engine, "SEGMENT", segment)
     feed_id = _setup(db)
     with db.dedup_transaction() as s:
         kinds = write_batch(s, feed_id, _batch(feed_id), POLICY, {}, learn_lines=True)

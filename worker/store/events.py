@@ -1,0 +1,246 @@
+"""SQL of the event level: the stories to place, the window to rebuild from, other
+workers' assignments to follow, and the writes of one batch's placements. Decides nothing
+(``worker.events`` does)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from worker.clock import as_utc
+from worker.store.models import Article, Event, EventMerge, Story
+from worker.store.stories import story_dicts
+
+
+@dataclass(frozen=True)
+class StoredPlacement:
+    """A story as the event level stored it."""
+
+    story_id: int
+    event_id: int
+    terms: dict[str, int]
+    at: datetime | None
+    seq: int
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    """A story without an event yet, with its canonical article's headline and text."""
+
+    story_id: int
+    title: str
+    text: str
+    at: datetime
+
+
+def stories_of_entries(session: Session, feed_id: int, guids: Collection[str]) -> set[int]:
+    """The stories of a feed's entries (by GUID), as a batch left them."""
+    if not guids:
+        return set()
+    rows = session.scalars(
+        select(Article.story_id).where(Article.feed_id == feed_id, Article.guid.in_(list(guids)))
+    )
+    return set(rows)
+
+
+def unplaced(session: Session, story_ids: Collection[int]) -> list[Unplaced]:
+    """Those of ``story_ids`` that have no event, oldest first; their time is the canonical
+    article's published date, else when the story was first seen."""
+    if not story_ids:
+        return []
+    rows = session.execute(
+        select(Story.id, Story.first_seen_at, Article.title, Article.clean_text,
+               Article.published_at)
+        .join(Article, Article.id == Story.canonical_article_id)
+        .where(Story.id.in_(sorted(story_ids)), Story.event_id.is_(None))
+        .order_by(Story.id)
+    ).all()  # fmt: skip
+    out = []
+    for r in rows:
+        first_seen = as_utc(r.first_seen_at)
+        assert first_seen is not None  # never NULL
+        published = as_utc(r.published_at)
+        at = min(published, first_seen) if published is not None else first_seen
+        out.append(Unplaced(r.id, r.title or "", r.clean_text or "", at))
+    return out
+
+
+def _placement(row: Any) -> StoredPlacement:
+    return StoredPlacement(
+        row.id, row.event_id, json.loads(row.event_terms or "{}"), as_utc(row.event_at),
+        row.event_seq or 0,
+    )  # fmt: skip
+
+
+def _placement_query() -> Any:
+    return select(Story.id, Story.event_id, Story.event_terms, Story.event_at, Story.event_seq)
+
+
+def window(session: Session, since: datetime) -> tuple[list[StoredPlacement], int]:
+    """Every placed story of the window (time at or after ``since``, or unknown), in
+    assignment order, and the last sequence number written."""
+    rows = session.execute(
+        _placement_query()
+        .where(Story.event_id.is_not(None), (Story.event_at >= since) | Story.event_at.is_(None))
+        .order_by(Story.event_seq)
+    )
+    return [_placement(r) for r in rows], last_seq(session)
+
+
+def changes_since(session: Session, seq: int) -> list[StoredPlacement]:
+    """Placements written after ``seq`` (by any worker), in order: under the dedup lock,
+    every one committed so far."""
+    rows = session.execute(
+        _placement_query().where(Story.event_seq > seq).order_by(Story.event_seq)
+    )
+    return [_placement(r) for r in rows]
+
+
+def newest(session: Session) -> datetime | None:
+    """The latest time of a placed story: the window ends there."""
+    return as_utc(session.scalar(select(func.max(Story.event_at))))
+
+
+def last_seq(session: Session) -> int:
+    return int(session.scalar(select(func.max(Story.event_seq))) or 0)
+
+
+def existing(session: Session, story_ids: Collection[int]) -> set[int]:
+    if not story_ids:
+        return set()
+    return set(session.scalars(select(Story.id).where(Story.id.in_(sorted(story_ids)))))
+
+
+def new_event(session: Session, now: datetime) -> int:
+    event = Event(created_at=now, updated_at=now, story_count=0)
+    session.add(event)
+    session.flush()
+    return event.id
+
+
+def place(
+    session: Session, story_id: int, event_id: int, seq: int, at: datetime, terms: Mapping[str, int]
+) -> None:
+    session.execute(
+        update(Story)
+        .where(Story.id == story_id)
+        .values(event_id=event_id, event_seq=seq, event_at=at, event_terms=json.dumps(terms))
+    )
+
+
+def move(session: Session, story_ids: Iterable[int], event_id: int, seq: int) -> None:
+    """Move stories to another event; each gets ``seq`` so other workers follow."""
+    ids = sorted(story_ids)
+    if ids:
+        session.execute(
+            update(Story).where(Story.id.in_(ids)).values(event_id=event_id, event_seq=seq)
+        )
+
+
+def fold(session: Session, folded: int, into: int, seq: int) -> int:
+    """Move every story of event ``folded`` to ``into``; how many."""
+    result = session.execute(
+        update(Story).where(Story.event_id == folded).values(event_id=into, event_seq=seq)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def record_change(
+    session: Session,
+    kind: str,
+    event_id: int,
+    into: int,
+    story_id: int | None,
+    moved: int,
+    now: datetime,
+) -> None:
+    session.add(
+        EventMerge(
+            kind=kind,
+            event_id=event_id,
+            into_event_id=into,
+            story_id=story_id,
+            stories_moved=moved,
+            at=now,
+        )
+    )
+    if kind == "merge":
+        session.execute(update(Event).where(Event.id == event_id).values(merged_into=into))
+
+
+def refresh_counts(session: Session, event_ids: Collection[int], now: datetime) -> None:
+    for event_id in sorted(event_ids):
+        count = session.scalar(select(func.count()).where(Story.event_id == event_id)) or 0
+        session.execute(
+            update(Event).where(Event.id == event_id).values(story_count=count, updated_at=now)
+        )
+
+
+# -- read side -------------------------------------------------------------------------
+def _event_dicts(session: Session, events: list[Event]) -> list[dict[str, Any]]:
+    ids = [e.id for e in events]
+    stories = list(
+        session.scalars(select(Story).where(Story.event_id.in_(ids)).order_by(Story.id))
+    ) if ids else []  # fmt: skip
+    by_event: dict[int, list[dict[str, Any]]] = {}
+    for story, as_dict in zip(stories, story_dicts(session, stories), strict=True):
+        by_event.setdefault(story.event_id or 0, []).append(as_dict)
+    out = []
+    for e in events:
+        members = by_event.get(e.id, [])
+        feeds = sorted({a["feed"] for s in members for a in s["articles"]})
+        out.append(
+            {
+                "id": e.id,
+                "title": members[0]["title"] if members else None,
+                "created": _iso(e.created_at),
+                "updated": _iso(e.updated_at),
+                "story_count": len(members),
+                "feeds": feeds,
+                "stories": members,
+            }
+        )
+    return out
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat() if value else None
+
+
+def list_events(
+    session: Session, since: datetime | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Events with stories (merged-away events are not listed), last updated first."""
+    query = (
+        select(Event)
+        .where(Event.merged_into.is_(None), Event.story_count > 0)
+        .order_by(Event.updated_at.desc(), Event.id.desc())
+    )
+    if since is not None:
+        query = query.where(Event.updated_at >= since)
+    if limit:
+        query = query.limit(limit)
+    return _event_dicts(session, list(session.scalars(query)))
+
+
+def get_event(session: Session, event_id: int) -> dict[str, Any] | None:
+    """One event; a merged-away id leads to the event it was merged into (``merged_from``
+    says so)."""
+    event = session.get(Event, event_id)
+    seen = {event_id}
+    while event is not None and event.merged_into is not None and event.merged_into not in seen:
+        seen.add(event.merged_into)
+        event = session.get(Event, event.merged_into)
+    if event is None:
+        return None
+    out = _event_dicts(session, [event])[0]
+    if event.id != event_id:
+        out["merged_from"] = event_id
+    return out
