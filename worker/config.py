@@ -229,6 +229,9 @@ class WorkerSettings(_Strict):
     # Entries of one poll stored per transaction: fewer commits and lock holds; a crash
     # loses at most this many (they come again on the next poll).
     store_batch: StrictInt = Field(default=32, ge=1, le=1000)
+    # Processes extracting article pages (trafilatura and the furniture pre-pass), so the
+    # poll threads only fetch and decide: 0 = one per core; 1 = in the poll thread itself.
+    extract_processes: StrictInt = Field(default=0, ge=0, le=256)
 
     @field_validator("listen")
     @classmethod

@@ -39,7 +39,9 @@ disable_created_metrics()  # no `*_created` twin of every series: Prometheus ign
 for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
     REGISTRY.register(_collector)
 
-STAGES = ("fetch", "parse", "clean", "fingerprint", "store")
+# extract: CPU seconds of one article page's extraction (in a worker process, or in the poll
+# thread with worker.extract_processes = 1); clean includes waiting for it.
+STAGES = ("fetch", "parse", "extract", "clean", "fingerprint", "store")
 
 POLLS = Counter(
     "newsdedup_polls",

@@ -7,10 +7,9 @@ import json
 import textwrap
 from typing import Any
 
-from worker.cli.app import open_existing_database
+from worker.cli.app import load_config, open_existing_database
 from worker.cli.args import WHEN_HELP, positive_int, when
 from worker.cli.feedlist import register_feed_commands
-from worker.config import load_config
 from worker.errors import NewsdedupError
 from worker.safetext import json_safe, terminal_line, terminal_text
 

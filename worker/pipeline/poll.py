@@ -47,6 +47,7 @@ from worker.pipeline.entries import (
     write_batch,
 )
 from worker.pipeline.events import EventLevel
+from worker.pipeline.extraction import PageExtractor, PagePrefetch
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
@@ -76,6 +77,7 @@ class Ingestor:
     def __post_init__(self) -> None:
         if self.fetcher is None:
             self.fetcher = fetcher_for(self.config)
+        self.extractor = PageExtractor(self.config.worker.extract_processes)
         self.policy = dedup_policy(self.config)
         self._feed_ids: dict[str, int] = {}
         self._priorities: dict[int, int] = {}
@@ -387,7 +389,8 @@ class Ingestor:
         batch: list[Prepared] = []
         opened = time.monotonic()
         taken = 0
-        for entry in parsed.entries:
+        pages = self._prefetch(cfg, parsed.entries, known)
+        for index, entry in enumerate(parsed.entries):
             if self.stop.is_set():
                 outcome.outcome = "interrupted"
                 outcome.entry_errors += 1  # keep the validators: the rest comes next time
@@ -398,8 +401,9 @@ class Ingestor:
                 if known.source_hash(entry) != source_hash(entry):
                     outcome.entries_deferred += 1
                 continue
+            page = functools.partial(pages.text, index) if pages is not None else None
             try:
-                prepared = self._prepare_guarded(cfg, feed_id, entry, known, learned, outcome)
+                prepared = self._prepare_guarded(cfg, feed_id, entry, known, learned, outcome, page)
             except BudgetExceeded as exc:  # stopped, or another worker has the feed: the end
                 log.warning("feed=%s poll ends: %s", cfg.name, exc)
                 outcome.outcome = "interrupted"
@@ -414,6 +418,8 @@ class Ingestor:
             if batch and (full or time.monotonic() - opened > _BATCH_SECONDS):
                 self._write_poll_batch(cfg, feed_id, batch, outcome)
                 batch, opened = [], time.monotonic()
+        if pages is not None:
+            pages.cancel()  # after a stop: the pages started ahead are not waited for
         if batch:  # also after a stop: the entries in hand are written, then the poll ends
             self._write_poll_batch(cfg, feed_id, batch, outcome)
         return outcome
@@ -426,6 +432,7 @@ class Ingestor:
         known: KnownEntries,
         learned: LearnedLines,
         outcome: PollOutcome,
+        page: Callable[[], tuple[str, float] | None] | None = None,
     ) -> Prepared | None:
         """``prepare_entry`` under the entry's budget and its own guard: an entry that
         overruns the budget or raises is skipped and counted, never the poll's end. A stop
@@ -435,7 +442,7 @@ class Ingestor:
         budget = self._entry_budget(feed_id)
         try:
             with log_context(article=entry.guid), entry_budget(budget):
-                return self.prepare_entry(cfg, feed_id, entry, known, learned)
+                return self.prepare_entry(cfg, feed_id, entry, known, learned, page)
         except BudgetExceeded as exc:
             if exc.reason == "stopped" or (
                 exc.reason == "lease" and not self._renew_lease(feed_id)
@@ -448,6 +455,25 @@ class Ingestor:
         log.warning("feed=%s entry skipped: %s", cfg.name, note)
         outcome.reject(note.split(":", 1)[0], note)
         return None
+
+    def _prefetch(
+        self, cfg: FeedConfig, entries: list[Entry], known: KnownEntries
+    ) -> PagePrefetch | None:
+        """The poll's article pages, started ahead on the extraction pool (``None``: pages
+        are extracted in this thread, one entry at a time)."""
+        if self.extractor.in_process:
+            return None
+        # Entries stored unchanged are skipped before cleaning: their pages are not fetched.
+        wanted = [
+            i
+            for i, e in enumerate(entries)
+            if self._wants_page(cfg, e) and known.source_hash(e) != source_hash(e)
+        ]
+        if not wanted:
+            return None
+        return PagePrefetch(
+            self.extractor, lambda i: self._fetch_page(cfg, entries[i]), wanted, self.stop
+        )
 
     def _write_poll_batch(
         self, cfg: FeedConfig, feed_id: int, batch: list[Prepared], outcome: PollOutcome
@@ -480,28 +506,58 @@ class Ingestor:
         self._renew_lease(feed_id)
         outcome.count(kinds)
 
-    def clean_entry(self, cfg: FeedConfig, entry: Entry, rules: ChromeRules) -> tuple[str, str]:
-        """``(extracted text, clean text)`` of an entry, fetching the article page when
-        the feed carries only a summary (``full_text``)."""
-        text = ""
+    @staticmethod
+    def _wants_page(cfg: FeedConfig, entry: Entry) -> bool:
         want_page = cfg.full_text == FullTextMode.ALWAYS or (
             cfg.full_text == FullTextMode.AUTO and not entry.has_full_content
         )
-        if want_page and entry.link.lower().startswith(("http://", "https://")):
-            assert self.fetcher is not None
-            checkpoint("the article page")
-            try:
-                page = self.fetcher.fetch(
-                    entry.link,
-                    user_agent=cfg.user_agent,
-                    trusted=cfg.allow_private_addresses,
-                    accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
-                    max_bytes=limits.MAX_PAGE_BYTES,
-                )
-                checkpoint("extracting the article page")
-                text = page_to_text(_bounded(page.content, cut_markup, "page_elements"), page.url)
-            except FeedError as exc:
-                log.info("feed=%s url=%s full text not fetched: %s", cfg.name, entry.link, exc)
+        return want_page and entry.link.lower().startswith(("http://", "https://"))
+
+    def _fetch_page(self, cfg: FeedConfig, entry: Entry) -> tuple[str | bytes, str] | None:
+        """The article page's content (cut to the element bound) and final URL; ``None``
+        when it cannot be had."""
+        assert self.fetcher is not None
+        checkpoint("the article page")
+        try:
+            page = self.fetcher.fetch(
+                entry.link,
+                user_agent=cfg.user_agent,
+                trusted=cfg.allow_private_addresses,
+                accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+                max_bytes=limits.MAX_PAGE_BYTES,
+            )
+        except FeedError as exc:
+            log.info("feed=%s url=%s full text not fetched: %s", cfg.name, entry.link, exc)
+            return None
+        return _bounded(page.content, cut_markup, "page_elements"), page.url
+
+    def _page_text(self, content: str | bytes, url: str) -> tuple[str, float]:
+        checkpoint("extracting the article page")
+        if self.extractor.in_process:
+            started = time.thread_time()
+            return page_to_text(content, url), time.thread_time() - started
+        future = self.extractor.submit(content, url)
+        return self.extractor.text(future, content, url)
+
+    def clean_entry(
+        self,
+        cfg: FeedConfig,
+        entry: Entry,
+        rules: ChromeRules,
+        page: Callable[[], tuple[str, float] | None] | None = None,
+    ) -> tuple[str, str]:
+        """``(extracted text, clean text)`` of an entry, fetching the article page when
+        the feed carries only a summary (``full_text``). ``page`` gives the page's text when
+        the poll started it ahead (``None`` from it: fetch it here)."""
+        text = ""
+        if self._wants_page(cfg, entry):
+            extracted = page() if page is not None else None
+            if extracted is None:
+                fetched = self._fetch_page(cfg, entry)
+                extracted = self._page_text(*fetched) if fetched is not None else None
+            if extracted is not None:
+                text, seconds = extracted
+                metrics.STAGE_SECONDS.labels("extract").observe(seconds)
         if not text:
             checkpoint("extracting the entry's text")
             text = fragment_to_text(_bounded(entry.content_html, cut_markup, "elements"))
@@ -516,10 +572,12 @@ class Ingestor:
         entry: Entry,
         known: KnownEntries,
         learned: LearnedLines,
+        page: Callable[[], tuple[str, float] | None] | None = None,
     ) -> Prepared | None:
         """Clean and fingerprint an entry (outside the dedup lock); ``None`` when it is
-        stored unchanged."""
-        return prepare(self.config, cfg, feed_id, entry, known, learned, self.clean_entry)
+        stored unchanged. ``page``: its article page's text, started ahead by the poll."""
+        clean = self.clean_entry if page is None else functools.partial(self.clean_entry, page=page)
+        return prepare(self.config, cfg, feed_id, entry, known, learned, clean)
 
     def write_entries(self, feed_id: int, batch: list[Prepared]) -> list[str]:
         """Store prepared entries of one feed in one dedup transaction, and place their new
@@ -566,6 +624,7 @@ class Ingestor:
         return self.ingest_entries(cfg, feed_id, [entry])[0]
 
     def close(self) -> None:
+        self.extractor.close()
         if self.fetcher is not None:
             self.fetcher.close()
 
