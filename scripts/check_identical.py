@@ -12,7 +12,8 @@ One line per document and path: the extracted text, the clean text, the signatur
 values, shingle count, content hash and scheme, and the LSH band keys (each as a short
 SHA-1). Texts (``.txt``) go through the feed-body path as ``newsdedup bench pipeline``
 feeds them (``<p>`` paragraphs); pages through the article-page path and, as a feed body
-carrying HTML, through the fragment path too. Each folder is one feed whose learned chrome
+carrying the whole page, through the feed-body path too (``body_to_text``, which reads such
+a body as a page). Each folder is one feed whose learned chrome
 lines grow article by article as the ingest path grows them (``LearnedLines``), so the
 learned-line rules are exercised as well.
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 from types import FrameType
 
 from worker.clean import ChromeRules, strip_chrome
+from worker.clean.bodies import body_to_text
 from worker.clean.extract import fragment_to_text, page_to_text
 from worker.config import Config
 from worker.dedup.lsh import band_keys
@@ -100,11 +102,12 @@ def _text_lines(folder: Path, config: Config) -> Iterator[str]:
         yield _within_limit(doc.key, "text", partial(feed.line, doc.key, "text", text))
 
 
-def _extracted_line(feed: _Feed, key: str, path: str, source: bytes | str) -> str:
-    """The digest line of a page (``bytes``, the page path) or a feed body (``str``)."""
+def _extracted_line(feed: _Feed, key: str, path: str, source: bytes | str, given: str = "") -> str:
+    """The digest line of a page (``bytes``, the page path) or a feed body (``str``,
+    sanitised, with ``given`` the body as the feed gave it)."""
     if isinstance(source, bytes):
         return feed.line(key, path, page_to_text(source))
-    return feed.line(key, path, fragment_to_text(source))
+    return feed.line(key, path, body_to_text(source, given))
 
 
 def _page_lines(folder: Path, config: Config) -> Iterator[str]:
@@ -113,11 +116,12 @@ def _page_lines(folder: Path, config: Config) -> Iterator[str]:
         assert doc.page is not None
         key, page = doc.key, doc.page
         yield _within_limit(key, "page", partial(_extracted_line, page_feed, key, "page", page))
-        body = make_entry(key, "", doc.title, page.decode("utf-8", "replace"), None, None)
+        given = page.decode("utf-8", "replace")
+        body = make_entry(key, "", doc.title, given, None, None)
         yield _within_limit(
             key,
             "fragment",
-            partial(_extracted_line, fragment_feed, key, "fragment", body.content_html),
+            partial(_extracted_line, fragment_feed, key, "fragment", body.content_html, given),
         )
 
 

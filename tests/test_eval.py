@@ -251,3 +251,27 @@ def test_eval_on_shared_data(shared_dir: Path, capsys: pytest.CaptureFixture[str
     assert main(["eval", "extract", "--aeb", str(data / "aeb"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["f1"] >= out["reference"]["f1"]
+
+
+def test_eval_dedup_feed_paths(dedup_bench: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every feed shape, polled over loopback by the daemon's path, finds the same stories
+    as the import path on pages whose chrome a fragment reading would keep."""
+    args = ["eval", "dedup", "--labels", str(dedup_bench / "labels.tsv")]
+    args += ["--distractors", str(dedup_bench.parent / "distractors"), "--json", "--path", "all"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)["paths"]
+    assert list(out) == ["import", "whole-pages", "fragments", "summaries"]
+    for path, result in out.items():
+        assert result["path"] == path
+        assert result["not_stored"] == 0, path
+        assert result["pairwise"]["f1"] == 1.0, path
+        assert result["bcubed"]["f1"] == 1.0, path
+        assert result["distractor_merges"] == 0, path
+    feeds = out["summaries"]["polls"]
+    assert (
+        feeds["articles_new"] + feeds["duplicates_near"] + feeds["duplicates_exact"]
+        == (out["summaries"]["documents"])
+    )
+    assert feeds.get("outcome_error", 0) == 0
+    assert main([*args[:-3], "--path", "whole-pages"]) == 0
+    assert capsys.readouterr().out.startswith("path whole-pages: documents")

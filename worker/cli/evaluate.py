@@ -49,6 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="only the labelled clusters of even (odd) index in sorted name order, with "
         "every distractor: a check for overfitting",
     )
+    dedup.add_argument(
+        "--path",
+        choices=("import", "whole-pages", "fragments", "summaries", "all"),
+        default="import",
+        help="how the documents reach the store: newsdedup import (default), or served as "
+        "feeds and polled by the daemon's path with whole pages, the pages' main HTML "
+        "blocks or one-sentence summaries (page fetched) as entry bodies; all: each in turn",
+    )
     dedup.set_defaults(handler=_run("worker.eval.dedup"))
 
     events = ev_sub.add_parser("events", help="event grouping (stories into events) vs labels")

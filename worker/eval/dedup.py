@@ -9,6 +9,11 @@ The ``[dedup]`` and ``[clean]`` settings come from ``--config`` when given (so a
 their own settings), else the defaults; ``--set dedup.KEY=VALUE`` overrides one. Per-feed
 learned chrome lines are off: the labelled documents carry no feed, and learning across all
 of them would learn across sites.
+
+``--path whole-pages|fragments|summaries`` ingests the same documents, in the same order,
+through the daemon's poll path instead, served as feeds (``worker.eval.feedpath``), with
+chrome learned per feed and per site as the daemon has it; ``--path all`` runs each path in
+turn and prints them side by side.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import tempfile
 import time
 import tomllib
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +37,9 @@ from worker.config import Config, load_config
 from worker.errors import ConfigError, NewsdedupError
 from worker.eval.corpus import Document, load_distractors, load_labels
 from worker.eval.failures import Failure, failure_report
+from worker.eval.feedpath import ingest_as_feeds, stderr_progress
 from worker.eval.metrics import Scores, bcubed, pairwise
+from worker.eval.shapes import SHAPES
 from worker.metrics import REGISTRY
 from worker.pipeline.backfill import BackfillIngestor, Record, make_entry, store_record
 from worker.store.db import Database
@@ -61,9 +69,13 @@ class DedupEval:
     false_merges: list[Failure]
     missed_pairs: list[Failure]
     settings: dict[str, Any]
+    path: str = "import"
+    not_stored: int = 0  # documents the path lost (each scored as a story of its own)
+    polls: dict[str, int] = field(default_factory=dict)  # poll outcomes summed (feed paths)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "path": self.path,
             "pairwise": self.pairwise.as_dict(),
             "bcubed": self.bcubed.as_dict(),
             "labelled_only": {
@@ -79,6 +91,8 @@ class DedupEval:
             "stage_ms_per_document": self.stage_ms,
             "seconds": self.seconds,
             "settings": self.settings,
+            "not_stored": self.not_stored,
+            "polls": self.polls,
             "false_merges": [f.as_dict() for f in self.false_merges],
             "missed_pairs": [f.as_dict() for f in self.missed_pairs],
         }
@@ -98,7 +112,9 @@ def _parse_override(item: str) -> tuple[str, str, Any]:
     return section, name, value
 
 
-def eval_config(base: Config | None, overrides: list[str], database: str) -> Config:
+def eval_config(
+    base: Config | None, overrides: list[str], database: str, *, learn_lines: bool = False
+) -> Config:
     data: dict[str, Any] = {"dedup": {}, "clean": {}, "events": {}}
     if base is not None:
         data["dedup"] = base.dedup.model_dump(mode="json")
@@ -107,7 +123,9 @@ def eval_config(base: Config | None, overrides: list[str], database: str) -> Con
     for item in overrides:
         section, name, value = _parse_override(item)
         data[section][name] = value
-    data["clean"]["learn_lines"] = False
+    # The import path has no feed to learn per (see the module docstring); the feed paths
+    # learn as the daemon does unless told otherwise.
+    data["clean"]["learn_lines"] = learn_lines
     data["worker"] = {"database": database}
     try:
         return Config.model_validate(data)
@@ -163,7 +181,39 @@ def run_eval(
                    Article.content_hash, Article.sig_scheme, Article.sig_seed, Article.clean_text)
         ).all()  # fmt: skip
     db.dispose()
-    by_key = {row.guid: row for row in rows}
+    stage_ms = {s: 1000 * (after[s] - before[s]) / max(len(docs), 1) for s in STAGES}
+    return score(docs, rows, config, seconds=seconds, stage_ms=stage_ms)
+
+
+@dataclass(frozen=True)
+class _Missing:
+    """The row of a document the path did not store: its own story, no fingerprint."""
+
+    story_id: int
+    signature: None = None
+    shingle_count: None = None
+    content_hash: None = None
+    sig_scheme: None = None
+    sig_seed: None = None
+    clean_text: str = "(not stored)"
+
+
+def score(
+    docs: list[Document],
+    rows: Iterable[Any],
+    config: Config,
+    *,
+    seconds: float,
+    stage_ms: dict[str, float],
+    path: str = "import",
+    polls: dict[str, int] | None = None,
+) -> DedupEval:
+    """Score the stored ``rows`` (``guid``, ``story_id`` and the fingerprint columns)
+    against the labels; a document with no row counts as a story of its own."""
+    by_key: dict[str, Any] = {row.guid: row for row in rows}
+    missing = [d.key for d in docs if d.key not in by_key]
+    for n, key in enumerate(missing, 1):
+        by_key[key] = _Missing(-n)
     pred = {d.key: by_key[d.key].story_id for d in docs}
     gold = {d.key: d.cluster for d in docs}
     story_has_label: dict[int, bool] = defaultdict(bool)
@@ -185,18 +235,22 @@ def run_eval(
         true_clusters=len(set(gold.values())),
         predicted_clusters=len(set(pred.values())),
         distractor_merges=merges,
-        stage_ms={s: 1000 * (after[s] - before[s]) / max(len(docs), 1) for s in STAGES},
+        stage_ms=stage_ms,
         seconds=seconds,
         false_merges=false_merges,
         missed_pairs=missed,
         settings=config.dedup.model_dump(mode="json"),
+        path=path,
+        not_stored=len(missing),
+        polls=polls or {},
     )
 
 
 def render(result: DedupEval) -> str:
     lines = [
-        f"documents {result.documents} ({result.labelled} labelled, "
-        f"{result.distractors} distractors) in {result.seconds:.1f}s",
+        f"path {result.path}: documents {result.documents} ({result.labelled} labelled, "
+        f"{result.distractors} distractors) in {result.seconds:.1f}s"
+        + (f"; NOT STORED {result.not_stored}" if result.not_stored else ""),
         f"{'':<10} {'precision':>9} {'recall':>9} {'F1':>9}",
     ]
     for name, s in (("pairwise", result.pairwise), ("B-cubed", result.bcubed)):
@@ -231,6 +285,52 @@ def half(docs: list[Document], which: str) -> list[Document]:
     return [d for d in docs if d.distractor or d.cluster in keep]
 
 
+PATHS = ("import", *SHAPES)
+
+
+def run_path(
+    docs: list[Document],
+    path: str,
+    base: Config | None,
+    overrides: list[str],
+    *,
+    seed: int,
+    progress: bool,
+) -> DedupEval:
+    """One path in a fresh temporary database."""
+    with tempfile.TemporaryDirectory(prefix="newsdedup-eval-") as tmp:
+        database = f"sqlite:///{Path(tmp) / 'eval.db'}"
+        if path == "import":
+            config = eval_config(base, overrides, database)
+            return run_eval(docs, config, order_seed=seed, progress=progress)
+        config = eval_config(base, overrides, database, learn_lines=True)
+        order = list(docs)
+        random.Random(seed).shuffle(order)
+        before, started = _stage_totals(), time.perf_counter()
+        rows, polls = ingest_as_feeds(
+            order, config, path, progress=stderr_progress if progress else None
+        )
+        seconds = time.perf_counter() - started
+        after = _stage_totals()
+        stage_ms = {s: 1000 * (after[s] - before[s]) / max(len(docs), 1) for s in STAGES}
+        return score(docs, rows, config, seconds=seconds, stage_ms=stage_ms, path=path, polls=polls)
+
+
+def render_table(results: list[DedupEval]) -> str:
+    lines = [
+        f"{'path':<12} {'pw P':>7} {'pw R':>7} {'pw F1':>7} {'B3 P':>7} {'B3 R':>7} "
+        f"{'B3 F1':>7} {'stories':>7} {'distr.':>6} {'lost':>5} {'secs':>6}"
+    ]
+    for r in results:
+        p, b = r.pairwise, r.bcubed
+        lines.append(
+            f"{r.path:<12} {p.precision:>7.4f} {p.recall:>7.4f} {p.f1:>7.4f} {b.precision:>7.4f} "
+            f"{b.recall:>7.4f} {b.f1:>7.4f} {r.predicted_clusters:>7} "
+            f"{r.distractor_merges:>6} {r.not_stored:>5} {r.seconds:>6.0f}"
+        )
+    return "\n".join(lines)
+
+
 def main(args: argparse.Namespace) -> int:
     base = load_config(args.config) if args.config else None
     docs = load_labels(Path(args.labels))
@@ -238,11 +338,18 @@ def main(args: argparse.Namespace) -> int:
         docs = half(docs, args.half)
     if args.distractors:
         docs += load_distractors(Path(args.distractors))
-    with tempfile.TemporaryDirectory(prefix="newsdedup-eval-") as tmp:
-        config = eval_config(base, args.set or [], f"sqlite:///{Path(tmp) / 'eval.db'}")
-        result = run_eval(docs, config, order_seed=args.seed, progress=not args.json)
+    paths = list(PATHS) if args.path == "all" else [args.path]
+    results = [
+        run_path(docs, path, base, args.set or [], seed=args.seed, progress=not args.json)
+        for path in paths
+    ]
     if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
+        if len(results) == 1:
+            print(json.dumps(results[0].as_dict(), indent=2))
+        else:
+            print(json.dumps({"paths": {r.path: r.as_dict() for r in results}}, indent=2))
     else:
-        print(render(result))
+        print("\n\n".join(render(r) for r in results))
+        if len(results) > 1:
+            print("\n" + render_table(results))
     return 0

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from worker import metrics
 from worker.clean import ChromeRules
-from worker.clean.learned import learnable_keys
+from worker.clean.learned import learnable_keys, site_host
 from worker.clock import utcnow
 from worker.config import Config, FeedConfig
 from worker.dedup.engine import DedupEngine, DedupPolicy, Draft
@@ -60,6 +60,9 @@ class LearnedLines:
     the poll's own new articles add, so every entry is cleaned with the lines a fresh read
     before it would give (a feed is polled by one worker at a time: its lease).
 
+    With ``hosts``, each entry is cleaned with its site's learned lines too, and its lines
+    count for its site as well (``SiteLines``).
+
     >>> stored = {"subscribe now": 3}
     >>> lines = LearnedLines(frozenset(), 4, lambda keys: {k: stored[k] for k in keys & {*stored}})
     >>> lines.count(frozenset({"subscribe now", "a new line"}))
@@ -72,14 +75,25 @@ class LearnedLines:
         learned: frozenset[str],
         min_articles: int,
         stored_counts: Callable[[set[str]], dict[str, int]],
+        hosts: SiteLines | None = None,
     ) -> None:
         self.keys = learned
         self._min = min_articles
         self._stored_counts = stored_counts
         self._counts: dict[str, int] = {}
+        self.hosts = hosts
 
-    def count(self, keys: frozenset[str]) -> None:
-        """One more article of the feed carried ``keys`` (it is being stored)."""
+    def keys_for(self, host: str | None) -> frozenset[str]:
+        """The lines learned for the feed and for the site ``host``."""
+        if host is None or self.hosts is None:
+            return self.keys
+        return self.keys | self.hosts.lines(host).keys
+
+    def count(self, keys: frozenset[str], host: str | None = None) -> None:
+        """One more article of the feed (of the site ``host``) carried ``keys`` (it is
+        being stored)."""
+        if host is not None and self.hosts is not None:
+            self.hosts.lines(host).count(keys)
         unseen = {k for k in keys if k not in self._counts and k not in self.keys}
         if unseen:
             known = self._stored_counts(unseen)
@@ -93,6 +107,31 @@ class LearnedLines:
                 grown.add(key)
         if grown:
             self.keys = self.keys | grown
+
+
+class SiteLines:
+    """Each site's learned lines during one poll, read when the poll meets the site's first
+    entry and grown as ``LearnedLines`` grows a feed's. Other feeds that link to the site
+    may be polled meanwhile by other workers: their counts reach this poll with its next
+    read, as a line needs several articles to be learned anyway."""
+
+    def __init__(self, db: Database, min_articles: int) -> None:
+        self._db = db
+        self._min = min_articles
+        self._sites: dict[str, LearnedLines] = {}
+
+    def lines(self, host: str) -> LearnedLines:
+        found = self._sites.get(host)
+        if found is None:
+            with self._db.engine.connect() as conn:
+                learned = chrome_lines.learned_host_keys(conn, host, self._min)
+
+            def stored_counts(keys: set[str]) -> dict[str, int]:
+                with self._db.engine.connect() as conn:
+                    return chrome_lines.host_line_counts(conn, host, keys)
+
+            found = self._sites[host] = LearnedLines(learned, self._min, stored_counts)
+        return found
 
 
 class KnownEntries:
@@ -150,7 +189,8 @@ def poll_state(
         with db.engine.connect() as conn:  # no session: asked once per new article
             return chrome_lines.line_counts(conn, feed_id, keys)
 
-    return known, LearnedLines(learned, clean.learn_min_articles, stored_counts)
+    hosts = SiteLines(db, clean.learn_min_articles) if clean.learn_lines else None
+    return known, LearnedLines(learned, clean.learn_min_articles, stored_counts, hosts)
 
 
 @dataclass(frozen=True)
@@ -158,8 +198,10 @@ class Prepared:
     """An entry cleaned and fingerprinted, ready to be stored."""
 
     draft: Draft
-    # Its head/tail line keys, counted for the feed when it is stored as a new article.
+    # Its head/tail line keys, counted for the feed (and for its site, ``host``) when it
+    # is stored as a new article.
     edge_keys: frozenset[str]
+    host: str | None = None
 
 
 def prepare(
@@ -178,7 +220,10 @@ def prepare(
     if stored_hash == digest:
         return None
     checkpoint("cleaning")
-    rules = ChromeRules(tuple(config.clean.extra_patterns) + tuple(cfg.boilerplate), learned.keys)
+    host = site_host(entry.link) if config.clean.learn_lines else None
+    rules = ChromeRules(
+        tuple(config.clean.extra_patterns) + tuple(cfg.boilerplate), learned.keys_for(host)
+    )
     with metrics.stage("clean"):
         extracted, clean_text = clean(cfg, entry, rules)
     # Before the fingerprint, so it is the fingerprint of the text as stored.
@@ -190,7 +235,7 @@ def prepare(
     if config.clean.learn_lines:
         keys = edge_keys(extracted, config.clean.learn_max_words)
         if stored_hash is None:  # a new article: its lines count for the next entries
-            learned.count(keys)
+            learned.count(keys, host)
     known.add(entry, digest)
     # Every string as both databases store it (NUL out: PostgreSQL refuses it), and a
     # published time only when it is plausible (the parser checks it too; imports do not
@@ -209,7 +254,7 @@ def prepare(
         source_hash=digest,
         fingerprint=fp,
     )
-    return Prepared(draft, keys)
+    return Prepared(draft, keys, host)
 
 
 def write_batch(
@@ -224,14 +269,19 @@ def write_batch(
     """Store ``batch`` in order through the dedup engine, in the caller's dedup
     transaction; how each was matched. Identity is read again there, under the lock:
     another worker may have stored one of the entries since they were prepared. The new
-    articles' edge lines are counted for the feed."""
+    articles' edge lines are counted for the feed and for each one's site."""
     engine = DedupEngine(policy, priorities)
     decisions = engine.store(ArticleStore(session), [p.draft for p in batch])
     lines: Counter[str] = Counter()
+    site_lines: dict[str, Counter[str]] = {}
     if learn_lines:
         for prepared, decision in zip(batch, decisions, strict=True):
             if decision.kind not in ("updated", "unchanged"):
                 lines.update(prepared.edge_keys)
+                if prepared.host is not None:
+                    site_lines.setdefault(prepared.host, Counter()).update(prepared.edge_keys)
     if lines:
         chrome_lines.count_lines(session, feed_id, lines)
+    for host in sorted(site_lines):  # one order for every writer: no deadlock between them
+        chrome_lines.count_host_lines(session, host, site_lines[host])
     return [d.kind for d in decisions]

@@ -21,7 +21,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from worker import limits, metrics
 from worker.clean import ChromeRules, strip_chrome
-from worker.clean.extract import fragment_to_text, page_to_text
+from worker.clean.bodies import body_to_text
+from worker.clean.extract import page_to_text
 from worker.clock import utcnow
 from worker.config import Config, FeedConfig, FullTextMode
 from worker.errors import FeedError, HTTPStatusError, StoreError
@@ -560,7 +561,11 @@ class Ingestor:
                 metrics.STAGE_SECONDS.labels("extract").observe(seconds)
         if not text:
             checkpoint("extracting the entry's text")
-            text = fragment_to_text(_bounded(entry.content_html, cut_markup, "elements"))
+            text = body_to_text(
+                _bounded(entry.content_html, cut_markup, "elements"),
+                _bounded(entry.source_html, cut_markup, "elements"),
+                entry.link or None,
+            )
         text = _bounded(text, cut_text, "text")
         checkpoint("the chrome rules")
         return text, strip_chrome(text, rules)

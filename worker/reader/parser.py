@@ -60,6 +60,11 @@ class Entry:
     published: datetime | None
     content_html: str  # sanitised; the fullest body the feed carries (content or summary)
     has_full_content: bool
+    # The same body as the feed gave it, before any sanitising: read by extraction only
+    # (a whole page keeps its <html>, its class names and its scripts' text, which tell the
+    # extractor what is chrome), never stored or shown. "" when the entry was not parsed
+    # from a feed; extraction then reads ``content_html``.
+    source_html: str = field(default="", compare=False, repr=False)
 
 
 @dataclass
@@ -87,6 +92,10 @@ def _to_datetime(struct: Any) -> datetime | None:
 
 
 def _best_body(raw: Mapping[str, Any]) -> tuple[str, bool]:
+    """``(body as given, full)``: the fullest of the entry's contents and its summary.
+    Feeds are parsed without feedparser's sanitiser, so a body that is a whole page keeps
+    the structure its extraction reads (``Entry.source_html``); what is stored goes
+    through nh3 (``sanitize_html``)."""
     contents = [c.get("value", "") for c in raw.get("content", []) or [] if c.get("value")]
     summary = raw.get("summary", "") or ""
     body = max(contents, key=_text_length) if contents else ""
@@ -153,6 +162,7 @@ def _entry(raw: Mapping[str, Any], url: str, now: datetime) -> Entry | None:
         published=published,
         content_html=xml_text(sanitize_html(storable(body))),
         has_full_content=full,
+        source_html=storable(body),
     )
 
 
@@ -233,7 +243,7 @@ def parse_feed(
     rejected, notes = scan.rejected, scan.notes
     try:
         parsed = feedparser.parse(
-            scan.content, response_headers=response_headers, sanitize_html=True
+            scan.content, response_headers=response_headers, sanitize_html=False
         )
         raws = list(parsed.entries)
     except Exception as exc:  # feedparser raises on some hostile input: entry by entry
@@ -286,14 +296,14 @@ def _parse_each(scan: Prescanned, headers: Mapping[str, str], url: str) -> tuple
         raise ParseError(f"{url}: feedparser cannot read the document")
     head, tail = content[: spans[0][0]], content[spans[-1][1] :]
     try:
-        feed = feedparser.parse(head + tail, response_headers=headers, sanitize_html=True)
+        feed = feedparser.parse(head + tail, response_headers=headers, sanitize_html=False)
     except Exception as exc:
         raise ParseError(f"{url}: feedparser cannot read the feed's own elements: {exc!r}") from exc
     raws: list[Any] = []
     for start, end in spans:
         try:
             one = feedparser.parse(
-                head + content[start:end] + tail, response_headers=headers, sanitize_html=True
+                head + content[start:end] + tail, response_headers=headers, sanitize_html=False
             )
             raws.extend(one.entries)
         except Exception as exc:

@@ -185,6 +185,18 @@ class ChromeLine(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class HostChromeLine(Base):
+    """How many distinct articles of a site (the host of their links, over every feed)
+    carried a short line (learned chrome)."""
+
+    __tablename__ = "host_chrome_lines"
+
+    host: Mapped[str] = mapped_column(String(253), primary_key=True)
+    line_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    article_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class PollLog(Base):
     __tablename__ = "poll_log"
     __table_args__ = (Index("ix_poll_log_feed_id_started_at", "feed_id", "started_at"),)
