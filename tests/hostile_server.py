@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -249,6 +250,13 @@ class _Handler(BaseHTTPRequestHandler):
         body = gzip.compress(self.server.feeds["/".join(rest)])
         self._send(200, body, "application/rss+xml", Content_Encoding="gzip")
 
+    def redirect(self, _rest: list[str]) -> None:
+        """302 to the URL in the query string (``/redirect?http://elsewhere/...``)."""
+        self.send_response(302)
+        self.send_header("Location", urllib.parse.unquote(self.path.split("?", 1)[1]))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def sleepy(self, rest: list[str]) -> None:
         """A feed served after a pause (to observe concurrency)."""
         time.sleep(float(rest[0]))
@@ -270,6 +278,7 @@ _ROUTES: dict[str, Callable[[_Handler, list[str]], None]] = {
     "reset": _Handler.reset,
     "gzip-feed": _Handler.gzip_feed,
     "sleepy": _Handler.sleepy,
+    "redirect": _Handler.redirect,
 }
 
 

@@ -87,3 +87,24 @@ def test_bench_workers_small(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     # Two workers share the feeds through the leases: every article stored once either way.
     assert [(r["workers"], r["articles"]) for r in out] == [(1, len(WIRE)), (2, len(WIRE))]
     assert all(r["exit_statuses"] == [0] * r["workers"] for r in out)
+
+
+def test_bench_daemon_small(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, paragraphs in UNRELATED.items():
+        body = "".join(f"<p>{p}</p>" for p in paragraphs)
+        page = f"<html><head><title>{name}</title></head><body><nav>Home</nav>"
+        (tmp_path / f"{name}.html").write_text(f"{page}<article>{body}</article></body></html>")
+    argv = ["bench", "daemon", "--pages", str(tmp_path), "--feeds", "2", "--items", "2"]
+    assert main([*argv, "--repeat", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    pages = min(4, len(UNRELATED))
+    assert out["pages"] == pages and out["articles_stored"] == [pages]
+    assert out["loop"]["cpu_seconds"] > 0 and out["daemon"]["cpu_seconds"] > 0
+    assert out["cpu_ratio"] > 0 and "clean" in out["stage_shares"]
+
+
+def test_bench_daemon_skips_without_pages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "daemon", "--pages", str(tmp_path / "absent")]) == 0
+    assert "skipped" in capsys.readouterr().err

@@ -35,6 +35,14 @@ MISTAKES = [
     ("[worker]\ndatabase = 'newsdedup.db'\n" + FEED, "worker.database"),
     ("[dedup]\ncanonical_policy = 'best'\n" + FEED, "dedup.canonical_policy"),
     (FEED + "boilerplate = ['(unclosed']\n", "feeds[0].boilerplate"),
+    # Unbounded durations overflowed the scheduler's arithmetic (the feed stopped for good).
+    (FEED + "interval = '99999999999d'\n", "feeds[0].interval"),
+    (FEED + "interval = inf\n", "feeds[0].interval"),
+    (FEED + "interval = nan\n", "feeds[0].interval"),
+    ("[dedup]\nretention = '99999d'\n" + FEED, "dedup.retention"),
+    # Patterns that backtrack catastrophically on a hostile line.
+    (FEED + "boilerplate = ['(a+)+$']\n", "feeds[0].boilerplate"),
+    ("[clean]\nextra_patterns = ['^(\\w+\\s?)*$']\n" + FEED, "clean.extra_patterns"),
 ]
 
 

@@ -55,7 +55,9 @@ def _batch(feed_id: int) -> list[Prepared]:
         ("c", "\n".join(orchestra) + "\nMore soon.", None),  # bridges the two stories: merge
         ("d", "\n".join(orchestra[:-1]), None),  # joins the merged story
         ("n1", "\n".join(bridge) + "\nCorrected.", None),  # an edit of n1 (same GUID)
-        ("w", "\n".join(UNRELATED["museum"]), URL),  # another feed's URL: url match
+        # Another feed's URL with its text (updated): a url match. With another text it
+        # would not be one (tests/test_identity.py).
+        ("w", "\n".join(UNRELATED["rail"]) + "\nUpdated at noon.", URL),
         ("s", "Too short.", None),  # matched only exactly
         ("v", "\n".join(WIRE["vaccine"]), None),
         ("v2", "\n".join(WIRE["vaccine"][1:]), None),

@@ -17,7 +17,7 @@ from worker.dedup.engine import DedupEngine, DedupPolicy
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.lsh import LshParams, band_keys
 from worker.store.articles import ArticleStore
-from worker.store.db import Database
+from worker.store.db import Database, schema_head
 from worker.store.models import Base
 
 # A retention window reaching back past the fixed timestamps written below.
@@ -43,6 +43,15 @@ def test_upgrade_is_idempotent_and_downgrade_works(db: Database) -> None:
     assert {"feeds", "articles", "stories", "lsh_keys", "poll_log"} <= set(
         inspect(db.engine).get_table_names()
     )
+
+
+def test_schema_head_read_without_alembic_agrees(db: Database) -> None:
+    # ensure_current compares against schema_head, which reads the scripts' declarations.
+    assert schema_head() == db.head_revision() == db.current_revision()
+    db.downgrade("0001")
+    assert db.current_revision() == "0001"
+    db.ensure_current()
+    assert db.current_revision() == schema_head()
 
 
 def _indexed_article_at(db: Database, revision: str) -> tuple[Fingerprint, list[int], int]:

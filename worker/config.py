@@ -17,6 +17,7 @@ Example (the minimum)::
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -40,6 +41,8 @@ from pydantic import (
 )
 
 from worker.errors import ConfigError
+from worker.limits import MAX_DURATION_SECONDS
+from worker.regexguard import check_pattern
 
 DEFAULT_CONFIG_PATH = "newsdedup.toml"
 CONFIG_ENV = "NEWSDEDUP_CONFIG"
@@ -66,6 +69,12 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
         raise ValueError(f"expected a duration such as '15m', got {type(value).__name__}")
+    if math.isnan(seconds):
+        raise ValueError(f"{value!r} is not a duration; use e.g. '90s', '15m', '2h', '1d'")
+    if seconds > MAX_DURATION_SECONDS:
+        # An unbounded one (99999999999d) passed here, then overflowed the scheduler's
+        # date arithmetic: the feed was never polled again.
+        raise ValueError(f"{value!r} is longer than the longest duration allowed, 3660d")
     if seconds <= 0:
         raise ValueError("a duration must be positive")
     return seconds
@@ -220,6 +229,9 @@ class WorkerSettings(_Strict):
     # Entries of one poll stored per transaction: fewer commits and lock holds; a crash
     # loses at most this many (they come again on the next poll).
     store_batch: StrictInt = Field(default=32, ge=1, le=1000)
+    # Processes extracting article pages (trafilatura and the furniture pre-pass), so the
+    # poll threads only fetch and decide: 0 = one per core; 1 = in the poll thread itself.
+    extract_processes: StrictInt = Field(default=0, ge=0, le=256)
 
     @field_validator("listen")
     @classmethod
@@ -337,10 +349,7 @@ class Config(_Strict):
 
 def _check_patterns(patterns: list[str]) -> list[str]:
     for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        check_pattern(pattern)  # also refuses catastrophic backtracking: worker.regexguard
     return patterns
 
 

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 
+from worker.safetext import json_safe, terminal_text
+
 CONTEXT_KEYS = ("feed", "article", "story")
 # Immutable default: each log_context() sets a new dict, never mutates the current one.
 _context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
@@ -55,10 +57,12 @@ class TextFormatter(logging.Formatter):
             for key in CONTEXT_KEYS
             if hasattr(record, key) and f"{key}=" not in message
         ]
-        if not extra:
-            return line
-        head, sep, tail = line.partition("\n")  # after the message, before a traceback
-        return f"{head} {' '.join(extra)}{sep}{tail}"
+        if extra:
+            head, sep, tail = line.partition("\n")  # after the message, before a traceback
+            line = f"{head} {' '.join(extra)}{sep}{tail}"
+        # Messages quote feeds (titles, GUIDs, server errors): no escape sequence of theirs
+        # reaches a terminal reading the log.
+        return terminal_text(line)
 
 
 # What every LogRecord carries; anything else on a record came from ``extra=``.
@@ -86,7 +90,7 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False, default=str)
+        return json_safe(json.dumps(payload, ensure_ascii=False, default=str))
 
 
 def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:

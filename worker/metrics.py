@@ -39,7 +39,9 @@ disable_created_metrics()  # no `*_created` twin of every series: Prometheus ign
 for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
     REGISTRY.register(_collector)
 
-STAGES = ("fetch", "parse", "clean", "fingerprint", "store")
+# extract: CPU seconds of one article page's extraction (in a worker process, or in the poll
+# thread with worker.extract_processes = 1); clean includes waiting for it.
+STAGES = ("fetch", "parse", "extract", "clean", "fingerprint", "store")
 
 POLLS = Counter(
     "newsdedup_polls",
@@ -55,6 +57,25 @@ ERRORS = Counter(
 )
 ENTRIES_SEEN = Counter(
     "newsdedup_entries_seen", "Entries found in fetched feeds.", registry=REGISTRY
+)
+ENTRIES_REJECTED = Counter(
+    "newsdedup_entries_rejected",
+    "Entries skipped by reason (docs/limits.md): too_large, markup_items, markup_depth, "
+    "attributes, feed_too_long, unparseable, empty, budget, error, store.",
+    ["reason"],
+    registry=REGISTRY,
+)
+ENTRIES_TRUNCATED = Counter(
+    "newsdedup_entries_truncated",
+    "Entries kept with less of their text: elements (feed body), page_elements (article "
+    "page), text (characters or lines of extracted text); docs/limits.md.",
+    ["reason"],
+    registry=REGISTRY,
+)
+ENTRIES_DEFERRED = Counter(
+    "newsdedup_entries_deferred",
+    "New or changed entries left for the next poll (over the per-poll cap).",
+    registry=REGISTRY,
 )
 ARTICLES_STORED = Counter(
     "newsdedup_articles_stored",
@@ -113,8 +134,9 @@ RELOADS = Counter(
 
 
 def _error_kinds() -> list[str]:
-    """Every ``FeedError.kind``, plus the poll path's own ``database`` and ``unknown``."""
-    kinds, todo = {"database", "unknown"}, [FeedError]
+    """Every ``FeedError.kind``, plus the poll path's own ``database``, ``internal`` (a
+    bug: the poll is recorded as failed) and ``unknown``."""
+    kinds, todo = {"database", "internal", "unknown"}, [FeedError]
     while todo:
         cls = todo.pop()
         kinds.add(cls.kind)
@@ -133,6 +155,14 @@ for _kind in ("new", "exact", "near", "updated"):
     ARTICLES_STORED.labels(_kind)
 for _outcome in POLL_OUTCOMES:
     POLLS.labels(_outcome)
+REJECT_REASONS = (
+    "too_large", "markup_items", "markup_depth", "attributes", "feed_too_long", "unparseable",
+    "empty", "budget", "error", "store",
+)  # fmt: skip
+for _reason in REJECT_REASONS:
+    ENTRIES_REJECTED.labels(_reason)
+for _reason in ("elements", "page_elements", "text"):
+    ENTRIES_TRUNCATED.labels(_reason)
 for _kind in _error_kinds():
     ERRORS.labels(_kind)
 for _result in ("applied", "refused"):
@@ -158,6 +188,10 @@ def record_poll(outcome: PollOutcome) -> None:
     if outcome.outcome == "error":
         ERRORS.labels(outcome.error_kind or "unknown").inc()
     ENTRIES_SEEN.inc(outcome.entries_seen)
+    for reason, count in outcome.rejected.items():
+        ENTRIES_REJECTED.labels(reason).inc(count)
+    if outcome.entries_deferred:
+        ENTRIES_DEFERRED.inc(outcome.entries_deferred)
     for kind, count in (
         ("new", outcome.articles_new),
         ("exact", outcome.duplicates_exact),

@@ -8,9 +8,13 @@ metrics and the scheduler read it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+# Lines kept about skipped entries per poll (the counts are always complete).
+_MAX_NOTES = 20
 
 
 @dataclass
@@ -30,6 +34,24 @@ class PollOutcome:
     # When the feed is due again, as recorded (``None`` if the record failed): the
     # scheduler plans the next poll from it without reading the row back.
     next_poll_at: datetime | None = None
+    # Entries skipped by reason (``docs/limits.md``), with a line naming each; and new or
+    # changed entries left for the next poll (``MAX_ENTRIES_PER_POLL``).
+    rejected: Counter[str] = field(default_factory=Counter)
+    rejected_notes: list[str] = field(default_factory=list)
+    entries_deferred: int = 0
+
+    def reject(self, reason: str, note: str) -> None:
+        self.rejected[reason] += 1
+        if len(self.rejected_notes) < _MAX_NOTES:
+            self.rejected_notes.append(note)
+
+    def rejections(self) -> str | None:
+        """``"markup_depth=1, unparseable=2; <the first notes>"``, or ``None``."""
+        if not self.rejected:
+            return None
+        counts = ", ".join(f"{reason}={n}" for reason, n in sorted(self.rejected.items()))
+        return "; ".join([counts, *self.rejected_notes[:3]])[:2000]
+
     # This failure was the `worker.park_after`-th in a row: the feed is parked.
     parked: bool = False
 

@@ -4,7 +4,7 @@ every feed that links to the host. Starts empty: the per-feed counts cannot be s
 host after the fact, and a site's chrome is learned again within a few articles.
 
 Revision ID: 0004_hostchrome
-Revises: 0004_events
+Revises: 0004_rejections
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_hostchrome"
-down_revision = "0004_events"
+down_revision = "0004_rejections"
 branch_labels = None
 depends_on = None
 

@@ -56,10 +56,10 @@ class _TimedIngestor(BackfillIngestor):
 
     times: StageTimes
 
-    def clean_entry(self, cfg: Any, entry: Any, rules: Any) -> tuple[str, str]:
+    def clean_entry(self, cfg: Any, entry: Any, rules: Any, page: Any = None) -> tuple[str, str]:
         started = time.process_time()
         try:
-            return super().clean_entry(cfg, entry, rules)
+            return super().clean_entry(cfg, entry, rules, page)
         finally:
             self.times.add("clean", 1000 * (time.process_time() - started))
 

@@ -128,15 +128,38 @@ def _own_paragraphs(block: html.HtmlElement) -> list[str]:
     return [" ".join(piece) for piece in pieces]
 
 
-def _prose_paragraphs(element: html.HtmlElement, limit: int) -> int:
+def _block_scores(block: html.HtmlElement, limit: int) -> tuple[int, ...]:
+    """What each of the block's own paragraphs counts for: ``limit`` for a long prose
+    paragraph, 1 for a prose paragraph, 0 for anything else."""
+    scores = []
+    for own in _own_paragraphs(block):
+        words = _word_count(own)
+        if words >= PROSE_WORDS and _SENTENCE_END.search(own.strip()):
+            scores.append(limit if words >= LONG_PROSE_WORDS else 1)
+        else:
+            scores.append(0)
+    return tuple(scores)
+
+
+def _prose_paragraphs(
+    element: html.HtmlElement,
+    limit: int,
+    cache: dict[html.HtmlElement, tuple[int, ...]] | None = None,
+) -> int:
+    """Prose paragraphs in ``element``, counted up to ``limit``. ``cache`` keeps each
+    block's scores for the next furniture element around it (nested furniture reads the same
+    blocks again; the walk never changes a block it has yet to leave)."""
     count = 0
     for block in element.iter(*_NESTED_BLOCKS):
-        for own in _own_paragraphs(block):
-            words = _word_count(own)
-            if words >= PROSE_WORDS and _SENTENCE_END.search(own.strip()):
-                count += limit if words >= LONG_PROSE_WORDS else 1
-                if count >= limit:
-                    return count
+        scores = cache.get(block) if cache is not None else None
+        if scores is None:
+            scores = _block_scores(block, limit)
+            if cache is not None:
+                cache[block] = scores
+        for score in scores:
+            count += score
+            if count >= limit:
+                return count
     return count
 
 
@@ -150,7 +173,10 @@ def _is_furniture(element: html.HtmlElement) -> bool:
         return False
     if (element.get("role") or "").lower() in FURNITURE_ROLES:
         return True
-    names = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+    cls, ident = element.get("class"), element.get("id")
+    if not cls and not ident:  # most elements: no words to look at
+        return False
+    names = f"{cls or ''} {ident or ''}".lower()
     return any(word in FURNITURE_WORDS for word in _WORDS.findall(names.replace("_", " ")))
 
 
@@ -167,7 +193,9 @@ def _is_link_paragraph(element: html.HtmlElement) -> bool:
     """A paragraph that is nothing but a link ("READ MORE: <a>...</a>" counts too) and does
     not read as a sentence: a teaser for another page. A linked sentence ("The report is
     available from the agency.") stays."""
-    if element.tag != "p" or _link_share(element) < LINK_SHARE:
+    if element.tag != "p" or next(element.iter("a"), None) is None:
+        return False  # no link: a share of 0
+    if _link_share(element) < LINK_SHARE:
         return False
     if element.xpath("parent::li/parent::ol"):
         return False
@@ -183,6 +211,9 @@ def _is_link_table(element: html.HtmlElement) -> bool:
     return links >= 2 and _link_share(element) >= TABLE_LINK_SHARE
 
 
+_TABLE_PARTS = frozenset({"tbody", "thead", "tfoot", "tr", "td", "th"})
+
+
 def unwrap_layout_tables(root: html.HtmlElement) -> int:
     """Turn layout tables into ``div`` blocks; returns how many tables changed."""
     changed = 0
@@ -193,30 +224,53 @@ def unwrap_layout_tables(root: html.HtmlElement) -> int:
         )
         if not layout:
             continue
-        own = [
-            e
-            for e in table.xpath(".//tbody|.//thead|.//tfoot|.//tr|.//td|.//th")
-            if e.xpath("ancestor::table[1]")[0] is table  # nested tables decide for themselves
-        ]
-        for element in [table, *own]:
+        for element in [table, *_own_table_parts(table)]:
             element.tag = "div"
         changed += 1
     return changed
+
+
+def _own_table_parts(table: html.HtmlElement) -> list[html.HtmlElement]:
+    """The rows, cells and row groups whose nearest table is ``table``: one walk of its
+    subtree that does not enter nested tables (they decide for themselves)."""
+    own = []
+    stack = list(table)
+    while stack:
+        element = stack.pop()
+        tag = element.tag
+        if tag == "table":
+            continue
+        if tag in _TABLE_PARTS:
+            own.append(element)
+        stack.extend(element)
+    return own
+
+
+# The elements a rule can drop: furniture tags, anything with a role, class or id (the
+# furniture words), paragraphs (link paragraphs) and tables (link tables). Any other element
+# is kept whatever it holds: the walk only passes through it.
+_CANDIDATE_TAGS = frozenset((*FURNITURE_TAGS, "p", "table"))
 
 
 def prune_furniture(root: html.HtmlElement) -> int:
     """Drop furniture elements (in place) unless they hold prose; returns how many."""
     dropped = 0
     body = root.find("body")
+    scores: dict[html.HtmlElement, tuple[int, ...]] = {}
     stack = list(reversed(body if body is not None else root))
     while stack:  # depth first, not entering what was dropped
         element = stack.pop()
-        if not isinstance(element.tag, str):
+        tag = element.tag
+        if not isinstance(tag, str):
+            continue
+        get = element.get
+        if not (tag in _CANDIDATE_TAGS or get("class") or get("id") or get("role")):
+            stack.extend(reversed(element))
             continue
         if (
-            element.tag not in ("main", "article")
+            tag not in ("main", "article")
             and _is_furniture(element)
-            and _prose_paragraphs(element, PROSE_PARAGRAPHS) < PROSE_PARAGRAPHS
+            and _prose_paragraphs(element, PROSE_PARAGRAPHS, scores) < PROSE_PARAGRAPHS
         ):
             element.drop_tree()
             dropped += 1

@@ -18,6 +18,7 @@ from typing import NoReturn
 from worker import __version__
 from worker.cli import app, bench, evaluate, exporting, ops, queries
 from worker.errors import ConfigError, NewsdedupError
+from worker.safetext import terminal_text
 
 Register = Callable[[argparse._SubParsersAction], None]
 # Each module adds its sub-commands; a sub-parser's ``handler`` default runs it.
@@ -81,10 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)  # one line per problem, each naming file and key
+        # One line per problem, each naming file and key; messages may quote what a
+        # server sent, so no escape sequence reaches the terminal.
+        print(terminal_text(str(exc)), file=sys.stderr)
         return 2
     except NewsdedupError as exc:
-        print(f"newsdedup: {exc}", file=sys.stderr)
+        print(f"newsdedup: {terminal_text(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

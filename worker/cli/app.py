@@ -11,19 +11,34 @@ import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from worker.config import Config, load_config
 from worker.errors import NewsdedupError, StoreError
 from worker.logs import setup_logging
 
 if TYPE_CHECKING:
+    from worker.config import Config
+    from worker.pipeline.poll import Ingestor
     from worker.store.db import Database
 
 log = logging.getLogger("newsdedup")
 EXIT_FEEDS_FAILED = 3  # `run --once`: every feed was polled, at least one failed
 
-# The pipeline (SQLAlchemy, trafilatura, datasketch, APScheduler) is imported by the commands
-# that use it: `check-config`, `healthcheck` and `--help` answer in a fraction of a second
-# (systemd's ExecStartPre and the Docker healthcheck run them).
+# Every command module imports only argparse and the standard library at load; what a command
+# uses (pydantic for the config, SQLAlchemy, trafilatura, numpy, APScheduler) is imported
+# when it runs: `--help`, `check-config` and `healthcheck` answer in a fraction of a second
+# (systemd's ExecStartPre and the Docker healthcheck run them), and a query does not load the
+# pipeline.
+
+
+def load_config(path: str | None) -> Config:
+    from worker.config import load_config as load
+
+    return load(path)
+
+
+def parse_duration(value: str) -> float:
+    from worker.config import parse_duration as parse
+
+    return parse(value)
 
 
 def open_database(config: Config, *, migrate: bool = True) -> Database:
@@ -39,7 +54,7 @@ def open_existing_database(config: Config) -> Database:
     """The database of ``config`` for a command that only reads: never created, never
     migrated. ``NewsdedupError`` saying what to do when it is missing or behind."""
     from worker.config import sqlite_path
-    from worker.store.db import Database
+    from worker.store.db import Database, schema_head
 
     path = sqlite_path(config.worker.database)
     if path is not None and not path.exists():
@@ -48,7 +63,8 @@ def open_existing_database(config: Config) -> Database:
             "`newsdedup db upgrade` creates it, `newsdedup run` fills it"
         )
     db = Database(config.worker.database)
-    current, head = db.current_revision(), db.head_revision()
+    # schema_head: the scripts' declared head, without importing alembic (or numpy).
+    current, head = db.current_revision(), schema_head()
     if current != head:
         db.dispose()
         found = f"is at schema {current}" if current else "has no newsdedup schema"
@@ -81,19 +97,44 @@ def _load_index(db: Database) -> None:
     )  # fmt: skip
 
 
+def _start(config: Config, args: argparse.Namespace, stop: threading.Event) -> Ingestor:
+    """Everything ``run`` does before its first poll, as one step that either completes or
+    leaves nothing open: a database that is locked (SQLite: another process holding its
+    write lock past the busy timeout) or away at any point of it is waited for as a whole."""
+    from worker.pipeline.poll import Ingestor
+    from worker.store.repair import repair_on_start
+
+    db = open_database(config, migrate=not args.no_migrate)
+    try:
+        repair_on_start(
+            db,
+            config.dedup.canonical_policy.value,
+            {f.name: f.priority for f in config.feeds},
+        )
+        _load_index(db)
+        ingestor = Ingestor(config, db, stop=stop)
+        try:
+            ingestor.sync_feeds()
+        except BaseException:
+            ingestor.close()
+            raise
+    except BaseException:
+        db.dispose()
+        raise
+    return ingestor
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from worker.daemon.scheduler import run_daemon
-    from worker.pipeline.poll import Ingestor
     from worker.store.availability import wait_for_database
-    from worker.store.repair import repair_on_start
 
     config = load_config(args.config)
     setup_logging(args.log_level or config.worker.log_level, config.worker.log_format)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
-        db = wait_for_database(
-            lambda: open_database(config, migrate=not args.no_migrate),
+        ingestor = wait_for_database(
+            lambda: _start(config, args, stop),
             url=config.worker.database,
             give_up_after=args.db_wait if args.db_wait is not None else (60 if args.once else None),
             stop=stop,
@@ -102,15 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if stop.is_set():
             return 0
         raise
-    repair_on_start(
-        db,
-        config.dedup.canonical_policy.value,
-        {f.name: f.priority for f in config.feeds},
-    )
-    _load_index(db)
-    ingestor = Ingestor(config, db, stop=stop)
     if args.once:
-        ingestor.sync_feeds()
         results = ingestor.poll_all()
         ingestor.close()
         failed = [name for name, r in results.items() if r.outcome == "error"]
@@ -151,7 +184,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def _check_database(config: Config) -> tuple[bool, str]:
     """Connect and read the schema revision; never creates or migrates anything."""
     from worker.config import sqlite_path
-    from worker.store.db import Database
+    from worker.store.db import Database, schema_head
 
     path = sqlite_path(config.worker.database)
     if path is not None and not path.exists():
@@ -160,7 +193,7 @@ def _check_database(config: Config) -> tuple[bool, str]:
         return False, f"database: {path}: folder {path.parent} does not exist"
     db = Database(config.worker.database)
     try:
-        current, head = db.current_revision(), db.head_revision()
+        current, head = db.current_revision(), schema_head()
     except StoreError as exc:
         return False, f"database: {exc}"
     finally:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 
-from worker.config import parse_duration
-
 WHEN_HELP = "a duration ago (24h, 7d), today, yesterday, or an ISO 8601 date or time (UTC)"
 
 
@@ -25,6 +23,7 @@ def parse_when(value: str, *, now: datetime | None = None) -> datetime:
     """A point in time from ``24h`` (that long ago), ``today`` / ``yesterday`` (midnight
     UTC) or an ISO 8601 date or time (UTC when it names no zone); ``ValueError`` if none."""
     from worker.clock import utcnow
+    from worker.config import parse_duration  # pydantic: only when a time is given
 
     now = now or utcnow()
     word = value.strip().lower()

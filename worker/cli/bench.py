@@ -1,4 +1,4 @@
-"""``bench pipeline``, ``bench poll`` and ``bench index``: speed and memory, measured.
+"""``bench daemon``, ``pipeline``, ``poll``, ``index`` and more: speed and memory, measured.
 
 The benchmarks live in ``worker.bench``; imported when the command runs.
 """
@@ -54,6 +54,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     redis_index.add_argument("--db", type=int, default=15, help="Redis database (flushed)")
     redis_index.add_argument("--json", action="store_true")
     redis_index.set_defaults(handler=_run("worker.bench.redis_index"))
+
+    daemon = bench_sub.add_parser(
+        "daemon", help="`run --once` over loopback feeds of pages vs trafilatura alone"
+    )
+    daemon.add_argument(
+        "--pages",
+        default="../shared/data/spotsigs-dev/pages",
+        metavar="DIR",
+        help="HTML pages the items link to (default: %(default)s; skipped when absent)",
+    )
+    daemon.add_argument("--feeds", type=int, default=20)
+    daemon.add_argument("--items", type=int, default=50, help="items per feed (50)")
+    daemon.add_argument("--repeat", type=int, default=3, help="rounds, order rotated (3)")
+    daemon.add_argument("--database", metavar="URL", help="emptied before each round")
+    daemon.add_argument(
+        "--concurrency", type=int, default=16, help="fetch.max_concurrency (default 16)"
+    )
+    daemon.add_argument(
+        "--extract-processes",
+        type=int,
+        metavar="N",
+        help="worker.extract_processes (default: the config's default)",
+    )
+    daemon.add_argument("--json", action="store_true")
+    daemon.set_defaults(handler=_run("worker.bench.daemon"))
+
+    hostile = bench_sub.add_parser(
+        "hostile", help="CPU of each hostile entry of the test corpus; RSS of big entries"
+    )
+    hostile.add_argument("--no-rss", action="store_true", help="skip the memory runs")
+    hostile.add_argument("--json", action="store_true")
+    hostile.set_defaults(handler=_run("worker.bench.hostile"))
 
     events = bench_sub.add_parser("events", help="event assignment: CPU per story, memory")
     events.add_argument("--window", type=int, default=100_000, help="stories in the window")

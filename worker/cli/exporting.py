@@ -6,14 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from worker.cli.app import open_existing_database
+from worker.cli.app import load_config, open_existing_database
 from worker.cli.args import WHEN_HELP, positive_int, when
-from worker.config import load_config
-from worker.downstream import export
 from worker.files import write_atomically
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from worker.downstream import export
     from worker.store.stories import list_stories
 
     config = load_config(args.config)

@@ -7,19 +7,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from worker.config import Config, load_config, resolve_config_path
+from worker.cli.app import load_config
 from worker.errors import ConfigError, NewsdedupError
-from worker.subscriptions.configfile import (
-    append_feeds,
-    feed_table,
-    find_feed,
-    remove_feed,
-    set_feed_enabled,
-    slug,
-    unique_name,
-)
-from worker.subscriptions.opml import SkippedOutline, read_opml, render_opml
+from worker.safetext import terminal_line
+
+if TYPE_CHECKING:
+    from worker.config import Config
+
+# pydantic's models, the reader and the OPML parser are imported by the command that uses
+# them: `newsdedup --help` builds these parsers and imports none of it.
 
 RELOAD_HINT = "the running daemon picks it up on `newsdedup reload` (or SIGHUP)"
 
@@ -27,7 +25,9 @@ RELOAD_HINT = "the running daemon picks it up on `newsdedup reload` (or SIGHUP)"
 def cmd_import_opml(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from worker.config import FeedConfig
+    from worker.config import FeedConfig, resolve_config_path
+    from worker.subscriptions.configfile import append_feeds, feed_table, slug, unique_name
+    from worker.subscriptions.opml import SkippedOutline, read_opml
 
     config = load_config(args.config)
     try:
@@ -78,6 +78,8 @@ def cmd_import_opml(args: argparse.Namespace) -> int:
 
 
 def cmd_export_opml(args: argparse.Namespace) -> int:
+    from worker.subscriptions.opml import render_opml
+
     config = load_config(args.config)
     document = render_opml(config.feeds)
     if args.output:
@@ -88,7 +90,15 @@ def cmd_export_opml(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from worker.config import resolve_config_path
     from worker.pipeline.build import fetcher_for
+    from worker.subscriptions.configfile import (
+        append_feeds,
+        feed_table,
+        find_feed,
+        slug,
+        unique_name,
+    )
 
     config = load_config(args.config)
     fetcher = fetcher_for(config)
@@ -97,15 +107,18 @@ def cmd_add(args: argparse.Namespace) -> int:
     finally:
         fetcher.close()
     if not parsed.entries:
-        print(f"warning: {feed_url} has no entries yet", file=sys.stderr)
+        print(f"warning: {terminal_line(feed_url)} has no entries yet", file=sys.stderr)
     if any(f.url == feed_url for f in config.feeds):
         raise NewsdedupError(f"{feed_url} is already configured")
     names = {f.name for f in config.feeds}
     name = args.name or unique_name(slug(parsed.title or feed_url), names)
     table = feed_table(name, feed_url, interval=args.interval, comment=parsed.title)
     append_feeds(Path(resolve_config_path(args.config)), [table])
-    found = "" if feed_url == args.url else f" (announced by {args.url})"
-    print(f"added feed {name!r}: {feed_url}{found}, {len(parsed.entries)} entries; {RELOAD_HINT}")
+    found = "" if feed_url == args.url else f" (announced by {terminal_line(args.url)})"
+    print(
+        f"added feed {terminal_line(repr(name))}: {terminal_line(feed_url)}{found}, "
+        f"{len(parsed.entries)} entries; {RELOAD_HINT}"
+    )
     return 0
 
 
@@ -131,6 +144,9 @@ def _unpark(config: Config, name: str) -> bool:
 
 
 def cmd_enable(args: argparse.Namespace) -> int:
+    from worker.config import resolve_config_path
+    from worker.subscriptions.configfile import set_feed_enabled
+
     config = load_config(args.config)
     _configured(config, args.name)
     changed = set_feed_enabled(Path(resolve_config_path(args.config)), args.name, True)
@@ -142,6 +158,9 @@ def cmd_enable(args: argparse.Namespace) -> int:
 
 
 def cmd_disable(args: argparse.Namespace) -> int:
+    from worker.config import resolve_config_path
+    from worker.subscriptions.configfile import set_feed_enabled
+
     config = load_config(args.config)
     _configured(config, args.name)
     changed = set_feed_enabled(Path(resolve_config_path(args.config)), args.name, False)
@@ -151,6 +170,9 @@ def cmd_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from worker.config import resolve_config_path
+    from worker.subscriptions.configfile import remove_feed
+
     config = load_config(args.config)
     _configured(config, args.name)
     remove_feed(Path(resolve_config_path(args.config)), args.name)

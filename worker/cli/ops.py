@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from worker.cli.app import open_database
-from worker.config import load_config
+from worker.cli.app import load_config, open_database
 from worker.logs import setup_logging
 
 RESTART_HELP = "start from the beginning, ignoring the checkpoint of an interrupted run"
@@ -27,6 +24,9 @@ def cmd_reload(args: argparse.Namespace) -> int:
 
 
 def cmd_healthcheck(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
     url = args.url
     if url is None:
         from worker.daemon.listener import parse_listen

@@ -7,19 +7,25 @@ import json
 import textwrap
 from typing import Any
 
-from worker.cli.app import open_existing_database
+from worker.cli.app import load_config, open_existing_database
 from worker.cli.args import WHEN_HELP, positive_int, when
 from worker.cli.feedlist import register_feed_commands
-from worker.config import load_config
 from worker.errors import NewsdedupError
+from worker.safetext import json_safe, terminal_line, terminal_text
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 def _excerpt(text: str, width: int = 100) -> str:
-    return textwrap.shorten(" ".join(text.split()), width=width, placeholder=" ...")
+    return textwrap.shorten(terminal_line(text), width=width, placeholder=" ...")
+
+
+def _line(value: Any) -> str:
+    """A stored value on one terminal line: a feed chose it, so no escape sequence of it
+    reaches the terminal (``ESC]52;`` writes the clipboard, ``ESC[2J`` clears the screen)."""
+    return terminal_line(str(value)) if value is not None else "-"
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
@@ -44,17 +50,19 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         last, due = f["last_polled_at"] or "-", f["next_poll_at"] or "-"
         if status == "PARKED":
             due = "never (parked)"
-        print(f"{f['name']:<28} {status:<12} last={last} next={due}")
+        print(f"{_line(f['name']):<28} {status:<12} last={last} next={due}")
         if status == "PARKED":
-            print(f"    parked {f['parked_at']}: {f['parked_reason']}")
-            print(f"    `newsdedup feeds enable {f['name']}` (or a new URL) polls it again")
+            print(f"    parked {f['parked_at']}: {_line(f['parked_reason'])}")
+            print(f"    `newsdedup feeds enable {_line(f['name'])}` (or a new URL) polls it again")
         elif f["last_error"] and f["consecutive_failures"] and f["enabled"]:
-            print(f"    {f['last_error_kind']}: {f['last_error']}")
+            print(f"    {_line(f['last_error_kind'])}: {_line(f['last_error'])}")
+        if f["last_rejected"]:
+            print(f"    {f['last_rejected']} entries skipped: {_line(f['last_rejections'])}")
     return 0
 
 
 def _print_story(story: dict[str, Any], full: bool = False) -> None:
-    print(f"story {story['id']}: {story['title']}  ({story['variant_count']} article(s))")
+    print(f"story {story['id']}: {_line(story['title'])}  ({story['variant_count']} article(s))")
     for a in story["articles"]:
         mark = "*" if a["is_canonical"] else " "
         sim = (
@@ -62,9 +70,10 @@ def _print_story(story: dict[str, Any], full: bool = False) -> None:
             if a["similarity"] is not None and a["match_kind"] == "near"
             else ""
         )
-        print(f"  {mark} [{a['id']}] {a['feed']}: {a['title']}  ({a['match_kind']}{sim})")
+        feed, title = _line(a["feed"]), _line(a["title"])
+        print(f"  {mark} [{a['id']}] {feed}: {title}  ({a['match_kind']}{sim})")
         if full:
-            print(textwrap.indent(a["text"], "      "))
+            print(textwrap.indent(terminal_text(a["text"]), "      "))
         else:
             print(f"      {_excerpt(a['text'])}")
 
@@ -103,13 +112,16 @@ def cmd_story(args: argparse.Namespace) -> int:
 
 
 def _print_event(event: dict[str, Any], full: bool = False) -> None:
-    feeds = ", ".join(event["feeds"])
-    print(f"event {event['id']}: {event['title']}  ({event['story_count']} stories; {feeds})")
+    feeds = _line(", ".join(event["feeds"]))
+    print(
+        f"event {event['id']}: {_line(event['title'])}  ({event['story_count']} stories; {feeds})"
+    )
     if event.get("merged_from"):
         print(f"  (event {event['merged_from']} was merged into this one)")
     for story in event["stories"]:
-        outlets = ", ".join(sorted({a["feed"] for a in story["articles"]}))
-        print(f"  story {story['id']}: {story['title']}  ({story['variant_count']}; {outlets})")
+        outlets = _line(", ".join(sorted({a["feed"] for a in story["articles"]})))
+        title = _line(story["title"])
+        print(f"  story {story['id']}: {title}  ({story['variant_count']}; {outlets})")
         if full:
             canonical = next((a for a in story["articles"] if a["is_canonical"]), None)
             if canonical is not None:

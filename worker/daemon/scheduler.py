@@ -39,13 +39,18 @@ from worker.store.retention import prune_index
 
 log = logging.getLogger("newsdedup.scheduler")
 
+# Seconds a feed's next poll is at least ahead of the end of its last one.
+_MIN_DELAY = 1.0
+
 
 class Daemon:
     def __init__(self, ingestor: Ingestor) -> None:
         self.ingestor = ingestor
         self.stop = ingestor.stop
         self._rng = random.Random()
-        self._db_failures: dict[str, int] = {}
+        # Polls in a row per feed that recorded no schedule (a crash, the database down):
+        # their next try is planned here, with backoff.
+        self._unrecorded: dict[str, int] = {}
         workers = ingestor.config.fetch.max_concurrency
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
@@ -82,6 +87,7 @@ class Daemon:
             outcome = self.ingestor.poll(name, scheduled=True)
         except Exception:  # a bug must not kill the feed's schedule
             log.exception("feed=%s poll crashed", name)
+            metrics.record_poll(PollOutcome("error", error_kind="internal"))
         if self.stop.is_set() or not self._polled(name):
             return  # a reload removed the feed while it was polled
         if outcome is not None and outcome.parked:
@@ -91,11 +97,13 @@ class Daemon:
             when = self._after_lease(name)
         elif outcome is not None and outcome.next_poll_at is not None:
             # The poll recorded when the feed is due: no need to read the row back.
-            self._db_failures.pop(name, None)
+            self._unrecorded.pop(name, None)
             when = outcome.next_poll_at
         else:
             when = self._next_run(name)
-        self._schedule(name, when)
+        # Never at once: a time already past would fire the job again immediately (a
+        # crashing poll rescheduled at its stored, past, next_poll_at spun in a loop).
+        self._schedule(name, max(when, utcnow() + timedelta(seconds=_MIN_DELAY)))
 
     def _retention(self) -> None:
         """The hourly maintenance: the index window, then the purge of expired data."""
@@ -132,27 +140,22 @@ class Daemon:
             return False
 
     def _next_run(self, name: str) -> datetime:
-        interval = self.ingestor.config.feed(name).interval
-        try:
-            with self.ingestor.db.session() as session:
-                feed = session.get(Feed, self.ingestor.feed_id(name))
-                planned = as_utc(feed.next_poll_at) if feed else None
-        except SQLAlchemyError as exc:
-            # The database is down, so the poll could not record its schedule: back off
-            # in memory, so the feed keeps being retried and recovers by itself.
-            failures = self._db_failures.get(name, 0) + 1
-            self._db_failures[name] = failures
-            delay = next_delay(
-                interval,
-                failures=failures,
-                max_backoff=self.ingestor.config.worker.max_backoff,
-                jitter=self.ingestor.config.worker.jitter,
-                rng=self._rng,
-            )
-            log.warning("feed=%s database unavailable, next try in %.0fs: %s", name, delay, exc)
-            return utcnow() + timedelta(seconds=delay)
-        self._db_failures.pop(name, None)
-        return planned or utcnow() + timedelta(seconds=interval)
+        """The next try of a poll that recorded no schedule (it crashed, or the database
+        was down): backoff counted here, in memory, so the feed keeps being retried, less
+        and less often, and recovers by itself."""
+        failures = self._unrecorded.get(name, 0) + 1
+        self._unrecorded[name] = failures
+        delay = next_delay(
+            self.ingestor.config.feed(name).interval,
+            failures=failures,
+            max_backoff=self.ingestor.config.worker.max_backoff,
+            jitter=self.ingestor.config.worker.jitter,
+            rng=self._rng,
+        )
+        log.warning(
+            "feed=%s poll not recorded (%d in a row), next try in %.0fs", name, failures, delay
+        )
+        return utcnow() + timedelta(seconds=delay)
 
     def schedule_all(self) -> None:
         parked = self.ingestor.parked()

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from worker.limits import plausible_published
+
 
 @dataclass(frozen=True)
 class ArticleFacts:
@@ -20,6 +22,19 @@ class ArticleFacts:
     seen: datetime  # published time when the feed gives one, else first fetched
     priority: int
     text_length: int
+
+
+def seen_time(published: datetime | None, fetched: datetime) -> datetime:
+    """When an article counts as first out, for ``earliest``: its published time when it
+    is plausible (1990 up to a day after the fetch, ``worker.limits``), else its fetch
+    time. A date of 0001-01-01 made an attacker's copy every story's canonical.
+
+    >>> from datetime import UTC
+    >>> fetched = datetime(2026, 3, 1, tzinfo=UTC)
+    >>> seen_time(datetime(1, 1, 1, tzinfo=UTC), fetched) == fetched
+    True
+    """
+    return plausible_published(published, fetched) or fetched
 
 
 def _sort_key(facts: ArticleFacts, policy: str) -> tuple[object, ...]:

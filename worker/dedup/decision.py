@@ -194,6 +194,40 @@ def stories_to_merge(
     return out
 
 
+def identity_match_allowed(
+    new: Fingerprint,
+    new_feed_id: int,
+    matched: Fingerprint | None,
+    matched_feed_id: int,
+    rule: MatchRule,
+) -> bool:
+    """Whether a URL (or GUID) match makes the new article a copy of ``matched``: always
+    within one feed (its own re-publication); across feeds only when the texts agree, by
+    content hash or by the near-duplicate rule. A URL is only the entry's word, and any
+    subscribed feed can write any: the victim's link with ``?fbclid=`` added (stripped
+    by canonicalisation) used to join the victim's story with the attacker's text. When
+    this says no, the entry is matched by its text alone (exact, near, or a new story).
+
+    >>> from worker.dedup.fingerprint import fingerprint
+    >>> wire = fingerprint("the council said the harbour bridge will close in May " * 5)
+    >>> other = fingerprint("a miracle pill was sold to the readers of the site " * 5)
+    >>> identity_match_allowed(other, 2, wire, 1, MatchRule())
+    False
+    >>> identity_match_allowed(other, 1, wire, 1, MatchRule()), identity_match_allowed(
+    ...     wire, 2, wire, 1, MatchRule())
+    (True, True)
+    """
+    if new_feed_id == matched_feed_id:
+        return True
+    if matched is None:
+        return False
+    if new.content_hash == matched.content_hash:
+        return True
+    if not new.compatible(matched):
+        return False
+    return is_copy(similarity(new, matched), new, matched, rule)
+
+
 def best_match(fp: Fingerprint, candidates: Iterable[Candidate], rule: MatchRule) -> Match | None:
     """The verified candidate most similar to ``fp`` (see ``verified_matches``)."""
     matches = verified_matches(fp, candidates, rule)

@@ -52,11 +52,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from worker.clock import utcnow
-from worker.dedup.canonical import ArticleFacts, choose_canonical
+from worker.dedup.canonical import ArticleFacts, choose_canonical, seen_time
 from worker.dedup.decision import (
     MAX_LINK_MEMBERS,
     Candidate,
     Match,
+    identity_match_allowed,
     stories_to_merge,
     story_match,
     verified_matches,
@@ -123,7 +124,8 @@ def refresh_stories(
         facts = [
             ArticleFacts(
                 m.article_id,
-                m.published_at or m.fetched_at,
+                # An implausible published time (0001-01-01, 9999) does not count.
+                seen_time(m.published_at, m.fetched_at),
                 priorities.get(m.feed_id, 0),
                 m.text_length,
             )
@@ -329,7 +331,9 @@ class _Segment:
 
     def _exact(self, draft: Draft) -> ExactRow | None:
         """The lowest-id article with the draft's canonical URL or content hash: stored
-        rows first (lower ids), then the segment's own."""
+        rows first (lower ids), then the segment's own. A URL match with another feed's
+        article whose text does not agree is no match (``identity_match_allowed``): any
+        feed can write any URL, so the text decides."""
         found: list[ExactRow] = []
         fp = draft.fingerprint
         for stored, pending, key in (
@@ -346,7 +350,17 @@ class _Segment:
                     p.story_id,
                     p.draft.canonical_url,
                     p.draft.fingerprint.content_hash,
+                    p.draft.feed_id,
+                    p.draft.fingerprint,
                 )
+            if (
+                row is not None
+                and stored is self._by_url
+                and not identity_match_allowed(
+                    fp, draft.feed_id, row.fingerprint, row.feed_id, self.engine.policy.rule
+                )
+            ):
+                continue
             if row is not None:
                 found.append(row)
         return min(found, key=lambda r: r.article_id) if found else None

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 
 from worker.dedup.spots import spots
 
@@ -54,10 +53,20 @@ def scheme_name(shingle_size: int, kind: str = "w") -> str:
     return f"{kind}{shingle_size}-{SCHEME_FAMILY}"
 
 
+_EMPTY = np.uint32(0xFFFFFFFF)  # an empty affine32 MinHash's value in every slot
+
+
 @lru_cache(maxsize=8)
-def _template(num_perm: int, seed: int) -> MinHash:
-    # Building the permutations is the expensive part of MinHash(); share them.
-    return MinHash(num_perm=num_perm, seed=seed, hashfunc=zlib.crc32, scheme="affine32")
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(a, b)`` of the affine permutations ``h -> a * h + b mod 2**32`` of datasketch's
+    ``MinHash(num_perm, seed, scheme="affine32")``, made once per setting. datasketch is
+    imported here, at the first signature, not at start: its package imports scipy, half a
+    second that a query command or a poll with nothing new does not need."""
+    from datasketch import MinHash
+
+    permutations = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    a, b = (np.ascontiguousarray(row, dtype=np.uint32) for row in permutations)
+    return a, b
 
 
 @dataclass(frozen=True)
@@ -141,10 +150,9 @@ def minhash_values(grams: Collection[bytes], num_perm: int = 128, seed: int = 1)
     its hash values, computed as its ``update_batch`` does (pre-mix, affine permutations,
     column minimum) but on the shared permutations, without building a MinHash per text
     (that cost as much as the hashing); ``tests/test_dedup.py`` holds it to datasketch."""
-    template = _template(num_perm, seed)
     if not grams:
-        return np.asarray(template.hashvalues, dtype=np.uint32).copy()
-    a, b = template.permutations
+        return np.full(num_perm, _EMPTY, dtype=np.uint32)
+    a, b = _permutations(num_perm, seed)
     hv = np.fromiter(map(zlib.crc32, grams), dtype=np.uint32, count=len(grams)).reshape(-1, 1)
     permuted = fmix32(hv) * a + b
-    return np.minimum(template.hashvalues, permuted.min(axis=0)).astype(np.uint32, copy=False)
+    return permuted.min(axis=0).astype(np.uint32, copy=False)

@@ -79,6 +79,10 @@ class ExactRow(NamedTuple):
     story_id: int
     canonical_url: str | None
     content_hash: str
+    # For ``identity_match_allowed``: whose article it is, and its text's fingerprint
+    # (``None`` when it has none).
+    feed_id: int = 0
+    fingerprint: Fingerprint | None = None
 
 
 class Member(NamedTuple):

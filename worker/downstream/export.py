@@ -24,20 +24,21 @@ from typing import Any
 
 from lxml import etree
 
+from worker.safetext import json_safe, xml_text
+
 ATOM_NS = "http://www.w3.org/2005/Atom"
 _E = f"{{{ATOM_NS}}}"
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> Any:
-    element = etree.SubElement(parent, _E + tag, {k: v for k, v in attrs.items() if v})
+    # Every string, attributes too, stripped to what XML 1.0 allows: stored text may carry
+    # control characters, U+FFFE/U+FFFF or NUL, and lxml refuses the whole document then.
+    element = etree.SubElement(
+        parent, _E + tag, {k: xml_text(v) for k, v in attrs.items() if v and xml_text(v)}
+    )
     if text is not None:
-        element.text = _xml_safe(text)
+        element.text = xml_text(text)
     return element
-
-
-def _xml_safe(text: str) -> str:
-    """XML 1.0 forbids most control characters; stored text may carry them."""
-    return "".join(ch for ch in text if ch in "\t\n\r" or ord(ch) >= 0x20)
 
 
 def _canonical(story: dict[str, Any]) -> dict[str, Any] | None:
@@ -103,9 +104,9 @@ def atom_feed(
 
 
 def json_document(stories: Iterable[dict[str, Any]]) -> str:
-    return json.dumps({"stories": list(stories)}, indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps({"stories": list(stories)}, indent=2, ensure_ascii=False)) + "\n"
 
 
 def json_lines(stories: Iterable[dict[str, Any]]) -> Iterator[str]:
     for story in stories:
-        yield json.dumps(story, ensure_ascii=False) + "\n"
+        yield json_safe(json.dumps(story, ensure_ascii=False)) + "\n"

@@ -19,7 +19,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -143,11 +143,17 @@ class BackfillIngestor(Ingestor):
             self._import_feeds[cfg.name] = _import_feed_id(self.db, cfg)
         return self._import_feeds[cfg.name]
 
-    def clean_entry(self, cfg: FeedConfig, entry: Entry, rules: ChromeRules) -> tuple[str, str]:
-        page = self.pages.pop(entry.guid, None)
-        if page is None:
-            return super().clean_entry(cfg, entry, rules)
-        text = page_to_text(page[0], page[1] or None)
+    def clean_entry(
+        self,
+        cfg: FeedConfig,
+        entry: Entry,
+        rules: ChromeRules,
+        page: Callable[[], tuple[str, float] | None] | None = None,
+    ) -> tuple[str, str]:
+        local = self.pages.pop(entry.guid, None)
+        if local is None:
+            return super().clean_entry(cfg, entry, rules, page)
+        text = page_to_text(local[0], local[1] or None)
         return text, strip_chrome(text, rules)
 
 

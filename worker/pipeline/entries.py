@@ -20,10 +20,13 @@ from sqlalchemy.orm import Session
 from worker import metrics
 from worker.clean import ChromeRules
 from worker.clean.learned import learnable_keys, site_host
+from worker.clock import utcnow
 from worker.config import Config, FeedConfig
 from worker.dedup.engine import DedupEngine, DedupPolicy, Draft
 from worker.dedup.fingerprint import Fingerprint, fingerprint
+from worker.limits import checkpoint, plausible_published
 from worker.reader.parser import Entry
+from worker.safetext import plain_line, storable, storable_or_none
 from worker.store import chrome_lines
 from worker.store.articles import ArticleStore, stored_entries
 from worker.store.db import Database
@@ -216,12 +219,16 @@ def prepare(
     stored_hash = known.source_hash(entry)
     if stored_hash == digest:
         return None
+    checkpoint("cleaning")
     host = site_host(entry.link) if config.clean.learn_lines else None
     rules = ChromeRules(
         tuple(config.clean.extra_patterns) + tuple(cfg.boilerplate), learned.keys_for(host)
     )
     with metrics.stage("clean"):
         extracted, clean_text = clean(cfg, entry, rules)
+    # Before the fingerprint, so it is the fingerprint of the text as stored.
+    clean_text = storable(clean_text)
+    checkpoint("the fingerprint")
     with metrics.stage("fingerprint"):
         fp = fingerprint_text(config, clean_text)
     keys: frozenset[str] = frozenset()
@@ -230,16 +237,19 @@ def prepare(
         if stored_hash is None:  # a new article: its lines count for the next entries
             learned.count(keys, host)
     known.add(entry, digest)
+    # Every string as both databases store it (NUL out: PostgreSQL refuses it), and a
+    # published time only when it is plausible (the parser checks it too; imports do not
+    # pass through the parser).
     draft = Draft(
         feed_id=feed_id,
-        guid=entry.guid,
-        url=entry.link or None,
-        canonical_url=entry.url or None,
-        title=entry.title,
-        author=entry.author,
-        published_at=entry.published,
+        guid=storable(entry.guid),
+        url=storable(entry.link) or None,
+        canonical_url=storable(entry.url) or None,
+        title=plain_line(entry.title),
+        author=storable_or_none(entry.author),
+        published_at=plausible_published(entry.published, utcnow()),
         language=cfg.language,
-        content_html=entry.content_html,
+        content_html=storable_or_none(entry.content_html),
         clean_text=clean_text,
         source_hash=digest,
         fingerprint=fp,

@@ -11,20 +11,29 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from worker import metrics
+from worker import limits, metrics
 from worker.clean import ChromeRules, strip_chrome
 from worker.clean.bodies import body_to_text
 from worker.clean.extract import page_to_text
 from worker.clock import utcnow
 from worker.config import Config, FeedConfig, FullTextMode
 from worker.errors import FeedError, HTTPStatusError, StoreError
+from worker.limits import (
+    Budget,
+    BudgetExceeded,
+    checkpoint,
+    cut_markup,
+    cut_text,
+    entry_budget,
+)
 from worker.logs import log_context
 from worker.outcomes import PollOutcome
 from worker.pipeline import backoff
@@ -35,9 +44,11 @@ from worker.pipeline.entries import (
     Prepared,
     poll_state,
     prepare,
+    source_hash,
     write_batch,
 )
 from worker.pipeline.events import EventLevel
+from worker.pipeline.extraction import PageExtractor, PagePrefetch
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
@@ -48,6 +59,7 @@ from worker.store.events import stories_of_entries
 from worker.store.feeds import park, parked_feeds, record_poll, sync_feeds
 
 log = logging.getLogger("newsdedup.ingest")
+T = TypeVar("T", str, bytes)
 
 # A batch of a poll's entries is written after this long even when not full.
 _BATCH_SECONDS = 5.0
@@ -66,6 +78,7 @@ class Ingestor:
     def __post_init__(self) -> None:
         if self.fetcher is None:
             self.fetcher = fetcher_for(self.config)
+        self.extractor = PageExtractor(self.config.worker.extract_processes)
         self.policy = dedup_policy(self.config)
         self._feed_ids: dict[str, int] = {}
         self._priorities: dict[int, int] = {}
@@ -77,6 +90,10 @@ class Ingestor:
         # One generator for every poll's jitter instead of one seeded from os.urandom per
         # poll; its draws are atomic under the GIL, so the poll threads can share it.
         self._rng = random.Random()
+        self.max_entries_per_poll = limits.MAX_ENTRIES_PER_POLL
+        # Per feed being polled: (monotonic time of the last lease renewal, lease valid
+        # until); an entry's budget ends with the lease.
+        self._leases: dict[int, tuple[float, float]] = {}
         # The event level's state in memory, shared by this process's poll threads.
         self.events = EventLevel(self.config.events)
 
@@ -145,6 +162,11 @@ class Ingestor:
             # scheduler retries with backoff; nothing was fetched, so nothing is lost.
             log.error("feed=%s database unavailable: %s", name, exc)
             outcome = PollOutcome("error", error_kind="database", error=str(exc).split("\n")[0])
+        except Exception as exc:
+            # A bug outside the poll proper (claiming, config): counted as a failed poll;
+            # the scheduler backs off (it never polls again at once).
+            log.exception("feed=%s poll failed", name)
+            outcome = PollOutcome("error", error_kind="internal", error=_describe(exc))
         finally:
             with self._running_lock:
                 self._running.discard(name)
@@ -175,23 +197,51 @@ class Ingestor:
                 conn, feed_id, self.owner, now=now, timeout=self._lease, due_by=due_by
             )
             if state is not None:
+                self._leased(feed_id)
                 return state
             holder = leases.holder(conn, feed_id)
             if not leases.dead_local_owner(holder):
                 return None
             assert holder is not None
             log.info("feed=%s taking over the lease of %s (not running)", name, holder)
-            return leases.take_over(
+            state = leases.take_over(
                 conn, feed_id, self.owner, holder, now=now, timeout=self._lease, due_by=due_by
             )
+            if state is not None:
+                self._leased(feed_id)
+            return state
 
-    def _renew_lease(self, feed_id: int) -> None:
+    def _leased(self, feed_id: int) -> None:
+        """The lease of ``feed_id`` was taken or renewed just now."""
+        now = time.monotonic()
+        # A little before the database's expiry: another worker may take the feed then.
+        self._leases[feed_id] = (now, now + self._lease.total_seconds() * 0.9)
+
+    def _renew_lease(self, feed_id: int) -> bool:
+        """Renew the poll's lease; ``False`` when another worker has taken the feed."""
         try:
             with self.db.engine.begin() as conn:
                 if not leases.renew(conn, feed_id, self.owner, now=utcnow(), timeout=self._lease):
                     log.warning("feed=%s lease lost to another worker", feed_id)
+                    # The next entry's budget is spent before it starts: the poll ends.
+                    self._leases[feed_id] = (time.monotonic(), 0.0)
+                    return False
         except SQLAlchemyError as exc:
             log.warning("feed=%s lease not renewed: %s", feed_id, exc)
+            return True  # still ours until it expires; the entry budget ends with it
+        self._leased(feed_id)
+        return True
+
+    def _entry_budget(self, feed_id: int) -> Budget:
+        """The budget of the next entry: CPU, and the lease, renewed first when a third of
+        it has gone (a slow entry must not let another worker take the feed midway)."""
+        held = self._leases.get(feed_id)
+        if held is not None and time.monotonic() - held[0] > self._lease.total_seconds() / 3:
+            if not self._renew_lease(feed_id):
+                raise BudgetExceeded("lease", "the feed's lease was taken by another worker")
+            held = self._leases[feed_id]
+        deadline = held[1] if held is not None else None
+        return Budget(limits.ENTRY_CPU_SECONDS, deadline=deadline, stop=self.stop)
 
     def _poll(self, cfg: FeedConfig, state: leases.PollState) -> PollOutcome:
         started = utcnow()
@@ -200,6 +250,7 @@ class Ingestor:
         retry_after = ttl = max_age = None
         parsed: ParsedFeed | None = None
         result_headers: dict[str, str] = {}
+        status: int | None = None
         assert self.fetcher is not None
         try:
             with metrics.stage("fetch"):
@@ -209,18 +260,24 @@ class Ingestor:
                     last_modified=state.last_modified,
                     user_agent=cfg.user_agent,
                     trusted=True,
+                    # The operator chose the feed's host; a redirect elsewhere is the
+                    # server's choice and goes through the address guard.
+                    trust_redirects=cfg.allow_private_addresses,
                     base_dir=self.config.base_dir if cfg.url[:5].lower() == "file:" else None,
                 )
-            result_headers = result.headers
+            result_headers, status = result.headers, result.status
             max_age = backoff.cache_max_age(result.headers.get("cache-control"))
             if result.not_modified:
                 outcome = PollOutcome("not_modified", http_status=304)
             else:
                 with metrics.stage("parse"):
-                    parsed = parse_feed(result.content, url=result.url, headers=result.headers)
+                    parsed = parse_feed(
+                        result.content, url=result.url, headers=result.headers, now=utcnow()
+                    )
+                del result  # the body: not held through the entries
                 ttl = parsed.ttl_seconds
                 outcome = self._store_entries(cfg, feed_id, parsed)
-                outcome.http_status = result.status
+                outcome.http_status = status
         except FeedError as exc:
             retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
             outcome = PollOutcome("error", error_kind=exc.kind, error=str(exc))
@@ -228,6 +285,12 @@ class Ingestor:
                 outcome.http_status = exc.status
         except StoreError as exc:
             outcome = PollOutcome("error", error_kind="database", error=str(exc))
+        except Exception as exc:
+            # Whatever it was, the poll is recorded as failed, counted and retried with
+            # backoff; it never takes the daemon's schedule for the feed with it.
+            log.exception("feed=%s poll failed", cfg.name)
+            outcome = PollOutcome("error", error_kind="internal", error=_describe(exc))
+        self._leases.pop(feed_id, None)
         failures = state.consecutive_failures + 1 if outcome.outcome == "error" else 0
         if outcome.outcome == "interrupted":
             failures = state.consecutive_failures  # not a success: the backoff stands
@@ -241,6 +304,8 @@ class Ingestor:
             jitter=self.config.worker.jitter,
             rng=self._rng,
         )
+        if outcome.entries_deferred:  # a backlog: the rest comes soon, not an interval later
+            delay = min(delay, limits.BACKLOG_REPOLL_SECONDS)
         # A cut poll is due again at once: the next start finishes what it began.
         next_poll_at = utcnow() + timedelta(
             seconds=0 if outcome.outcome == "interrupted" else delay
@@ -282,13 +347,14 @@ class Ingestor:
         level = (
             logging.WARNING
             if outcome.outcome == "error"
-            else (logging.INFO if changed else logging.DEBUG)
+            else (logging.INFO if changed or outcome.rejected else logging.DEBUG)
         )
         if log.isEnabledFor(level):
             took = time.monotonic() - t0
             log.log(
                 level,
-                "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d%s (%.2fs)",
+                "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d rejected=%d "
+                "deferred=%d%s (%.2fs)",
                 cfg.name,
                 outcome.outcome,
                 outcome.articles_new,
@@ -296,6 +362,8 @@ class Ingestor:
                 outcome.duplicates_near,
                 outcome.articles_updated,
                 outcome.entries_seen,
+                sum(outcome.rejected.values()),
+                outcome.entries_deferred,
                 f" error={outcome.error_kind}: {outcome.error}" if outcome.error else "",
                 took,
                 extra=poll_fields(outcome, took),
@@ -304,6 +372,11 @@ class Ingestor:
 
     def _store_entries(self, cfg: FeedConfig, feed_id: int, parsed: ParsedFeed) -> PollOutcome:
         outcome = PollOutcome("ok", entries_seen=len(parsed.entries))
+        for reason, count in parsed.rejected.items():
+            outcome.rejected[reason] += count
+        outcome.rejected_notes.extend(parsed.rejected_notes[:20])
+        for note in parsed.rejected_notes:
+            log.warning("feed=%s entry skipped: %s", cfg.name, note)
         # A database outage is waited out; if it lasts, StoreError fails the poll
         # (validators unsaved, so every entry comes again on the next poll).
         try:
@@ -316,24 +389,92 @@ class Ingestor:
             raise StoreError(f"feed {cfg.name}: {exc}") from exc
         batch: list[Prepared] = []
         opened = time.monotonic()
-        for entry in parsed.entries:
+        taken = 0
+        pages = self._prefetch(cfg, parsed.entries, known)
+        for index, entry in enumerate(parsed.entries):
             if self.stop.is_set():
                 outcome.outcome = "interrupted"
                 outcome.entry_errors += 1  # keep the validators: the rest comes next time
                 break
-            with log_context(article=entry.guid):
-                prepared = self.prepare_entry(cfg, feed_id, entry, known, learned)
+            if taken >= self.max_entries_per_poll:
+                # Over the per-poll cap: the rest waits for the next poll (soon); only
+                # whether it is new or changed is asked, which costs a hash.
+                if known.source_hash(entry) != source_hash(entry):
+                    outcome.entries_deferred += 1
+                continue
+            page = functools.partial(pages.text, index) if pages is not None else None
+            try:
+                prepared = self._prepare_guarded(cfg, feed_id, entry, known, learned, outcome, page)
+            except BudgetExceeded as exc:  # stopped, or another worker has the feed: the end
+                log.warning("feed=%s poll ends: %s", cfg.name, exc)
+                outcome.outcome = "interrupted"
+                outcome.entry_errors += 1
+                break
             if prepared is not None:
                 batch.append(prepared)
+                taken += 1
             # Also written when it has been open a while (slow article-page fetches), so
             # the lease is renewed and a crash loses little time's work.
             full = len(batch) >= self.config.worker.store_batch
             if batch and (full or time.monotonic() - opened > _BATCH_SECONDS):
                 self._write_poll_batch(cfg, feed_id, batch, outcome)
                 batch, opened = [], time.monotonic()
+        if pages is not None:
+            pages.cancel()  # after a stop: the pages started ahead are not waited for
         if batch:  # also after a stop: the entries in hand are written, then the poll ends
             self._write_poll_batch(cfg, feed_id, batch, outcome)
         return outcome
+
+    def _prepare_guarded(
+        self,
+        cfg: FeedConfig,
+        feed_id: int,
+        entry: Entry,
+        known: KnownEntries,
+        learned: LearnedLines,
+        outcome: PollOutcome,
+        page: Callable[[], tuple[str, float] | None] | None = None,
+    ) -> Prepared | None:
+        """``prepare_entry`` under the entry's budget and its own guard: an entry that
+        overruns the budget or raises is skipped and counted, never the poll's end. A stop
+        is (``BudgetExceeded`` raised on), and so is a lease another worker has taken; an
+        entry that outlasted the lease while nobody took it is skipped like one over
+        budget (ending the poll would only bring it back at once, and again)."""
+        budget = self._entry_budget(feed_id)
+        try:
+            with log_context(article=entry.guid), entry_budget(budget):
+                return self.prepare_entry(cfg, feed_id, entry, known, learned, page)
+        except BudgetExceeded as exc:
+            if exc.reason == "stopped" or (
+                exc.reason == "lease" and not self._renew_lease(feed_id)
+            ):
+                raise
+            note = f"budget: entry {entry.guid[:120]!r} ({exc})"
+        except Exception as exc:
+            log.exception("feed=%s guid=%s entry failed", cfg.name, entry.guid[:200])
+            note = f"error: entry {entry.guid[:120]!r} ({_describe(exc)})"
+        log.warning("feed=%s entry skipped: %s", cfg.name, note)
+        outcome.reject(note.split(":", 1)[0], note)
+        return None
+
+    def _prefetch(
+        self, cfg: FeedConfig, entries: list[Entry], known: KnownEntries
+    ) -> PagePrefetch | None:
+        """The poll's article pages, started ahead on the extraction pool (``None``: pages
+        are extracted in this thread, one entry at a time)."""
+        if self.extractor.in_process:
+            return None
+        # Entries stored unchanged are skipped before cleaning: their pages are not fetched.
+        wanted = [
+            i
+            for i, e in enumerate(entries)
+            if self._wants_page(cfg, e) and known.source_hash(e) != source_hash(e)
+        ]
+        if not wanted:
+            return None
+        return PagePrefetch(
+            self.extractor, lambda i: self._fetch_page(cfg, entries[i]), wanted, self.stop
+        )
 
     def _write_poll_batch(
         self, cfg: FeedConfig, feed_id: int, batch: list[Prepared], outcome: PollOutcome
@@ -347,42 +488,86 @@ class Ingestor:
 
         try:
             kinds = write(batch)
-        except SQLAlchemyError:
-            # Not an outage (that raised StoreError): one entry the database refuses must
-            # not cost the others, so each is tried alone.
+        except StoreError:
+            raise  # an outage that lasted: the poll fails, every entry comes again
+        except Exception:
+            # Not an outage: one entry the database (or the dedup code) refuses must not
+            # cost the others, so each is tried alone.
             kinds = []
             for prepared in batch:
                 try:
                     kinds += write([prepared])
-                except SQLAlchemyError as exc:
+                except StoreError:
+                    raise
+                except Exception as exc:
                     outcome.entry_errors += 1
-                    log.warning(
-                        "feed=%s guid=%s not stored: %s", cfg.name, prepared.draft.guid, exc
-                    )
+                    guid = prepared.draft.guid[:120]
+                    outcome.reject("store", f"store: entry {guid!r} ({_describe(exc)})")
+                    log.warning("feed=%s guid=%s not stored: %s", cfg.name, guid, exc)
         self._renew_lease(feed_id)
         outcome.count(kinds)
 
-    def clean_entry(self, cfg: FeedConfig, entry: Entry, rules: ChromeRules) -> tuple[str, str]:
-        """``(extracted text, clean text)`` of an entry, fetching the article page when
-        the feed carries only a summary (``full_text``)."""
-        text = ""
+    @staticmethod
+    def _wants_page(cfg: FeedConfig, entry: Entry) -> bool:
         want_page = cfg.full_text == FullTextMode.ALWAYS or (
             cfg.full_text == FullTextMode.AUTO and not entry.has_full_content
         )
-        if want_page and entry.link.lower().startswith(("http://", "https://")):
-            assert self.fetcher is not None
-            try:
-                page = self.fetcher.fetch(
-                    entry.link,
-                    user_agent=cfg.user_agent,
-                    trusted=cfg.allow_private_addresses,
-                    accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
-                )
-                text = page_to_text(page.content, page.url)
-            except FeedError as exc:
-                log.info("feed=%s url=%s full text not fetched: %s", cfg.name, entry.link, exc)
+        return want_page and entry.link.lower().startswith(("http://", "https://"))
+
+    def _fetch_page(self, cfg: FeedConfig, entry: Entry) -> tuple[str | bytes, str] | None:
+        """The article page's content (cut to the element bound) and final URL; ``None``
+        when it cannot be had."""
+        assert self.fetcher is not None
+        checkpoint("the article page")
+        try:
+            page = self.fetcher.fetch(
+                entry.link,
+                user_agent=cfg.user_agent,
+                trusted=cfg.allow_private_addresses,
+                accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+                max_bytes=limits.MAX_PAGE_BYTES,
+            )
+        except FeedError as exc:
+            log.info("feed=%s url=%s full text not fetched: %s", cfg.name, entry.link, exc)
+            return None
+        return _bounded(page.content, cut_markup, "page_elements"), page.url
+
+    def _page_text(self, content: str | bytes, url: str) -> tuple[str, float]:
+        checkpoint("extracting the article page")
+        if self.extractor.in_process:
+            started = time.thread_time()
+            return page_to_text(content, url), time.thread_time() - started
+        future = self.extractor.submit(content, url)
+        return self.extractor.text(future, content, url)
+
+    def clean_entry(
+        self,
+        cfg: FeedConfig,
+        entry: Entry,
+        rules: ChromeRules,
+        page: Callable[[], tuple[str, float] | None] | None = None,
+    ) -> tuple[str, str]:
+        """``(extracted text, clean text)`` of an entry, fetching the article page when
+        the feed carries only a summary (``full_text``). ``page`` gives the page's text when
+        the poll started it ahead (``None`` from it: fetch it here)."""
+        text = ""
+        if self._wants_page(cfg, entry):
+            extracted = page() if page is not None else None
+            if extracted is None:
+                fetched = self._fetch_page(cfg, entry)
+                extracted = self._page_text(*fetched) if fetched is not None else None
+            if extracted is not None:
+                text, seconds = extracted
+                metrics.STAGE_SECONDS.labels("extract").observe(seconds)
         if not text:
-            text = body_to_text(entry.content_html, entry.source_html, entry.link or None)
+            checkpoint("extracting the entry's text")
+            text = body_to_text(
+                _bounded(entry.content_html, cut_markup, "elements"),
+                _bounded(entry.source_html, cut_markup, "elements"),
+                entry.link or None,
+            )
+        text = _bounded(text, cut_text, "text")
+        checkpoint("the chrome rules")
         return text, strip_chrome(text, rules)
 
     def prepare_entry(
@@ -392,10 +577,12 @@ class Ingestor:
         entry: Entry,
         known: KnownEntries,
         learned: LearnedLines,
+        page: Callable[[], tuple[str, float] | None] | None = None,
     ) -> Prepared | None:
         """Clean and fingerprint an entry (outside the dedup lock); ``None`` when it is
-        stored unchanged."""
-        return prepare(self.config, cfg, feed_id, entry, known, learned, self.clean_entry)
+        stored unchanged. ``page``: its article page's text, started ahead by the poll."""
+        clean = self.clean_entry if page is None else functools.partial(self.clean_entry, page=page)
+        return prepare(self.config, cfg, feed_id, entry, known, learned, clean)
 
     def write_entries(self, feed_id: int, batch: list[Prepared]) -> list[str]:
         """Store prepared entries of one feed in one dedup transaction, and place their new
@@ -442,8 +629,24 @@ class Ingestor:
         return self.ingest_entries(cfg, feed_id, [entry])[0]
 
     def close(self) -> None:
+        self.extractor.close()
         if self.fetcher is not None:
             self.fetcher.close()
+
+
+def _bounded(value: T, cut: Callable[[T], T], reason: str) -> T:
+    """``cut(value)``, counted (``newsdedup_entries_truncated_total``) and logged when it
+    cut something: the entry is kept, with less of its text."""
+    bounded = cut(value)
+    if len(bounded) != len(value):
+        metrics.ENTRIES_TRUNCATED.labels(reason).inc()
+        log.info("entry cut to its first part (%s: %d of %d)", reason, len(bounded), len(value))
+    return bounded
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one short line for the feed row and the poll log."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
 
 
 def poll_fields(outcome: PollOutcome, seconds: float) -> dict[str, object]:

@@ -82,13 +82,21 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
+def url_host(url: str) -> str:
+    """The host a URL names, as the guard compares it (``""`` when it has none)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
 def check_public_host(url: str) -> None:
     """Raise ``BlockedAddressError`` unless every address ``url``'s host resolves to is public.
 
     A fast refusal before any request; the guarded transport checks again at connect time,
     on the address it actually connects to (so DNS rebinding between the two is harmless).
     """
-    host = urlsplit(url).hostname
+    host = url_host(url)
     if not host:
         raise BlockedAddressError(f"{url}: no host")
     try:
@@ -202,15 +210,23 @@ class Fetcher:
         last_modified: str | None = None,
         user_agent: str | None = None,
         trusted: bool = True,
+        trust_redirects: bool = False,
         base_dir: Path | None = None,
+        max_bytes: int | None = None,
         accept: str = "application/rss+xml, application/atom+xml, application/rdf+xml, "
         "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
     ) -> FetchResult:
-        """GET ``url``; ``trusted=False`` refuses non-public addresses at every hop."""
+        """GET ``url``; ``trusted=False`` refuses non-public addresses at every hop.
+
+        ``trusted`` covers ``url``'s own host only: a redirect to another host is the
+        server's choice, not the operator's, and is checked like an untrusted link unless
+        ``trust_redirects`` (a feed with ``allow_private_addresses``). ``max_bytes``: a
+        lower cap than the configured one for this fetch (article pages)."""
+        limit = min(max_bytes or self.limits.max_bytes, self.limits.max_bytes)
         if url.lower().startswith("file:"):
             if not trusted:
                 raise BlockedAddressError(f"{url}: file: URLs are only allowed in the config")
-            return self._fetch_file(url, base_dir)
+            return self._fetch_file(url, base_dir, limit)
         headers: dict[str, str] = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -221,20 +237,27 @@ class Fetcher:
         deadline_at = time.monotonic() + self.limits.timeout
         started = time.monotonic()
         current = url
+        origin = url_host(url)
         for _hop in range(self.limits.max_redirects + 1):
             if not current.lower().startswith(("http://", "https://")):
                 raise FetchError(f"{current}: redirect to an unsupported scheme")
-            if not trusted:
+            hop_trusted = trusted and (trust_redirects or url_host(current) == origin)
+            if not hop_trusted:
                 check_public_host(current)
             queued = time.monotonic()
             # Waiting for a slot is not the server's time: the total timeout starts after it.
-            with self._hosts.hold(urlsplit(current).hostname or "", timeout=self._slot_wait):
+            with self._hosts.hold(url_host(current), timeout=self._slot_wait):
                 deadline_at += time.monotonic() - queued
                 status, body, response_headers = self._get_once(
-                    current, headers, deadline_at, trusted=trusted
+                    current, headers, deadline_at, trusted=hop_trusted, max_bytes=limit
                 )
             if status in _REDIRECT_CODES and "location" in response_headers:
-                current = urljoin(current, response_headers["location"])
+                location = response_headers["location"]
+                try:
+                    current = urljoin(current, location)
+                    urlsplit(current).hostname  # noqa: B018  (raises for a broken host)
+                except ValueError as exc:
+                    raise FetchError(f"{current}: redirect to a broken URL {location!r}") from exc
                 continue
             if status == 304:
                 return FetchResult(current, 304, b"", response_headers, time.monotonic() - started)
@@ -247,7 +270,13 @@ class Fetcher:
         raise FetchError(f"{url}: more than {self.limits.max_redirects} redirects")
 
     def _get_once(
-        self, url: str, headers: Mapping[str, str], deadline_at: float, *, trusted: bool
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        deadline_at: float,
+        *,
+        trusted: bool,
+        max_bytes: int,
     ) -> tuple[int, bytes, dict[str, str]]:
         client = self._client if trusted else self._untrusted_client
         try:
@@ -265,13 +294,13 @@ class Fetcher:
                     # waiting for; its connection is closed.
                     return response.status_code, b"", response_headers
                 declared = response_headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > self.limits.max_bytes:
+                if declared.isdigit() and (len(declared) > 18 or int(declared) > max_bytes):
                     raise TooLargeError(
-                        f"{url}: Content-Length {declared} exceeds {self.limits.max_bytes} bytes"
+                        f"{url}: Content-Length {declared} exceeds {max_bytes} bytes"
                     )
                 return (
                     response.status_code,
-                    self._read_body(url, response, deadline_at),
+                    self._read_body(url, response, deadline_at, max_bytes),
                     response_headers,
                 )
         except httpx.TimeoutException as exc:
@@ -283,8 +312,10 @@ class Fetcher:
         except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, zlib.error) as exc:
             raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from exc
 
-    def _read_body(self, url: str, response: httpx.Response, deadline_at: float) -> bytes:
-        body = BoundedBody(url, self.limits.max_bytes, response.headers.get("content-encoding"))
+    def _read_body(
+        self, url: str, response: httpx.Response, deadline_at: float, max_bytes: int
+    ) -> bytes:
+        body = BoundedBody(url, max_bytes, response.headers.get("content-encoding"))
         # Raw bytes as they arrive, decompressed here in bounded steps: httpx would inflate a
         # whole network chunk at once (a 64 KiB gzip bomb chunk is 64 MiB, and nested
         # encodings multiply that). The socket deadline cuts a slow drip between reads.
@@ -294,7 +325,7 @@ class Fetcher:
                 raise TimeoutError_(f"{url}: exceeded total timeout {self.limits.timeout:g}s")
         return body.finish()
 
-    def _fetch_file(self, url: str, base_dir: Path | None) -> FetchResult:
+    def _fetch_file(self, url: str, base_dir: Path | None, max_bytes: int) -> FetchResult:
         parts = urlsplit(url)
         raw = unquote(
             parts.path if parts.netloc in ("", "localhost") else "//" + parts.netloc + parts.path
@@ -304,8 +335,8 @@ class Fetcher:
             path = (base_dir or Path.cwd()) / path
         try:
             size = path.stat().st_size
-            if size > self.limits.max_bytes:
-                raise TooLargeError(f"{url}: file is {size} bytes, limit {self.limits.max_bytes}")
+            if size > max_bytes:
+                raise TooLargeError(f"{url}: file is {size} bytes, limit {max_bytes}")
             content = path.read_bytes()
         except OSError as exc:
             raise FetchError(f"{url}: cannot read {path}: {exc.strerror or exc}") from exc

@@ -8,8 +8,10 @@ loopback the second time). Here the address that was checked is the address conn
 
     >>> is_public_address("93.184.216.34"), is_public_address("169.254.169.254")
     (True, False)
-    >>> is_public_address("::ffff:127.0.0.1")
-    False
+    >>> is_public_address("::ffff:127.0.0.1"), is_public_address("64:ff9b::7f00:1")
+    (False, False)
+    >>> is_public_address("64:ff9b::808:808"), is_public_address("2002:808:808::1")
+    (True, True)
 """
 
 from __future__ import annotations
@@ -31,10 +33,54 @@ from worker.errors import BlockedAddressError, FetchError, TimeoutError_
 _local = threading.local()
 
 
+# IPv6 prefixes whose last 32 bits are an IPv4 address a host or a translator reaches:
+# IPv4-mapped, SIIT's IPv4-translated, and NAT64's well-known prefix (RFC 6052).
+_V4_SUFFIX_PREFIXES = tuple(
+    ipaddress.IPv6Network(n) for n in ("::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+)
+# NAT64 for local use (RFC 8215): where the IPv4 address sits depends on the operator's
+# prefix length, so none of it is taken to be public. (Python's is_global changed for
+# several of these prefixes between versions; the decision here does not lean on it.)
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries, by every standard way of carrying one:
+    mapped, translated, compatible (``::a.b.c.d``), NAT64, 6to4 (``2002:AABB:CCDD::``)
+    and Teredo (server and client). A loopback or private address inside any of them
+    reaches that address through the host's own stack or a translator on the path.
+
+    >>> [str(a) for a in embedded_ipv4(ipaddress.IPv6Address("::127.0.0.1"))]
+    ['127.0.0.1']
+    """
+    found: list[ipaddress.IPv4Address] = []
+    low = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    compatible = int(ip) >> 32 == 0 and int(ip) > 1  # ::a.b.c.d; :: and ::1 are not
+    if compatible or any(ip in prefix for prefix in _V4_SUFFIX_PREFIXES):
+        found.append(low)
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found
+
+
+def _public_v4(ip: ipaddress.IPv4Address) -> bool:
+    return ip.is_global and not ip.is_multicast
+
+
 def is_public_address(address: str) -> bool:
+    """Whether connecting to ``address`` reaches the public internet only. IPv6 forms that
+    embed an IPv4 address are judged by it too (``::ffff:0:7f00:1``, ``64:ff9b::7f00:1``
+    and ``2002:7f00:1::`` all carry 127.0.0.1)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _public_v4(ip)
+    if ip in _LOCAL_NAT64 or ip.teredo is not None:  # Teredo: an obsolete tunnel, never a news site
+        return False
+    inner = embedded_ipv4(ip)
+    if inner:
+        return all(_public_v4(v4) for v4 in inner)
     return ip.is_global and not ip.is_multicast
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import calendar
 import codecs
 import hashlib
+import logging
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,12 +23,16 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-from feedparser.sanitizer import _sanitize_html
 
 from worker.errors import ParseError
+from worker.limits import plausible_published
 from worker.reader.discovery import discover_feed_links
+from worker.reader.prescan import Prescanned, prescan
 from worker.reader.sanitizer import plain_text, sanitize_html
 from worker.reader.urlcleaner import canonical_url
+from worker.safetext import plain_line, storable, xml_text
+
+log = logging.getLogger("newsdedup.parser")
 
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html)", re.I | re.S)
 _TAG = re.compile(r"<[^>]+>")
@@ -67,6 +73,9 @@ class ParsedFeed:
     entries: list[Entry]
     ttl_seconds: float | None = None
     warnings: list[str] = field(default_factory=list)
+    # Entries skipped, by reason (``worker.limits``; ``unparseable``), with a line each.
+    rejected: Counter[str] = field(default_factory=Counter)
+    rejected_notes: list[str] = field(default_factory=list)
 
 
 def _text_length(html: str) -> int:
@@ -82,54 +91,79 @@ def _to_datetime(struct: Any) -> datetime | None:
         return None
 
 
-_HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
-
-
-def _sanitized(value: str, detail: Mapping[str, Any] | None) -> str:
-    """``value`` as feedparser's own ``sanitize_html`` hands it back: markup of an HTML
-    type through its sanitiser, anything else unchanged. Feeds are parsed without it so
-    the body as given stays at hand (``Entry.source_html``); this gives the stored body
-    the very bytes it had before."""
-    kind = str((detail or {}).get("type") or "text/html").lower()
-    if not value or kind not in _HTML_TYPES:
-        return value
-    return str(_sanitize_html(value, "utf-8", kind))
-
-
-def _summary_detail(raw: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    # A summary feedparser made from the content has no detail of its own: the content's.
-    return raw.get("summary_detail") or next(iter(raw.get("content") or []), None)
-
-
-def _best_body(raw: Mapping[str, Any]) -> tuple[str, str, bool]:
-    """``(sanitised body, body as given, full)``: the fullest of the entry's contents and
-    its summary."""
-    contents = [
-        (_sanitized(c.get("value", ""), c), c.get("value", ""))
-        for c in raw.get("content", []) or []
-        if c.get("value")
-    ]
+def _best_body(raw: Mapping[str, Any]) -> tuple[str, bool]:
+    """``(body as given, full)``: the fullest of the entry's contents and its summary.
+    Feeds are parsed without feedparser's sanitiser, so a body that is a whole page keeps
+    the structure its extraction reads (``Entry.source_html``); what is stored goes
+    through nh3 (``sanitize_html``)."""
+    contents = [c.get("value", "") for c in raw.get("content", []) or [] if c.get("value")]
     summary = raw.get("summary", "") or ""
-    best = max(contents, key=lambda c: _text_length(c[0])) if contents else ("", "")
-    clean_summary = _sanitized(summary, _summary_detail(raw))
-    if _text_length(clean_summary) > _text_length(best[0]):
-        best = (clean_summary, summary)
-    full = bool(contents) or _text_length(best[0]) >= FULL_CONTENT_MIN_CHARS
-    return best[0], best[1], full and _text_length(best[0]) > 0
+    body = max(contents, key=_text_length) if contents else ""
+    if _text_length(summary) > _text_length(body):
+        body = summary
+    full = bool(contents) or _text_length(body) >= FULL_CONTENT_MIN_CHARS
+    return body, full and _text_length(body) > 0
 
 
-def _guid(raw: Mapping[str, Any], url: str, title: str, published: datetime | None) -> str:
-    guid = str(raw.get("id") or "").strip()
+def _guid(raw: Mapping[str, Any], url: str, title: str) -> str:
+    guid = storable(str(raw.get("id") or "")).strip()  # exactly as before, NUL aside
     if guid:
         return guid[:1000]
     if url:
         return url
-    # No id and no link: the entry's own text is its identity.
-    # (The summary as feedparser's sanitiser gives it: identities made before the feeds
-    # were parsed without it stay the same.)
-    summary = _sanitized(raw.get("summary", "") or "", _summary_detail(raw))
-    basis = "\x1f".join([title, published.isoformat() if published else "", summary])
+    # No id and no link: the entry's identity is its title and its own published time
+    # (not its text, nor its updated time: an edit changes those, and an edited entry
+    # is the same entry); the text only when there is no title.
+    published = raw.get("published_parsed")
+    stamp = calendar.timegm(published) if published else ""
+    basis = "\x1f".join([title, str(stamp)]) if title else str(raw.get("summary", ""))
     return "sha1:" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()
+
+
+def _link(raw: Mapping[str, Any], base: str) -> str:
+    """The entry's link, resolved against the feed's URL; ``""`` when it is not an
+    http(s) URL that can be parsed (``http://[::1`` made ``urljoin`` raise)."""
+    link = plain_line(str(raw.get("link") or ""))
+    try:
+        if link and base:
+            link = urljoin(base, link)
+        if not link.lower().startswith(("http://", "https://")):
+            return ""  # javascript:, data:, mailto:... are nothing to fetch or show
+        canonical_url(link)
+    except ValueError:
+        return ""
+    return link
+
+
+def _one_line(value: Any) -> str:
+    """A title or author as plain text on one line (``storable`` first: nh3 cannot take a
+    lone surrogate)."""
+    return plain_line(plain_text(storable(str(value or ""))))
+
+
+def _entry(raw: Mapping[str, Any], url: str, now: datetime) -> Entry | None:
+    """One feedparser entry as an ``Entry`` (``None``: nothing in it to store)."""
+    link = _link(raw, url)
+    canonical = canonical_url(link, base=url or None) if link else ""
+    title = _one_line(raw.get("title"))
+    published = plausible_published(
+        _to_datetime(raw.get("published_parsed") or raw.get("updated_parsed")), now
+    )
+    body, full = _best_body(raw)
+    if not (title or body or canonical):
+        return None
+    author = _one_line(raw.get("author"))
+    return Entry(
+        guid=_guid(raw, canonical, title),
+        url=canonical,
+        link=link,
+        title=title,
+        author=author or None,
+        published=published,
+        content_html=xml_text(sanitize_html(storable(body))),
+        has_full_content=full,
+        source_html=storable(body),
+    )
 
 
 def _wide_codec(content: bytes) -> str | None:
@@ -174,9 +208,20 @@ def defuse_dtd(content: bytes) -> bytes:
 
 
 def parse_feed(
-    content: bytes, *, url: str = "", headers: Mapping[str, str] | None = None
+    content: bytes,
+    *,
+    url: str = "",
+    headers: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> ParsedFeed:
-    """Parse ``content``; raises ``ParseError`` for something that is not a feed."""
+    """Parse ``content``; raises ``ParseError`` for something that is not a feed.
+
+    One bad entry never costs the others: entries over a bound are cut out before parsing
+    (``worker.reader.prescan``), a document feedparser cannot parse whole is parsed one
+    entry at a time, and an entry that cannot be read is skipped; each is counted in
+    ``rejected``. ``now``: when the feed was fetched (dates after it are not believed).
+    """
+    now = now or datetime.now(UTC)
     if not content.strip():
         raise ParseError(f"{url}: empty response body")
     if _HTML_START.match(content[:2048]):
@@ -190,53 +235,78 @@ def parse_feed(
     if utf8 is not content:  # transcoded: whatever charset the server declared is now wrong
         ctype = response_headers.pop("content-type", response_headers.pop("Content-Type", ""))
         response_headers["content-type"] = ctype.split(";")[0] + "; charset=utf-8"
-    content = defuse_dtd(utf8)
-    parsed = feedparser.parse(content, response_headers=response_headers, sanitize_html=False)
+    try:
+        scan = prescan(defuse_dtd(utf8))
+    except ParseError as exc:
+        raise ParseError(f"{url}: {exc}") from exc
+    del content, utf8  # a 10 MB body is not kept twice through the parse
+    rejected, notes = scan.rejected, scan.notes
+    try:
+        parsed = feedparser.parse(
+            scan.content, response_headers=response_headers, sanitize_html=False
+        )
+        raws = list(parsed.entries)
+    except Exception as exc:  # feedparser raises on some hostile input: entry by entry
+        log.info(
+            "%s: feedparser failed on the whole document (%s), parsing entry by entry", url, exc
+        )
+        parsed, raws = _parse_each(scan, response_headers, url)
     warnings = []
     if parsed.get("bozo"):
         warnings.append(f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}")
-    if not parsed.get("version") and not parsed.entries:
+    if not parsed.get("version") and not raws and not rejected:
         reason = warnings[0] if warnings else "no RSS, Atom or RDF root element"
         raise ParseError(f"{url}: not a feed: {reason}")
 
     entries: list[Entry] = []
-    for raw in parsed.entries:
-        link = str(raw.get("link") or "").strip()
-        if link and url:
-            link = urljoin(url, link)
-        if not link.lower().startswith(("http://", "https://")):
-            link = ""  # javascript:, data:, mailto:... are nothing to fetch or show
-        canonical = canonical_url(link, base=url or None)
-        title = plain_text(_sanitized(str(raw.get("title") or ""), raw.get("title_detail")))
-        published = _to_datetime(raw.get("published_parsed") or raw.get("updated_parsed"))
-        body, source, full = _best_body(raw)
-        if not (title or body or canonical):
+    for raw in raws:
+        try:
+            entry = _entry(raw, url, now)
+        except Exception as exc:  # one entry feedparser let through that we cannot read
+            rejected["unparseable"] += 1
+            notes.append(f"unparseable: entry {str(raw.get('id', '?'))[:120]!r} ({exc!r})")
             continue
-        entries.append(
-            Entry(
-                guid=_guid(raw, canonical, title, published),
-                url=canonical,
-                link=link,
-                title=title,
-                author=plain_text(str(raw.get("author"))) or None if raw.get("author") else None,
-                published=published,
-                content_html=sanitize_html(body),
-                has_full_content=full,
-                source_html=source,
-            )
-        )
-    if parsed.entries and not entries:
+        if entry is not None:
+            entries.append(entry)
+        else:  # nothing to store once its markup is gone: counted, not silent
+            rejected["empty"] += 1
+            notes.append(f"empty: entry {str(raw.get('id', '?'))[:120]!r} (no title, text or link)")
+    if raws and not entries and set(rejected) <= {"empty"}:
         # Not silent: a feed whose every entry is unusable is a problem worth showing.
-        raise ParseError(
-            f"{url}: {len(parsed.entries)} entries, none with a title, text or http(s) link"
-        )
+        raise ParseError(f"{url}: {len(raws)} entries, none with a title, text or http(s) link")
     ttl = None
     ttl_raw = str(parsed.feed.get("ttl", "") or "").strip()
-    if ttl_raw.isdigit():
+    if ttl_raw.isdigit() and len(ttl_raw) < 9:
         ttl = float(ttl_raw) * 60.0
     return ParsedFeed(
-        title=str(parsed.feed.get("title") or ""),
+        title=_one_line(parsed.feed.get("title")),
         entries=entries,
         ttl_seconds=ttl,
         warnings=warnings,
+        rejected=rejected,
+        rejected_notes=notes,
     )
+
+
+def _parse_each(scan: Prescanned, headers: Mapping[str, str], url: str) -> tuple[Any, list[Any]]:
+    """Each entry parsed in a document of its own (the feed's head, the entry, its tail),
+    so an entry feedparser raises on is skipped, counted as ``unparseable``."""
+    content, spans = scan.content, scan.spans
+    if not spans:
+        raise ParseError(f"{url}: feedparser cannot read the document")
+    head, tail = content[: spans[0][0]], content[spans[-1][1] :]
+    try:
+        feed = feedparser.parse(head + tail, response_headers=headers, sanitize_html=False)
+    except Exception as exc:
+        raise ParseError(f"{url}: feedparser cannot read the feed's own elements: {exc!r}") from exc
+    raws: list[Any] = []
+    for start, end in spans:
+        try:
+            one = feedparser.parse(
+                head + content[start:end] + tail, response_headers=headers, sanitize_html=False
+            )
+            raws.extend(one.entries)
+        except Exception as exc:
+            scan.rejected["unparseable"] += 1
+            scan.notes.append(f"unparseable: entry at byte {start} ({exc!r})")
+    return feed, raws

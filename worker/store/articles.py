@@ -42,7 +42,16 @@ _stories = cast(Table, Story.__table__)
 _IN_CHUNK = 500
 
 _EXACT_ROWS = select(
-    _articles.c.id, _articles.c.story_id, _articles.c.canonical_url, _articles.c.content_hash
+    _articles.c.id,
+    _articles.c.story_id,
+    _articles.c.canonical_url,
+    _articles.c.content_hash,
+    # What identity_match_allowed needs of a URL match: its feed and its fingerprint.
+    _articles.c.feed_id,
+    _articles.c.signature,
+    _articles.c.shingle_count,
+    _articles.c.sig_scheme,
+    _articles.c.sig_seed,
 ).where(
     _articles.c.id.in_(
         union(
@@ -178,7 +187,17 @@ class ArticleStore:
         self, canonical_urls: Collection[str], content_hashes: Collection[str]
     ) -> list[ExactRow]:
         params = {"b_urls": sorted(canonical_urls), "b_hashes": sorted(content_hashes)}
-        return [ExactRow(*row) for row in self._conn.execute(_EXACT_ROWS, params)]
+        return [
+            ExactRow(
+                row.id,
+                row.story_id,
+                row.canonical_url,
+                row.content_hash,
+                row.feed_id,
+                _fingerprint(row) if row.signature is not None and row.sig_scheme else None,
+            )
+            for row in self._conn.execute(_EXACT_ROWS, params)
+        ]
 
     def band_hits(self, keys: set[int], since: float) -> dict[int, list[int]]:
         return self.index.hits(self.session, keys, since)

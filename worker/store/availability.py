@@ -95,6 +95,8 @@ def wait_for_database(
     """Call ``connect`` until it succeeds, logging one clear line per failed try.
 
     ``give_up_after`` seconds (``None``: never) then ``StoreError``; ``stop`` ends it early.
+    A database that can never be written (a read-only file or file system) is not waited
+    for: ``StoreError`` at once, one line that says so.
     """
     started = time.monotonic()
     delay = 1.0
@@ -102,6 +104,11 @@ def wait_for_database(
         try:
             return connect()
         except (StoreError, OperationalError, InterfaceError) as exc:
+            if read_only(exc):
+                raise StoreError(
+                    f"database {safe_url(url)} is read-only ({_reason(exc)}): the worker "
+                    "writes it, and on SQLite the -wal and -shm files beside it"
+                ) from None
             waited = time.monotonic() - started
             if stop is not None and stop.is_set():
                 raise StoreError(f"database {safe_url(url)} unavailable: {exc}") from exc
@@ -118,6 +125,17 @@ def wait_for_database(
             else:
                 time.sleep(delay)
             delay = min(delay * 2, max_delay)
+
+
+def read_only(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be written at all (SQLite: a read-only
+    file or file system; PostgreSQL: a read-only transaction or standby)."""
+    while exc is not None:
+        text = str(getattr(exc, "orig", None) or exc).lower()
+        if "readonly database" in text or "read-only transaction" in text:
+            return True
+        exc = exc.__cause__  # type: ignore[assignment]
+    return False
 
 
 def _reason(exc: BaseException) -> str:

@@ -8,24 +8,25 @@ True
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from worker.errors import StoreError
 from worker.store.index import IndexMirror
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 # Key of the PostgreSQL advisory lock that serialises dedup decisions across workers.
 _DEDUP_LOCK_KEY = int.from_bytes(hashlib.sha1(b"newsdedup:dedup").digest()[:8], "big", signed=True)
@@ -60,6 +61,29 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+_DECLARATION = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+)$", re.MULTILINE)
+
+
+def schema_head() -> str | None:
+    """The head revision of the migration scripts, read from their ``revision`` and
+    ``down_revision`` lines without importing them or alembic (``None``: several heads,
+    which never matches a database, so ``ensure_current`` asks alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in resources.files("worker.schema").joinpath("versions").iterdir():
+        if not script.name.endswith(".py"):
+            continue
+        for name, value in _DECLARATION.findall(script.read_text(encoding="utf-8")):
+            try:
+                parsed = ast.literal_eval(value.split("#")[0].strip())
+            except (ValueError, SyntaxError):
+                return None  # not a plain literal: alembic decides
+            found = parsed if isinstance(parsed, tuple | list) else (parsed,)
+            (revisions if name == "revision" else parents).update(v for v in found if v)
+    heads = revisions - parents
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
 class Database:
     """One database: its engine, a session factory, migrations, the dedup lock and the
     in-memory mirror of its LSH index (``index``)."""
@@ -86,7 +110,12 @@ class Database:
         self.engine.dispose()
 
     # -- migrations --------------------------------------------------------------------
+    # alembic (and the migration scripts, which import numpy) is imported only to migrate
+    # or to answer `db`: a start on a current schema, and every query command, checks the
+    # revision with one SELECT against the scripts' own declarations (``schema_head``).
     def _alembic_config(self) -> AlembicConfig:
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         location = resources.files("worker.schema")
         cfg.set_main_option("script_location", str(location))
@@ -94,17 +123,28 @@ class Database:
         return cfg
 
     def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
     def current_revision(self) -> str | None:
+        """The revision in ``alembic_version`` (``None``: no schema yet), as alembic's
+        ``MigrationContext.get_current_revision`` reads it."""
         try:
             with self.engine.connect() as conn:
-                return MigrationContext.configure(conn).get_current_revision()
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
+                rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
         except OperationalError as exc:
             raise StoreError(f"cannot connect to the database: {exc.orig}") from exc
+        if len(rows) > 1:
+            raise StoreError(f"the database has {len(rows)} schema revisions; expected one")
+        return str(rows[0][0]) if rows else None
 
     def upgrade(self, revision: str = "head") -> None:
         """Create or upgrade the schema (idempotent; serialised across workers)."""
+        from alembic import command
+
         cfg = self._alembic_config()
         try:
             with self.engine.begin() as conn:
@@ -118,13 +158,15 @@ class Database:
             raise StoreError(f"migration failed: {exc}") from exc
 
     def downgrade(self, revision: str) -> None:
+        from alembic import command
+
         cfg = self._alembic_config()
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, revision)
 
     def ensure_current(self) -> None:
-        if self.current_revision() != self.head_revision():
+        if self.current_revision() != schema_head():
             self.upgrade()
 
     # -- concurrency -------------------------------------------------------------------

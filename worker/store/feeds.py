@@ -66,16 +66,22 @@ def record_poll(
     # Cut short by a stop: neither a success (the failure count and last success stay)
     # nor a failure.
     interrupted = outcome.outcome == "interrupted"
-    # Validators are kept only when every entry was stored: a 304 next time must not hide
-    # an entry that failed this time.
-    validators = outcome.outcome == "ok" and outcome.entry_errors == 0
+    # Validators are kept only when every entry was stored or skipped for good: a 304 next
+    # time must not hide an entry that failed this time, or one left for the next poll.
+    validators = (
+        outcome.outcome == "ok" and outcome.entry_errors == 0 and outcome.entries_deferred == 0
+    )
     titled = outcome.outcome == "ok" and bool(title)
+    # A poll that read the feed's entries says which it skipped (none, too).
+    read_entries = outcome.outcome in ("ok", "interrupted")
     params: dict[str, Any] = {
         "feed_id": feed_id,
         "owner": owner,
         "polled_at": now,
         "next_at": next_poll_at,
         "outcome": outcome.outcome,
+        "rejected": sum(outcome.rejected.values()),
+        "rejections": outcome.rejections(),
     }
     if failed:
         params.update(
@@ -85,7 +91,7 @@ def record_poll(
         params.update(new_etag=etag, new_last_modified=last_modified)
     if titled:
         params["new_title"] = (title or "")[:1000]
-    conn.execute(_record_statement(failed, interrupted, validators, titled), params)
+    conn.execute(_record_statement(failed, interrupted, validators, titled, read_entries), params)
     conn.execute(
         _POLL_LOG,
         {
@@ -101,6 +107,8 @@ def record_poll(
             "duplicates_near": outcome.duplicates_near,
             "error_kind": outcome.error_kind,
             "error": (outcome.error or None) and outcome.error[:2000],
+            "entries_rejected": params["rejected"],
+            "rejections": params["rejections"],
         },
     )
 
@@ -135,7 +143,9 @@ def parked_feeds(session: Session) -> dict[str, str]:
 
 
 @functools.cache
-def _record_statement(failed: bool, interrupted: bool, validators: bool, titled: bool) -> Update:
+def _record_statement(
+    failed: bool, interrupted: bool, validators: bool, titled: bool, read_entries: bool
+) -> Update:
     """The feed-row ``UPDATE`` for one kind of outcome, built once per kind."""
     values: dict[str, Any] = {
         "last_polled_at": bindparam("polled_at"),
@@ -156,4 +166,6 @@ def _record_statement(failed: bool, interrupted: bool, validators: bool, titled:
         values.update(etag=bindparam("new_etag"), last_modified=bindparam("new_last_modified"))
     if titled:
         values["title"] = bindparam("new_title")
+    if read_entries:
+        values.update(last_rejected=bindparam("rejected"), last_rejections=bindparam("rejections"))
     return update(Feed).where(Feed.id == bindparam("feed_id")).values(values)

@@ -62,6 +62,9 @@ class Feed(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Entries the latest poll that read the feed's entries skipped (hostile or broken).
+    last_rejected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_rejections: Mapped[str | None] = mapped_column(Text)
 
 
 class Story(Base):
@@ -211,3 +214,5 @@ class PollLog(Base):
     duplicates_near: Mapped[int] = mapped_column(Integer, default=0)
     error_kind: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
+    entries_rejected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rejections: Mapped[str | None] = mapped_column(Text)

@@ -37,6 +37,8 @@ def feed_states(session: Session) -> list[dict[str, Any]]:
                 "last_error_kind": f.last_error_kind,
                 "last_error": f.last_error,
                 "last_error_at": _iso(f.last_error_at),
+                "last_rejected": f.last_rejected or 0,
+                "last_rejections": f.last_rejections,
                 "etag": f.etag,
                 "last_modified": f.last_modified,
             }

@@ -20,7 +20,7 @@ from worker.config import Config, parse_config
 from worker.errors import FeedError, NewsdedupError
 from worker.files import write_atomically
 from worker.reader.discovery import discover_feed_links
-from worker.reader.fetcher import Fetcher
+from worker.reader.fetcher import Fetcher, url_host
 from worker.reader.parser import ParsedFeed, parse_feed
 
 
@@ -155,7 +155,11 @@ def remove_feed(path: Path, name: str) -> None:
 
 def find_feed(url: str, fetcher: Fetcher, base_dir: Path | None = None) -> tuple[str, ParsedFeed]:
     """The feed at ``url``, or the first feed an HTML page at ``url`` announces with
-    ``<link rel="alternate">``: ``(feed URL, parsed feed)``."""
+    ``<link rel="alternate">``: ``(feed URL, parsed feed)``.
+
+    The operator chose ``url``'s host, and only it: a redirect or an announced feed on
+    another host is the page's choice and goes through the address guard (a page could
+    otherwise have ``feeds add`` fetch a loopback address and write it into the config)."""
     result = fetcher.fetch(url, base_dir=base_dir)
     try:
         return result.url, parse_feed(result.content, url=result.url, headers=result.headers)
@@ -168,7 +172,7 @@ def find_feed(url: str, fetcher: Fetcher, base_dir: Path | None = None) -> tuple
     errors = []
     for candidate in candidates:
         try:
-            found = fetcher.fetch(candidate)
+            found = fetcher.fetch(candidate, trusted=url_host(candidate) == url_host(url))
             return found.url, parse_feed(found.content, url=found.url, headers=found.headers)
         except FeedError as exc:
             errors.append(f"{candidate}: {exc}")
