@@ -149,7 +149,8 @@ def minhash_values(grams: Collection[bytes], num_perm: int = 128, seed: int = 1)
     """``MinHash(num_perm, seed, hashfunc=crc32, scheme="affine32")`` updated with ``grams``:
     its hash values, computed as its ``update_batch`` does (pre-mix, affine permutations,
     column minimum) but on the shared permutations, without building a MinHash per text
-    (that cost as much as the hashing); ``tests/unit/dedup/test_dedup.py`` holds it to datasketch."""
+    (that cost as much as the hashing); ``tests/unit/dedup/test_dedup.py`` holds it to
+    datasketch."""
     if not grams:
         return np.full(num_perm, _EMPTY, dtype=np.uint32)
     a, b = _permutations(num_perm, seed)
