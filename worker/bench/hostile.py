@@ -1,17 +1,17 @@
 """``newsdedup bench hostile``: what hostile entries cost, entry by entry, and the memory of
 four feeds of 9 MB entries polled at once.
 
-The corpus (``CASES``) is every finding of issue 15 as a case plus generated ones: each
-case is one feed of two healthy entries and the hostile one(s), so a run shows both that
-the hostile entry is stored safely or skipped with a counted reason, and that the healthy
-ones of the same feed are stored. ``tests/integration/pipeline/test_hostile_entries.py``
-serves the same corpus over loopback HTTP and checks the outcomes; this command measures
-them: each feed is polled through the daemon's own ``Ingestor.poll`` (fetch, parse, every
-entry, store) into a temporary SQLite database, and the poll's CPU time (the polling thread's) is an upper
+The corpus (``CASES``) is every finding of issue 15 as a case plus generated ones: each case
+is one feed of two healthy entries and the hostile one(s), so a run shows both that the
+hostile entry is stored safely or skipped with a counted reason, and that the healthy ones
+of the same feed are stored. ``tests/integration/pipeline/test_hostile_entries.py`` serves
+the same corpus over loopback HTTP and checks the outcomes; this command measures them: each
+feed is polled through the daemon's own ``Ingestor.poll`` (fetch, parse, every entry, store)
+into a temporary SQLite database, and the poll's CPU time (the polling thread's) is an upper
 bound of every entry's in it. Reported: per case the poll's CPU, its outcome and skipped
-entries, the worst case; then the peak RSS of ``run --once`` (a child process) polling
-four feeds that each carry a 9 MB entry, and four that each carry ten entries just under
-the size bound.
+entries, the worst case; then the peak RSS of ``run --once`` (a child process) polling four
+feeds that each carry a 9 MB entry, and four that each carry ten entries just under the size
+bound.
 """
 
 from __future__ import annotations
