@@ -172,8 +172,9 @@ for _result in ("applied", "refused"):
 @contextmanager
 def stage(name: str, items: int = 1) -> Iterator[None]:
     """Time one pipeline stage (also when it raises); done for ``items`` entries at once
-    (a batch), each is observed with its share, so counts stay per entry."""
-    started = time.perf_counter()
+    (a batch), each is observed with its share, so counts stay per entry. Listeners
+    (``on_stage``) get the stage's CPU time in this thread too."""
+    started, cpu_started = time.perf_counter(), time.thread_time()
     try:
         yield
     finally:
@@ -181,6 +182,33 @@ def stage(name: str, items: int = 1) -> Iterator[None]:
         observer = STAGE_SECONDS.labels(name)
         for _ in range(max(items, 1)):
             observer.observe(share)
+        if _stage_listeners:
+            cpu = time.thread_time() - cpu_started
+            for listener in list(_stage_listeners):
+                listener(name, cpu, max(items, 1))
+
+
+StageListener = Callable[[str, float, int], None]
+_stage_listeners: list[StageListener] = []
+
+
+@contextmanager
+def on_stage(listener: StageListener) -> Iterator[None]:
+    """Call ``listener(stage, cpu_seconds, items)`` after every stage while inside: how the
+    benches see the daemon's own stages without wrapping its code.
+
+    >>> seen = []
+    >>> with on_stage(lambda name, cpu, items: seen.append((name, items))):
+    ...     with stage("clean"):
+    ...         pass
+    >>> seen
+    [('clean', 1)]
+    """
+    _stage_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _stage_listeners.remove(listener)
 
 
 def record_poll(outcome: PollOutcome) -> None:

@@ -21,19 +21,17 @@ import contextlib
 import json
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import trafilatura
 
+from worker import metrics
 from worker.bench.measure import StageTimes, peak_rss_mib
 from worker.bench.warm import warm_index
 from worker.config import Config
 from worker.errors import NewsdedupError
 from worker.eval.corpus import PAGE_SUFFIXES, TEXT_SUFFIXES, Document, read_document
-from worker.pipeline import entries as entries_module
 from worker.pipeline.backfill import BackfillIngestor, Record, make_entry, store_records
 from worker.pipeline.build import dedup_policy
 from worker.store.db import Database
@@ -51,36 +49,15 @@ def _documents(folder: Path, suffixes: tuple[str, ...], limit: int | None) -> li
     return [read_document(p, str(p.relative_to(folder)), "") for p in paths]
 
 
-class _TimedIngestor(BackfillIngestor):
-    """The normal store path, with the CPU time of each stage recorded per article."""
+def _record_stage(times: StageTimes) -> metrics.StageListener:
+    """Per article, the CPU time of the clean and fingerprint stages as the daemon's own
+    code reports them (``metrics.stage``)."""
 
-    times: StageTimes
+    def record(name: str, cpu: float, items: int) -> None:
+        if name in ("clean", "fingerprint"):
+            times.add(name, 1000 * cpu / items)
 
-    def clean_entry(self, cfg: Any, entry: Any, rules: Any, page: Any = None) -> tuple[str, str]:
-        started = time.process_time()
-        try:
-            return super().clean_entry(cfg, entry, rules, page)
-        finally:
-            self.times.add("clean", 1000 * (time.process_time() - started))
-
-
-@contextmanager
-def _timing_fingerprint(times: StageTimes) -> Iterator[None]:
-    """Time ``fingerprint_text`` as the ingest path calls it."""
-    original = entries_module.fingerprint_text
-
-    def timed(config: Config, text: str) -> Any:
-        started = time.process_time()
-        try:
-            return original(config, text)
-        finally:
-            times.add("fingerprint", 1000 * (time.process_time() - started))
-
-    entries_module.fingerprint_text = timed
-    try:
-        yield
-    finally:
-        entries_module.fingerprint_text = original
+    return record
 
 
 def _record(doc: Document) -> Record:
@@ -102,11 +79,10 @@ def run_pipeline(docs: list[Document], *, warm: int, workdir: Path) -> dict[str,
     warm_seconds = time.perf_counter() - started
 
     times = StageTimes()
-    ingestor = _TimedIngestor(config, db)
-    ingestor.times = times
+    ingestor = BackfillIngestor(config, db)
     size = config.worker.store_batch
     cpu_started, wall_started = time.process_time(), time.perf_counter()
-    with _timing_fingerprint(times):
+    with metrics.on_stage(_record_stage(times)):
         for start in range(0, len(docs), size):
             batch = docs[start : start + size]
             done = len(times.samples["clean"])

@@ -163,7 +163,6 @@ def run_eval(
     db = Database(config.worker.database)
     db.ensure_current()
     ingestor = BackfillIngestor(config, db)
-    ingestor.pages = {}
     before, started = _stage_totals(), time.perf_counter()
     source = Path(".")
     try:

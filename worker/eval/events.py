@@ -122,7 +122,6 @@ def run_eval(docs: list[Document], config: Config, *, order_seed: int = 0) -> Ev
     db = Database(config.worker.database)
     db.ensure_current()
     ingestor = BackfillIngestor(config, db)
-    ingestor.pages = {}
     started = time.perf_counter()
     try:
         for doc in order:

@@ -15,11 +15,12 @@ Import sources:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -29,8 +30,6 @@ from typing import IO, Any
 from lxml import html as lxml_html
 from sqlalchemy import func, select
 
-from worker.clean import ChromeRules, strip_chrome
-from worker.clean.extract import page_to_text
 from worker.clock import as_utc, utcnow
 from worker.config import Config, FeedConfig, FullTextMode
 from worker.dedup.engine import DedupEngine
@@ -128,13 +127,11 @@ class Record:
 
 
 class BackfillIngestor(Ingestor):
-    """The normal store path; whole pages get the article-page extraction."""
-
-    pages: dict[str, tuple[bytes, str]]
+    """The normal store path for imports: entries of feeds that may be no configured feed
+    (an import-only feed row), whole pages carried by the entry (``Entry.page``)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.pages = {}
         self._import_feeds: dict[str, int] = {}
 
     def import_feed_id(self, cfg: FeedConfig) -> int:
@@ -142,19 +139,6 @@ class BackfillIngestor(Ingestor):
         if cfg.name not in self._import_feeds:
             self._import_feeds[cfg.name] = _import_feed_id(self.db, cfg)
         return self._import_feeds[cfg.name]
-
-    def clean_entry(
-        self,
-        cfg: FeedConfig,
-        entry: Entry,
-        rules: ChromeRules,
-        page: Callable[[], tuple[str, float] | None] | None = None,
-    ) -> tuple[str, str]:
-        local = self.pages.pop(entry.guid, None)
-        if local is None:
-            return super().clean_entry(cfg, entry, rules, page)
-        text = page_to_text(local[0], local[1] or None)
-        return text, strip_chrome(text, rules)
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -261,7 +245,6 @@ def run_import(
     checkpoint = Checkpoint(checkpoint_path(config, "import"), f"{source.resolve()}|{feed}")
     start = 0 if restart else checkpoint.load()
     ingestor = BackfillIngestor(config, db)
-    ingestor.pages = {}
     ingestor.sync_feeds()
     report = ImportReport({}, 0, start)
     progress = Progress(f"import {source.name}", total, every=progress_every)
@@ -305,16 +288,12 @@ def store_records(
         feed_id = ingestor.import_feed_id(cfg)
     else:
         feed_id = ingestor.feed_id(cfg.name)
-    for record in records:
-        if record.page is not None:
-            ingestor.pages[record.entry.guid] = (record.page, record.entry.link)
+    entries = [
+        r.entry if r.page is None else dataclasses.replace(r.entry, page=r.page) for r in records
+    ]
     where = records[0].where if len(records) == 1 else f"{records[0].where}..."
     with log_context(feed=feed_name, article=where):
-        try:
-            return ingestor.ingest_entries(cfg, feed_id, [r.entry for r in records])
-        finally:
-            for record in records:
-                ingestor.pages.pop(record.entry.guid, None)
+        return ingestor.ingest_entries(cfg, feed_id, entries)
 
 
 def _import_feed_id(db: Database, cfg: FeedConfig) -> int:

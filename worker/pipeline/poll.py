@@ -551,7 +551,11 @@ class Ingestor:
         the feed carries only a summary (``full_text``). ``page`` gives the page's text when
         the poll started it ahead (``None`` from it: fetch it here)."""
         text = ""
-        if self._wants_page(cfg, entry):
+        if entry.page is not None:
+            checkpoint("extracting the entry's page")
+            bounded = _bounded(entry.page, cut_markup, "page_elements")
+            text = page_to_text(bounded, entry.link or None)
+        elif self._wants_page(cfg, entry):
             extracted = page() if page is not None else None
             if extracted is None:
                 fetched = self._fetch_page(cfg, entry)

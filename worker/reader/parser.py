@@ -65,6 +65,9 @@ class Entry:
     # extractor what is chrome), never stored or shown. "" when the entry was not parsed
     # from a feed; extraction then reads ``content_html``.
     source_html: str = field(default="", compare=False, repr=False)
+    # A whole article page that came with the entry (an import of saved pages): extracted
+    # as a fetched article page would be, with no fetch. ``None`` for feed entries.
+    page: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
