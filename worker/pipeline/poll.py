@@ -15,23 +15,16 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from worker import limits, metrics
-from worker.clean import ChromeRules, strip_chrome
-from worker.clean.bodies import body_to_text
-from worker.clean.extract import page_to_text
 from worker.clock import utcnow
-from worker.config import Config, FeedConfig, FullTextMode
+from worker.config import Config, FeedConfig
 from worker.errors import FeedError, HTTPStatusError, StoreError
 from worker.limits import (
     Budget,
     BudgetExceeded,
-    checkpoint,
-    cut_markup,
-    cut_text,
     entry_budget,
 )
 from worker.logs import log_context
@@ -47,8 +40,9 @@ from worker.pipeline.entries import (
     source_hash,
     write_batch,
 )
+from worker.pipeline.entry_text import EntryTexts
 from worker.pipeline.events import EventLevel
-from worker.pipeline.extraction import PageExtractor, PagePrefetch
+from worker.pipeline.extraction import PageExtractor
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
@@ -59,7 +53,6 @@ from worker.store.events import stories_of_entries
 from worker.store.feeds import park, parked_feeds, record_poll, sync_feeds
 
 log = logging.getLogger("newsdedup.ingest")
-T = TypeVar("T", str, bytes)
 
 # A batch of a poll's entries is written after this long even when not full.
 _BATCH_SECONDS = 5.0
@@ -78,7 +71,9 @@ class Ingestor:
     def __post_init__(self) -> None:
         if self.fetcher is None:
             self.fetcher = fetcher_for(self.config)
-        self.extractor = PageExtractor(self.config.worker.extract_processes)
+        self.texts = EntryTexts(
+            self.fetcher, PageExtractor(self.config.worker.extract_processes), self.stop
+        )
         self.policy = dedup_policy(self.config)
         self._feed_ids: dict[str, int] = {}
         self._priorities: dict[int, int] = {}
@@ -390,7 +385,7 @@ class Ingestor:
         batch: list[Prepared] = []
         opened = time.monotonic()
         taken = 0
-        pages = self._prefetch(cfg, parsed.entries, known)
+        pages = self.texts.prefetch(cfg, parsed.entries, known)
         for index, entry in enumerate(parsed.entries):
             if self.stop.is_set():
                 outcome.outcome = "interrupted"
@@ -457,25 +452,6 @@ class Ingestor:
         outcome.reject(note.split(":", 1)[0], note)
         return None
 
-    def _prefetch(
-        self, cfg: FeedConfig, entries: list[Entry], known: KnownEntries
-    ) -> PagePrefetch | None:
-        """The poll's article pages, started ahead on the extraction pool (``None``: pages
-        are extracted in this thread, one entry at a time)."""
-        if self.extractor.in_process:
-            return None
-        # Entries stored unchanged are skipped before cleaning: their pages are not fetched.
-        wanted = [
-            i
-            for i, e in enumerate(entries)
-            if self._wants_page(cfg, e) and known.source_hash(e) != source_hash(e)
-        ]
-        if not wanted:
-            return None
-        return PagePrefetch(
-            self.extractor, lambda i: self._fetch_page(cfg, entries[i]), wanted, self.stop
-        )
-
     def _write_poll_batch(
         self, cfg: FeedConfig, feed_id: int, batch: list[Prepared], outcome: PollOutcome
     ) -> None:
@@ -507,73 +483,6 @@ class Ingestor:
         self._renew_lease(feed_id)
         outcome.count(kinds)
 
-    @staticmethod
-    def _wants_page(cfg: FeedConfig, entry: Entry) -> bool:
-        want_page = cfg.full_text == FullTextMode.ALWAYS or (
-            cfg.full_text == FullTextMode.AUTO and not entry.has_full_content
-        )
-        return want_page and entry.link.lower().startswith(("http://", "https://"))
-
-    def _fetch_page(self, cfg: FeedConfig, entry: Entry) -> tuple[str | bytes, str] | None:
-        """The article page's content (cut to the element bound) and final URL; ``None``
-        when it cannot be had."""
-        assert self.fetcher is not None
-        checkpoint("the article page")
-        try:
-            page = self.fetcher.fetch(
-                entry.link,
-                user_agent=cfg.user_agent,
-                trusted=cfg.allow_private_addresses,
-                accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
-                max_bytes=limits.MAX_PAGE_BYTES,
-            )
-        except FeedError as exc:
-            log.info("feed=%s url=%s full text not fetched: %s", cfg.name, entry.link, exc)
-            return None
-        return _bounded(page.content, cut_markup, "page_elements"), page.url
-
-    def _page_text(self, content: str | bytes, url: str) -> tuple[str, float]:
-        checkpoint("extracting the article page")
-        if self.extractor.in_process:
-            started = time.thread_time()
-            return page_to_text(content, url), time.thread_time() - started
-        future = self.extractor.submit(content, url)
-        return self.extractor.text(future, content, url)
-
-    def clean_entry(
-        self,
-        cfg: FeedConfig,
-        entry: Entry,
-        rules: ChromeRules,
-        page: Callable[[], tuple[str, float] | None] | None = None,
-    ) -> tuple[str, str]:
-        """``(extracted text, clean text)`` of an entry, fetching the article page when
-        the feed carries only a summary (``full_text``). ``page`` gives the page's text when
-        the poll started it ahead (``None`` from it: fetch it here)."""
-        text = ""
-        if entry.page is not None:
-            checkpoint("extracting the entry's page")
-            bounded = _bounded(entry.page, cut_markup, "page_elements")
-            text = page_to_text(bounded, entry.link or None)
-        elif self._wants_page(cfg, entry):
-            extracted = page() if page is not None else None
-            if extracted is None:
-                fetched = self._fetch_page(cfg, entry)
-                extracted = self._page_text(*fetched) if fetched is not None else None
-            if extracted is not None:
-                text, seconds = extracted
-                metrics.STAGE_SECONDS.labels("extract").observe(seconds)
-        if not text:
-            checkpoint("extracting the entry's text")
-            text = body_to_text(
-                _bounded(entry.content_html, cut_markup, "elements"),
-                _bounded(entry.source_html, cut_markup, "elements"),
-                entry.link or None,
-            )
-        text = _bounded(text, cut_text, "text")
-        checkpoint("the chrome rules")
-        return text, strip_chrome(text, rules)
-
     def prepare_entry(
         self,
         cfg: FeedConfig,
@@ -585,7 +494,7 @@ class Ingestor:
     ) -> Prepared | None:
         """Clean and fingerprint an entry (outside the dedup lock); ``None`` when it is
         stored unchanged. ``page``: its article page's text, started ahead by the poll."""
-        clean = self.clean_entry if page is None else functools.partial(self.clean_entry, page=page)
+        clean = functools.partial(self.texts.read, page=page)
         return prepare(self.config, cfg, feed_id, entry, known, learned, clean)
 
     def write_entries(self, feed_id: int, batch: list[Prepared]) -> list[str]:
@@ -633,19 +542,9 @@ class Ingestor:
         return self.ingest_entries(cfg, feed_id, [entry])[0]
 
     def close(self) -> None:
-        self.extractor.close()
+        self.texts.extractor.close()
         if self.fetcher is not None:
             self.fetcher.close()
-
-
-def _bounded(value: T, cut: Callable[[T], T], reason: str) -> T:
-    """``cut(value)``, counted (``newsdedup_entries_truncated_total``) and logged when it
-    cut something: the entry is kept, with less of its text."""
-    bounded = cut(value)
-    if len(bounded) != len(value):
-        metrics.ENTRIES_TRUNCATED.labels(reason).inc()
-        log.info("entry cut to its first part (%s: %d of %d)", reason, len(bounded), len(value))
-    return bounded
 
 
 def _describe(exc: BaseException) -> str:

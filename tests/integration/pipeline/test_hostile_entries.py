@@ -296,14 +296,14 @@ def test_entry_budget_stop_and_lease_end_an_entry(
 
         # SIGTERM (the stop event) during a long entry: it is abandoned at the next check
         # (an ordinary one, done within a second, is finished and written).
-        clean = ingestor.clean_entry
+        clean = ingestor.texts.read
 
-        def stop_midway(*args: object) -> tuple[str, str]:
+        def stop_midway(*args: object, **kwargs: object) -> tuple[str, str]:
             ingestor.stop.set()
             time.sleep(limits.STOP_GRACE_SECONDS + 0.2)  # a slow stage
-            return clean(*args)  # type: ignore[arg-type]
+            return clean(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(ingestor, "clean_entry", stop_midway)
+        monkeypatch.setattr(ingestor.texts, "read", stop_midway)
         assert ingestor.poll("b").outcome == "interrupted"
         with db.session() as s:
             assert s.scalars(select(Article)).all() == []
@@ -314,11 +314,11 @@ def test_entry_budget_stop_and_lease_end_an_entry(
         # the poll would bring it straight back), and the poll goes on.
         monkeypatch.setattr(ingestor, "_lease", timedelta(seconds=0.2))
 
-        def slow(*args: object) -> tuple[str, str]:
+        def slow(*args: object, **kwargs: object) -> tuple[str, str]:
             ingestor.stop.wait(0.3)
-            return clean(*args)  # type: ignore[arg-type]
+            return clean(*args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(ingestor, "clean_entry", slow)
+        monkeypatch.setattr(ingestor.texts, "read", slow)
         outcome = ingestor.poll("b")
         assert (outcome.outcome, dict(outcome.rejected)) == ("ok", {"budget": 3})
         with db.session() as s:
