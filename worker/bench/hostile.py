@@ -32,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from worker.bench.measure import peak_rss_bytes
 from worker.config import parse_config
 
 _WORDS = (
@@ -363,16 +364,6 @@ def measure_cases(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _vm_hwm(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def run_once_rss(folder: Path, feeds: dict[str, bytes]) -> tuple[int, float, int]:
     """``run --once`` as a child over ``feeds`` (file: URLs, all polled at once): its exit
     status, wall seconds and peak resident bytes (VmHWM, sampled)."""
@@ -394,7 +385,7 @@ def run_once_rss(folder: Path, feeds: dict[str, bytes]) -> tuple[int, float, int
     )
     peak = 0
     while proc.poll() is None:
-        peak = max(peak, _vm_hwm(proc.pid))
+        peak = max(peak, peak_rss_bytes(proc.pid))
         time.sleep(0.02)
     return proc.returncode, time.perf_counter() - started, peak
 

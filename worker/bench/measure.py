@@ -14,6 +14,7 @@ import resource
 import statistics
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 
 class StageTimes:
@@ -54,3 +55,14 @@ def peak_rss_mib() -> float:
     """This process's peak resident memory so far."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """Peak resident bytes of a running process (Linux ``/proc``); 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0

@@ -31,19 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from worker.config import Config, load_config
-from worker.errors import ConfigError, NewsdedupError
+from worker.errors import ConfigError
 from worker.eval.corpus import Document, load_distractors, load_labels
 from worker.eval.failures import Failure, failure_report
 from worker.eval.feedpath import ingest_as_feeds, stderr_progress
 from worker.eval.metrics import Scores, bcubed, pairwise
+from worker.eval.runs import arrival_order, stored_rows
 from worker.eval.shapes import SHAPES
 from worker.metrics import REGISTRY
 from worker.pipeline.backfill import BackfillIngestor, Record, make_entry, store_record
 from worker.store.db import Database
-from worker.store.models import Article
 
 STAGES = ("clean", "fingerprint", "store")
 FEED = "eval"
@@ -155,11 +153,7 @@ def _stage_totals() -> dict[str, float]:
 def run_eval(
     docs: list[Document], config: Config, *, order_seed: int = 0, progress: bool = False
 ) -> DedupEval:
-    keys = [d.key for d in docs]
-    if len(set(keys)) != len(keys):
-        raise NewsdedupError("the labels name one file twice")
-    order = list(docs)
-    random.Random(order_seed).shuffle(order)
+    order = arrival_order(docs, order_seed)
     db = Database(config.worker.database)
     db.ensure_current()
     ingestor = BackfillIngestor(config, db)
@@ -174,11 +168,7 @@ def run_eval(
         ingestor.close()
     seconds = time.perf_counter() - started
     after = _stage_totals()
-    with db.session() as session:
-        rows = session.execute(
-            select(Article.guid, Article.story_id, Article.signature, Article.shingle_count,
-                   Article.content_hash, Article.sig_scheme, Article.sig_seed, Article.clean_text)
-        ).all()  # fmt: skip
+    rows = stored_rows(db)
     db.dispose()
     stage_ms = {s: 1000 * (after[s] - before[s]) / max(len(docs), 1) for s in STAGES}
     return score(docs, rows, config, seconds=seconds, stage_ms=stage_ms)

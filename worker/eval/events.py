@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import re
 import sys
 import tempfile
@@ -31,10 +30,10 @@ from typing import Any
 from sqlalchemy import select
 
 from worker.config import Config, load_config
-from worker.errors import NewsdedupError
 from worker.eval.corpus import Document, load_labels
 from worker.eval.dedup import FEED, _record, eval_config
 from worker.eval.metrics import Scores, bcubed, pairwise
+from worker.eval.runs import arrival_order
 from worker.pipeline.backfill import BackfillIngestor, store_record
 from worker.store.db import Database
 from worker.store.models import Article, Story
@@ -114,11 +113,7 @@ def group_report(docs: list[Document], pred: dict[str, int]) -> dict[str, dict[s
 
 
 def run_eval(docs: list[Document], config: Config, *, order_seed: int = 0) -> EventsEval:
-    keys = [d.key for d in docs]
-    if len(set(keys)) != len(keys):
-        raise NewsdedupError("the labels name one file twice")
-    order = list(docs)
-    random.Random(order_seed).shuffle(order)
+    order = arrival_order(docs, order_seed)
     db = Database(config.worker.database)
     db.ensure_current()
     ingestor = BackfillIngestor(config, db)

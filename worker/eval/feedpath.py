@@ -17,15 +17,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-
 from worker.config import Config
 from worker.eval.corpus import Document
 from worker.eval.loopback import LoopbackSites
+from worker.eval.runs import stored_rows
 from worker.eval.shapes import Item, atom, item_for, rss, site_of, text_page
 from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
-from worker.store.models import Article
 
 FEEDS = 8
 PER_POLL = 10
@@ -97,13 +95,9 @@ def ingest_as_feeds(
                     progress(f"  {shape}: round {round_ + 1}/{rounds}")
         finally:
             ingestor.close()
-    with db.session() as session:
-        rows = session.execute(
-            select(Article.guid, Article.story_id, Article.signature, Article.shingle_count,
-                   Article.content_hash, Article.sig_scheme, Article.sig_seed, Article.clean_text)
-        ).all()  # fmt: skip
+    rows = stored_rows(db)
     db.dispose()
-    return list(rows), totals
+    return rows, totals
 
 
 def stderr_progress(line: str) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from tests.fixtures.corpus import demo_feeds
 from tests.hostile_server import GIB, HostileServer, gzip_bomb, hostile_server, rss_feed
+from worker.bench.measure import peak_rss_bytes
 from worker.errors import (
     BlockedAddressError,
     FetchError,
@@ -258,7 +259,7 @@ def run_worker(config: Path, timeout: float = 120) -> tuple[int, str, int]:
             # The worker's own high-water mark (VmHWM, since its exec). The child's
             # ru_maxrss would also count the copy of this (large) test process it was
             # forked from before the exec.
-            peak = max(peak, _vm_hwm(proc.pid))
+            peak = max(peak, peak_rss_bytes(proc.pid))
             pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
@@ -268,17 +269,6 @@ def run_worker(config: Path, timeout: float = 120) -> tuple[int, str, int]:
             time.sleep(0.02)
     proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
     return proc.returncode, err_path.read_text(), peak
-
-
-def _vm_hwm(pid: int) -> int:
-    """Peak resident bytes of a running process (Linux /proc); 0 once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 @pytest.mark.slow
