@@ -3,7 +3,7 @@ by SIGTERM shows as ``interrupted`` rather than as a success); ``feeds.parked_at
 ``feeds.parked_reason`` (a feed that failed ``worker.park_after`` times in a row is no
 longer polled until a person revives it or its URL changes).
 
-Revision ID: 0004_ops
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-07
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_ops"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -3,8 +3,8 @@ last_seen_at), counted like ``chrome_lines`` but per host of the articles' links
 every feed that links to the host. Starts empty: the per-feed counts cannot be split by
 host after the fact, and a site's chrome is learned again within a few articles.
 
-Revision ID: 0004_hostchrome
-Revises: 0004_rejections
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_hostchrome"
-down_revision = "0004_rejections"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

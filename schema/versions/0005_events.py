@@ -2,8 +2,8 @@
 view ``event_stories``. Existing stories get no event (``event_id`` NULL): the event level
 places the stories that arrive from now on.
 
-Revision ID: 0004_events
-Revises: 0004_ops
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_events"
-down_revision = "0004_ops"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ entries (``newsdedup feeds`` shows them). A hostile or broken entry is skipped a
 instead of failing the poll (``docs/limits.md``); without these columns a skipped entry
 was visible only in the log.
 
-Revision ID: 0004_rejections
-Revises: 0004_events
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_rejections"
-down_revision = "0004_events"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
