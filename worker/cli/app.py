@@ -102,7 +102,7 @@ def _start(config: Config, args: argparse.Namespace, stop: threading.Event) -> I
     leaves nothing open: a database that is locked (SQLite: another process holding its
     write lock past the busy timeout) or away at any point of it is waited for as a whole."""
     from worker.pipeline.poll import Ingestor
-    from worker.store.repair import repair_on_start
+    from worker.pipeline.repair import repair_on_start
 
     db = open_database(config, migrate=not args.no_migrate)
     try:

@@ -23,9 +23,9 @@ from tests.conftest import postgres_url
 from tests.hostile_server import HostileServer, hostile_server, rss_feed, synthetic_text
 from worker.cli import main
 from worker.pipeline.poll import Ingestor
+from worker.pipeline.repair import find_problems, repair
 from worker.store.db import Database
 from worker.store.models import Article, Feed, Story
-from worker.store.repair import find_problems, repair
 
 pytestmark = pytest.mark.slow  # kills and restarts real processes
 

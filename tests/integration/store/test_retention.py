@@ -20,10 +20,10 @@ from worker.config import parse_config
 from worker.daemon.health import count_parked
 from worker.pipeline.poll import Ingestor
 from worker.pipeline.purge import preview_purge, run_purge
+from worker.pipeline.repair import find_problems
 from worker.reader.parser import Entry
 from worker.store.db import Database
 from worker.store.models import Article, LshKeys, PollLog, Story
-from worker.store.repair import find_problems
 
 pytestmark = pytest.mark.slow  # a 30-day simulation of 50 feeds
 
