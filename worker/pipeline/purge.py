@@ -34,6 +34,7 @@ from worker.dedup.engine import refresh_stories
 from worker.store.articles import ArticleStore, feed_priorities
 from worker.store.db import Database
 from worker.store.models import Article, Feed, LshKeys, PollLog, Story
+from worker.store.retention import delete_in_batches
 
 log = logging.getLogger("newsdedup.retention")
 
@@ -178,22 +179,9 @@ def _forget_in_mirror(db: Database, article_ids: list[int]) -> None:
 
 
 def _purge_poll_log(db: Database, cutoff: datetime, batch: int, stop: Callable[[], bool]) -> int:
-    deleted = 0
-    while not stop():
-        with db.session() as session, session.begin():
-            ids = list(
-                session.scalars(
-                    select(PollLog.id)
-                    .where(PollLog.started_at < cutoff)
-                    .order_by(PollLog.id)
-                    .limit(batch)
-                )
-            )
-            if not ids:
-                break
-            session.execute(delete(PollLog).where(PollLog.id.in_(ids)))
-        deleted += len(ids)
-    return deleted
+    return delete_in_batches(
+        db, PollLog.id, PollLog.started_at < cutoff, PollLog.id, batch=batch, stop=stop
+    )
 
 
 def _fields(report: PurgeReport) -> dict[str, Any]:

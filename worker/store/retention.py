@@ -16,9 +16,12 @@ deletes are idempotent). Batches keep each transaction, and the locks it holds, 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from worker.store.db import Database
 from worker.store.models import LshKeys
@@ -27,29 +30,38 @@ log = logging.getLogger("newsdedup.retention")
 BATCH = 1_000  # index rows (articles) per transaction
 
 
+def delete_in_batches(
+    db: Database,
+    key: InstrumentedAttribute[int],
+    where: ColumnElement[bool],
+    order_by: InstrumentedAttribute[Any],
+    *,
+    batch: int,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Delete the rows of ``key``'s table that ``where`` selects, ``batch`` at a time in
+    ``order_by`` order, each batch its own short transaction; ``stop`` is asked between
+    batches. Returns how many rows went."""
+    deleted = 0
+    while not stop():
+        with db.session() as session, session.begin():
+            keys = list(session.scalars(select(key).where(where).order_by(order_by).limit(batch)))
+            if not keys:
+                break
+            session.execute(
+                delete(key.class_).where(key.in_(keys)).execution_options(synchronize_session=False)
+            )
+        deleted += len(keys)
+    return deleted
+
+
 def prune_index(db: Database, cutoff: datetime, *, batch: int = BATCH) -> int:
     """Delete index rows added before ``cutoff``; returns how many articles left the index.
     This process's mirror forgets everything older than ``cutoff``, whichever worker
     deleted the rows (until then its lookups skip them: they are outside the window)."""
-    articles = 0
-    while True:
-        with db.session() as session, session.begin():
-            oldest = list(
-                session.scalars(
-                    select(LshKeys.seq)
-                    .where(LshKeys.added_at < cutoff)
-                    .order_by(LshKeys.added_at)
-                    .limit(batch)
-                )
-            )
-            if not oldest:
-                break
-            session.execute(
-                delete(LshKeys)
-                .where(LshKeys.seq.in_(oldest))
-                .execution_options(synchronize_session=False)
-            )
-        articles += len(oldest)
+    articles = delete_in_batches(
+        db, LshKeys.seq, LshKeys.added_at < cutoff, LshKeys.added_at, batch=batch
+    )
     # Every row deleted above is older than the cutoff in the mirror too: one prune there.
     db.index.forget_before(cutoff)
     if articles:
