@@ -26,13 +26,12 @@ The stories themselves are packed in arrays (``worker.events.window``).
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from worker.events.packed import Ids, Slots
+from worker.events.packed import Groups, Ids, Slots
 from worker.events.represent import TermStats, term_ids
 from worker.events.split import split
 from worker.events.window import Floats, Window, unit
@@ -102,9 +101,7 @@ class EventIndex:
         self.rule = rule or Rule()
         self.stats = TermStats(self.rule.prior)
         self.window = Window(self.stats, self.rule.top_terms, self.rule.probe)
-        # Event id -> its story id, or an array of them when it has two or more: most
-        # events of a window are one story, and an int costs less than an array.
-        self._events: dict[int, int | array[int]] = {}
+        self._events = Groups()
         self.newest: float | None = None
         # Event size at its last split check: checks get rarer as an event grows.
         self._checked: dict[int, int] = {}
@@ -117,14 +114,10 @@ class EventIndex:
         return len(self._events)
 
     def stories_of(self, event_id: int) -> list[int]:
-        stories = self._events.get(event_id)
-        if stories is None:
-            return []
-        return [stories] if isinstance(stories, int) else list(stories)
+        return self._events.members(event_id)
 
     def size(self, event_id: int) -> int:
-        stories = self._events.get(event_id)
-        return 0 if stories is None else 1 if isinstance(stories, int) else len(stories)
+        return self._events.size(event_id)
 
     # -- deciding ----------------------------------------------------------------------
     def query(self, counts: Mapping[str, int]) -> Query:
@@ -198,7 +191,7 @@ class EventIndex:
         self.add(story_id, event_id, counts, at)
         merged = []
         for other in decision.others:
-            if other in self._events and self._alike(event_id, other):
+            if self.size(other) and self._alike(event_id, other):
                 survivor, folded = min(event_id, other), max(event_id, other)
                 for moved in sorted(self.stories_of(folded)):
                     self.move(moved, survivor)
@@ -257,31 +250,15 @@ class EventIndex:
                 yield (story_id, event_id, at, *term_ids(counts))
 
         self.window.load(packed())
-        for event_id in self._events:
-            self._checked[event_id] = self.size(event_id)
+        for event_id, stories in self._events.larger.items():
+            self._checked[event_id] = len(stories)
 
     def _join(self, event_id: int, story_id: int) -> None:
-        stories = self._events.get(event_id)
-        if stories is None:
-            self._events[event_id] = story_id
-        elif isinstance(stories, int):
-            self._events[event_id] = array("q", (stories, story_id))
-        else:
-            stories.append(story_id)
+        self._events.join(event_id, story_id)
 
     def _leave(self, event_id: int, story_id: int) -> None:
-        stories = self._events.get(event_id)
-        if stories is None:
-            return
-        if isinstance(stories, int):
-            if stories == story_id:
-                del self._events[event_id]
-                self._checked.pop(event_id, None)
-            return
-        if story_id in stories:
-            stories.remove(story_id)
-            if len(stories) == 1:
-                self._events[event_id] = stories[0]
+        if self._events.leave(event_id, story_id):
+            self._checked.pop(event_id, None)
 
     def event_of(self, story_id: int) -> int | None:
         slot = self.window.slot_of(story_id)

@@ -8,6 +8,7 @@ holding a million stories must not need twice their memory for a moment.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -42,50 +43,45 @@ def grown(array: npt.NDArray[T], need: int, fill: object = 0) -> npt.NDArray[T]:
 
 
 class Arena:
-    """The stories' terms (ids and counts), in blocks of ``BLOCK`` entries. A story's
-    terms are one range of one block; a block whose ranges are more than half dead is
-    rewritten (``compact``), one that is all dead is dropped."""
+    """The stories' terms in blocks of ``BLOCK`` entries, each entry a term's 28-bit id
+    and its count in 4 bits (``worker.events.represent.term_ids``). A story's terms are
+    one range of one block; a block whose ranges are more than half dead is rewritten
+    (``compact``), one that is all dead is dropped."""
 
     BLOCK = 1 << 23
 
     def __init__(self) -> None:
-        self.terms: list[Ids | None] = []
-        self.counts: list[Counts | None] = []
+        self.blocks: list[Ids | None] = []
         self.filled: list[int] = []
         self.dead: list[int] = []
 
     def nbytes(self) -> int:
         """Bytes of the blocks (the open one as allocated)."""
-        blocks = zip(self.terms, self.counts, strict=True)
-        return sum(t.nbytes + c.nbytes for t, c in blocks if t is not None and c is not None)
+        return sum(b.nbytes for b in self.blocks if b is not None)
+
+    def _block(self, block: int) -> Ids:
+        entries = self.blocks[block]
+        assert entries is not None  # a live story's block is never dropped
+        return entries
 
     def append(self, ids: Ids, counts: Counts) -> tuple[int, int]:
         """Store a story's terms; where: (block, start)."""
-        if not self.terms or self.filled[-1] + len(ids) > self.BLOCK:
-            self.terms.append(np.zeros(self.BLOCK, np.uint32))
-            self.counts.append(np.zeros(self.BLOCK, np.uint8))
+        if not self.blocks or self.filled[-1] + len(ids) > self.BLOCK:
+            self.blocks.append(np.zeros(self.BLOCK, np.uint32))
             self.filled.append(0)
             self.dead.append(0)
-        block = len(self.terms) - 1
+        block = len(self.blocks) - 1
         start = self.filled[block]
-        terms, kept = self.terms[block], self.counts[block]
-        assert terms is not None and kept is not None
-        terms[start : start + len(ids)] = ids
-        kept[start : start + len(ids)] = counts
+        self.put(block, start, ids, counts)
         self.filled[block] = start + len(ids)
         return block, start
 
     def get(self, block: int, start: int, length: int) -> tuple[Ids, Counts]:
-        terms, counts = self.terms[block], self.counts[block]
-        assert terms is not None and counts is not None
-        return terms[start : start + length], counts[start : start + length]
+        return _unpacked(self._block(block)[start : start + length])
 
     def put(self, block: int, start: int, ids: Ids, counts: Counts) -> None:
-        """Overwrite a range (a story's terms, shortened, at or before where they were)."""
-        terms, kept = self.terms[block], self.counts[block]
-        assert terms is not None and kept is not None
-        terms[start : start + len(ids)] = ids
-        kept[start : start + len(ids)] = counts
+        """Write a story's terms at ``start`` (a new range, or its own range shortened)."""
+        self._block(block)[start : start + len(ids)] = (ids << 4) | counts
 
     def gather(
         self, blocks: npt.NDArray[np.int32], starts: Slots, lengths: Slots
@@ -99,51 +95,53 @@ class Arena:
             order = np.argsort(blocks, kind="stable")
             groups = np.split(order, np.flatnonzero(np.diff(blocks[order])) + 1)
         rows: list[Slots] = []
-        ids: list[Ids] = []
-        counts: list[Counts] = []
+        entries: list[Ids] = []
         for group in groups:
-            if not len(group):
-                continue
-            terms, kept = self.terms[int(blocks[group[0]])], self.counts[int(blocks[group[0]])]
-            assert terms is not None and kept is not None
-            positions = ranges(starts[group], lengths[group])
-            rows.append(np.repeat(group, lengths[group]))
-            ids.append(terms[positions])
-            counts.append(kept[positions])
+            if len(group):
+                rows.append(np.repeat(group, lengths[group]))
+                positions = ranges(starts[group], lengths[group])
+                entries.append(self._block(int(blocks[group[0]]))[positions])
         if not rows:
             return np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, np.uint8)
-        return np.concatenate(rows), np.concatenate(ids), np.concatenate(counts)
+        return (np.concatenate(rows), *_unpacked(np.concatenate(entries)))
 
     def release(self, block: int, length: int) -> bool:
         """A story's range is dead; whether its block should now be compacted."""
         self.dead[block] += length
-        if self.dead[block] >= self.filled[block] and block < len(self.terms) - 1:
-            self.terms[block] = self.counts[block] = None  # all dead: drop it
+        if self.dead[block] >= self.filled[block] and block < len(self.blocks) - 1:
+            self.blocks[block] = None  # all dead: drop it
             return False
-        return block < len(self.terms) - 1 and 2 * self.dead[block] > self.filled[block]
+        return block < len(self.blocks) - 1 and 2 * self.dead[block] > self.filled[block]
 
     def compact(self, block: int, starts: Slots, lengths: Slots) -> Slots:
         """Rewrite a block with only the given (live) ranges, at its exact size; their new
         starts."""
-        terms, counts = self.terms[block], self.counts[block]
-        assert terms is not None and counts is not None
         positions = ranges(starts, lengths)
-        self.terms[block], self.counts[block] = terms[positions], counts[positions]
+        self.blocks[block] = self._block(block)[positions]
         self.filled[block], self.dead[block] = len(positions), 0
         return np.cumsum(lengths) - lengths
 
 
+def _unpacked(entries: Ids) -> tuple[Ids, Counts]:
+    return entries >> np.uint32(4), (entries & np.uint32(15)).astype(np.uint8)
+
+
 class IdMap:
-    """Story id -> slot: sorted arrays, and a dict of the ids set since they were last
-    sorted (merged in when it holds an eighth as many)."""
+    """Int -> int (story id -> slot, event id -> its one story): sorted arrays, and a dict
+    of the keys set since they were last sorted (merged in when it holds an eighth as
+    many). 16 bytes an entry where a dict takes about 100."""
 
     def __init__(self) -> None:
         self.keys = np.empty(0, np.int64)
         self.values = np.empty(0, np.int64)
         self.recent: dict[int, int] = {}
 
+    def __len__(self) -> int:
+        """Entries (a key is never set twice without a discard between)."""
+        return int((self.values >= 0).sum()) + len(self.recent)
+
     def get(self, key: int) -> int:
-        """The slot of ``key``, -1 if none."""
+        """The value of ``key``, -1 if none (values are never negative)."""
         value = self.recent.get(key)
         if value is not None:
             return value
@@ -268,3 +266,55 @@ def _merged(a: Run, b: Run) -> Run:
     slots = np.concatenate([a[1], b[1]])
     order = np.argsort(terms, kind="stable")
     return terms[order], slots[order]
+
+
+class Groups:
+    """Group id -> member ids (event id -> story ids). Most events of a window are one
+    story: those are kept in an ``IdMap``, only the larger in a dict of arrays."""
+
+    def __init__(self) -> None:
+        self.single = IdMap()
+        self.larger: dict[int, array[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.single) + len(self.larger)
+
+    def members(self, group: int) -> list[int]:
+        larger = self.larger.get(group)
+        if larger is not None:
+            return list(larger)
+        one = self.single.get(group)
+        return [one] if one >= 0 else []
+
+    def size(self, group: int) -> int:
+        larger = self.larger.get(group)
+        if larger is not None:
+            return len(larger)
+        return 1 if self.single.get(group) >= 0 else 0
+
+    def join(self, group: int, member: int) -> None:
+        larger = self.larger.get(group)
+        if larger is not None:
+            larger.append(member)
+            return
+        one = self.single.get(group)
+        if one < 0:
+            self.single.set(group, member)
+        else:
+            self.single.discard(group)
+            self.larger[group] = array("q", (one, member))
+
+    def leave(self, group: int, member: int) -> bool:
+        """Take a member out; whether the group is now empty."""
+        larger = self.larger.get(group)
+        if larger is None:
+            if self.single.get(group) != member:
+                return False
+            self.single.discard(group)
+            return True
+        if member in larger:
+            larger.remove(member)
+            if len(larger) == 1:
+                del self.larger[group]
+                self.single.set(group, larger[0])
+        return False

@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from worker.events.packed import Arena, IdMap, Postings
+from worker.events.packed import Arena, Groups, IdMap, Postings
 from worker.events.represent import TermStats, term_ids
 from worker.events.window import Window
 
@@ -78,12 +78,12 @@ def test_random_adds_and_removals_keep_every_structure_true(
             _check(window, model, probe=3)
     _check(window, model, probe=3)
     assert window.used < next_id - 1  # the slot arrays were rewritten
-    assert None in window.arena.terms  # a block was dropped
+    assert None in window.arena.blocks  # a block was dropped
     assert rewritten  # and others rewritten
     # Old blocks were dropped or rewritten: the arena holds little more than the live terms.
     live_terms = sum(len(c) for c in model.values())
     held = sum(
-        f for f, t in zip(window.arena.filled, window.arena.terms, strict=True) if t is not None
+        f for f, t in zip(window.arena.filled, window.arena.blocks, strict=True) if t is not None
     )
     assert held <= 2 * live_terms + Arena.BLOCK
 
@@ -118,3 +118,27 @@ def test_id_map_follows_sets_and_discards_across_merges() -> None:
             ids.set(key, value)
             model[key] = value
     assert all(ids.get(k) == model.get(k, -1) for k in range(3000))
+
+
+def test_groups_follow_joins_and_leaves_across_one_and_many_members() -> None:
+    groups = Groups()
+    model: dict[int, list[int]] = {}
+    rng = random.Random(5)
+    for member in range(20000):
+        if model and rng.random() < 0.4:
+            group = rng.choice(sorted(model))
+            leaving = rng.choice(model[group])
+            model[group].remove(leaving)
+            emptied = not model[group]
+            if emptied:
+                del model[group]
+            assert groups.leave(group, leaving) == emptied
+        else:
+            group = rng.randrange(2000)
+            groups.join(group, member)
+            model.setdefault(group, []).append(member)
+    assert len(groups) == len(model)
+    for group in range(2000):
+        assert sorted(groups.members(group)) == sorted(model.get(group, []))
+        assert groups.size(group) == len(model.get(group, []))
+    assert all(len(m) > 1 for m in groups.larger.values())  # ones are kept apart
