@@ -201,12 +201,13 @@ class EventSettings(_Strict):
     # A cosine of at least ``link`` between two stories is a link; a story joins an event
     # with links to min(min_links, size) of its stories and a mean cosine of ``mean`` to
     # all of them.
-    link: float = Field(default=0.13, gt=0.0, le=1.0)
+    link: float = Field(default=0.16, gt=0.0, le=1.0)
     min_links: StrictInt = Field(default=2, ge=1)
-    mean: float = Field(default=0.08, gt=0.0, le=1.0)
+    mean: float = Field(default=0.06, gt=0.0, le=1.0)
     # An event whose best two-way split has parts of ``split_min`` stories or more and a
-    # mean cosine between them under ``split`` x the one within them is split; 0: never.
-    split: float = Field(default=0.7, ge=0.0, lt=1.0)
+    # mean cosine between them under ``split`` x the mean of the means within them is
+    # split; 0: never.
+    split: float = Field(default=0.55, ge=0.0, lt=1.0)
     split_min: StrictInt = Field(default=4, ge=2)
 
 

@@ -64,12 +64,14 @@ class EventLevel:
         started = time.perf_counter()
         newest = store.newest(session)
         since = (newest or utcnow()) - timedelta(seconds=self.rule.window)
-        rows, self.seq = store.window(session, since)
+        self.seq = store.last_seq(session)  # under the dedup lock: nothing comes between
         index = EventIndex(self.rule)
-        index.load((r.story_id, r.event_id, r.terms, _seconds(r.at)) for r in rows)
+        index.load(
+            (r.story_id, r.event_id, r.terms, _seconds(r.at)) for r in store.window(session, since)
+        )
         log.info(
             "events: %d stories of %d events in memory, read in %.1f s",
-            len(index), len(index.events), time.perf_counter() - started,
+            len(index), index.event_count, time.perf_counter() - started,
         )  # fmt: skip
         return index
 

@@ -5,7 +5,7 @@ workers' assignments to follow, and the writes of one batch's placements. Decide
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,15 +82,18 @@ def _placement_query() -> Any:
     return select(Story.id, Story.event_id, Story.event_terms, Story.event_at, Story.event_seq)
 
 
-def window(session: Session, since: datetime) -> tuple[list[StoredPlacement], int]:
+def window(session: Session, since: datetime) -> Iterator[StoredPlacement]:
     """Every placed story of the window (time at or after ``since``, or unknown), in
-    assignment order, and the last sequence number written."""
+    assignment order, read in batches: a worker's start reads up to a million of them,
+    and holds only the packed form (``worker.events``)."""
     rows = session.execute(
         _placement_query()
         .where(Story.event_id.is_not(None), (Story.event_at >= since) | Story.event_at.is_(None))
         .order_by(Story.event_seq)
+        .execution_options(yield_per=5000)
     )
-    return [_placement(r) for r in rows], last_seq(session)
+    for row in rows:
+        yield _placement(row)
 
 
 def changes_since(session: Session, seq: int) -> list[StoredPlacement]:

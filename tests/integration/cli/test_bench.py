@@ -110,3 +110,12 @@ def test_bench_daemon_skips_without_pages(
 ) -> None:
     assert main(["bench", "daemon", "--pages", str(tmp_path / "absent")]) == 0
     assert "skipped" in capsys.readouterr().err
+
+
+def test_bench_events_small(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "events", "--window", "3000", "--stories", "300", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["window_stories"] == 3000 and out["placed_stories"] == 300
+    # The window moved on as stories came: it holds about as many as it was filled with.
+    assert 2900 <= out["window_stories_after"] <= 3100
+    assert out["joined_an_event"] > 0 and out["window_arrays_mib"] > 0

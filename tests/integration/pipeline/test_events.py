@@ -85,7 +85,7 @@ def test_one_link_does_not_pull_a_story_into_an_event() -> None:
     index.add(2, 1, {**event, "w:sandbags": 1}, None)
     index.add(3, 1, {**event, "w:shelters": 1}, None)
     odd = {"e:brandauer": 2, "w:council": 1, "w:budget": 2, "w:vote": 1}
-    sims = dict(index.candidates(index.vector(odd), None))
+    sims = dict(index.candidates(odd, None))
     assert [s for s, sim in sims.items() if sim >= index.rule.link] == [1]
     assert index.decide(odd, None).event_id is None
     # The same story with the event's own words links to all three: it joins.
