@@ -153,7 +153,8 @@ def repair_on_start(db: Database, canonical_policy: str, priorities: dict[str, i
     """Check and repair the recent rows in one transaction, logging what was found.
     ``priorities`` is each feed's configured priority by name (for the "priority" canonical
     policy)."""
-    with db.session() as session, session.begin():
+    # A dedup transaction: what it repairs goes into the change feed, numbered in order.
+    with db.dedup_transaction() as session:
         window = recent_window(session)
         problems = find_problems(session, window)
         if not problems:

@@ -32,7 +32,7 @@ from worker.dedup.records import (
     Stored,
     StoryState,
 )
-from worker.store import merges
+from worker.store import changes, merges
 from worker.store.index import IndexMirror
 from worker.store.models import Article, Feed, Story
 
@@ -284,6 +284,15 @@ class ArticleStore:
                     for s in stories
                 ],
             )  # fmt: skip
+        changes.record_many(
+            self.session,
+            [changes.row("story_created", story_id=s.story_id) for s in stories]
+            + [
+                changes.row("article_added", story_id=a.story_id, article_id=a.article_id,
+                            other_id=a.matched_id, detail={"match_kind": a.kind})
+                for a in articles
+            ],
+        )  # fmt: skip
         if not articles:
             return
         self._conn.execute(
@@ -317,7 +326,13 @@ class ArticleStore:
         }
         if draft.published_at is not None:
             values["published_at"] = draft.published_at
-        self._conn.execute(update(_articles).where(_articles.c.id == article_id).values(values))
+        story_id = self._conn.execute(
+            update(_articles)
+            .where(_articles.c.id == article_id)
+            .values(values)
+            .returning(_articles.c.story_id)
+        ).scalar_one()
+        changes.record(self.session, "article_updated", story_id=story_id, article_id=article_id)
 
     def set_fingerprint(self, article_id: int, fingerprint: Fingerprint) -> None:
         self._conn.execute(
@@ -330,15 +345,28 @@ class ArticleStore:
         self.index.replace(self.session, article_id, added_at, keys)
 
     def merge(self, survivor: int, folded: Sequence[int], reason: str = "bridge") -> None:
-        merges.merge(self._conn, survivor, folded, reason, utcnow())
+        merges.merge(self.session, survivor, folded, reason, utcnow())
 
     def split(self, story_id: int, article_ids: Sequence[int], reason: str) -> int:
         new_story = self.reserve_ids("stories", 1)[0]
-        merges.split(self._conn, story_id, article_ids, new_story, reason, utcnow())
+        merges.split(self.session, story_id, article_ids, new_story, reason, utcnow())
         return new_story
+
+    def _canonicals(self, story_ids: Sequence[int]) -> dict[int, int | None]:
+        out: dict[int, int | None] = {}
+        for start in range(0, len(story_ids), _IN_CHUNK):
+            part = story_ids[start : start + _IN_CHUNK]
+            rows = self._conn.execute(
+                select(_stories.c.id, _stories.c.canonical_article_id).where(
+                    _stories.c.id.in_(part)
+                )
+            )
+            out.update((story_id, canonical) for story_id, canonical in rows)
+        return out
 
     def refresh(self, states: Sequence[StoryState], empty: Collection[int]) -> None:
         if states:
+            before = self._canonicals([s.story_id for s in states])
             now = utcnow()
             self._conn.execute(
                 _REFRESH,
@@ -349,4 +377,13 @@ class ArticleStore:
                     for s in states
                 ],
             )  # fmt: skip
-        merges.delete_stories(self._conn, empty)
+            changes.record_many(
+                self.session,
+                [
+                    changes.row("canonical_changed", story_id=s.story_id,
+                                article_id=s.canonical_article_id, other_id=before.get(s.story_id))
+                    for s in states
+                    if before.get(s.story_id) != s.canonical_article_id
+                ],
+            )  # fmt: skip
+        merges.delete_stories(self.session, empty)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from worker.clock import as_utc
+from worker.store import changes
 from worker.store.models import Article, Event, EventMerge, Story
 from worker.store.stories import resolve, story_dicts
 
@@ -128,6 +129,7 @@ def new_event(session: Session, now: datetime) -> int:
     event = Event(created_at=now, updated_at=now, story_count=0)
     session.add(event)
     session.flush()
+    changes.record(session, "event_created", event_id=event.id)
     return event.id
 
 
@@ -139,6 +141,7 @@ def place(
         .where(Story.id == story_id)
         .values(event_id=event_id, event_seq=seq, event_at=at, event_terms=json.dumps(terms))
     )
+    changes.record(session, "story_event_changed", story_id=story_id, event_id=event_id)
 
 
 def move(session: Session, story_ids: Iterable[int], event_id: int, seq: int) -> None:
@@ -147,6 +150,10 @@ def move(session: Session, story_ids: Iterable[int], event_id: int, seq: int) ->
     if ids:
         session.execute(
             update(Story).where(Story.id.in_(ids)).values(event_id=event_id, event_seq=seq)
+        )
+        changes.record_many(
+            session,
+            [changes.row("story_event_changed", story_id=s, event_id=event_id) for s in ids],
         )
 
 
@@ -177,6 +184,10 @@ def record_change(
             at=now,
         )
     )
+    changes.record(
+        session, "event_merged" if kind == "merge" else "event_split", story_id=story_id,
+        event_id=event_id, other_id=into, detail={"stories_moved": moved},
+    )  # fmt: skip
     if kind == "merge":
         session.execute(update(Event).where(Event.id == event_id).values(merged_into=into))
         # Events merged into this one before lead straight on: a redirect is one step.

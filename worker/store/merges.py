@@ -1,5 +1,6 @@
 """Story merges and splits in SQL: articles re-pointed, tombstones kept, ``story_merges``
-recorded. A merged story's row stays with ``merged_into`` set to the live story it went
+recorded, and each change recorded for the change feed (``worker.store.changes``). A
+merged story's row stays with ``merged_into`` set to the live story it went
 into (never to another tombstone: a merge re-points the tombstones of the stories it folds),
 so an id a reader saved resolves in one step (``worker.store.stories.resolve_story``).
 Decides nothing: which stories merge or split, and every story's canonical article, are the
@@ -13,7 +14,9 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy.orm import Session
 
+from worker.store import changes
 from worker.store.models import Article, Story, StoryMerge
 
 _articles = cast(Table, Article.__table__)
@@ -35,7 +38,7 @@ def _record(
 
 
 def merge(
-    conn: Connection, survivor: int, folded: Sequence[int], reason: str, now: datetime
+    session: Session, survivor: int, folded: Sequence[int], reason: str, now: datetime
 ) -> dict[int, int]:
     """Every article of the ``folded`` stories moved into ``survivor``; the folded rows kept
     as tombstones (no canonical, no articles, no event) pointing at it, and so are the
@@ -43,6 +46,7 @@ def merge(
     folded = sorted(set(folded) - {survivor})
     if not folded:
         return {}
+    conn = session.connection()
     moved = {
         story_id: int(count)
         for story_id, count in conn.execute(
@@ -64,11 +68,19 @@ def merge(
         update(_stories).where(_stories.c.merged_into.in_(folded)).values(merged_into=survivor)
     )
     _record(conn, "merge", [(f, survivor, moved.get(f, 0)) for f in folded], reason, now)
+    changes.record_many(
+        session,
+        [
+            changes.row("story_merged", story_id=f, other_id=survivor,
+                        detail={"articles_moved": moved.get(f, 0), "reason": reason})
+            for f in folded
+        ],
+    )  # fmt: skip
     return moved
 
 
 def split(
-    conn: Connection,
+    session: Session,
     story_id: int,
     article_ids: Collection[int],
     new_story_id: int,
@@ -79,6 +91,7 @@ def split(
     new story ``new_story_id``, recorded. Its derived columns are placeholders until the
     caller refreshes both stories. ``ValueError`` when the ids do not fit, nothing written."""
     wanted = sorted(set(article_ids))
+    conn = session.connection()
     story = conn.execute(select(_stories.c.merged_into).where(_stories.c.id == story_id)).first()
     if story is None or story.merged_into is not None:
         raise ValueError(f"story {story_id} is not a live story")
@@ -95,14 +108,19 @@ def split(
     )  # fmt: skip
     conn.execute(update(_articles).where(_articles.c.id.in_(wanted)).values(story_id=new_story_id))
     _record(conn, "split", [(story_id, new_story_id, len(wanted))], reason, now)
+    changes.record(
+        session, "story_split", story_id=story_id, other_id=new_story_id,
+        detail={"articles": wanted, "reason": reason},
+    )  # fmt: skip
 
 
-def delete_stories(conn: Connection, story_ids: Collection[int]) -> list[int]:
+def delete_stories(session: Session, story_ids: Collection[int]) -> list[int]:
     """Delete live stories left without articles, with the tombstones that point at them
     (their ids now answer "no such story"); which of ``story_ids`` went."""
     ids = sorted(story_ids)
     if not ids:
         return []
+    conn = session.connection()
     live = sorted(
         conn.scalars(
             select(_stories.c.id).where(_stories.c.id.in_(ids), _stories.c.merged_into.is_(None))
@@ -111,4 +129,5 @@ def delete_stories(conn: Connection, story_ids: Collection[int]) -> list[int]:
     if live:
         conn.execute(delete(_stories).where(_stories.c.merged_into.in_(live)))
         conn.execute(delete(_stories).where(_stories.c.id.in_(live)))
+        changes.record_many(session, [changes.row("story_deleted", story_id=s) for s in live])
     return live

@@ -110,6 +110,25 @@ class StoryMerge(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Change(Base):
+    """The change feed: one row per change a downstream reader could care about, written in
+    the transaction that made the change. ``seq`` values are consecutive and commit in
+    order (``worker.store.changes``), so a reader that saved the last one misses nothing."""
+
+    __tablename__ = "changes"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    story_id: Mapped[int | None] = mapped_column(Integer)
+    article_id: Mapped[int | None] = mapped_column(Integer)
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    other_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
 class Event(Base):
     """An event: the stories (different write-ups) that report one real-world event."""
 
