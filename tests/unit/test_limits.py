@@ -170,10 +170,10 @@ def test_strings_made_safe_for_each_medium() -> None:
         "articles": [
             {"id": 1, "title": hostile, "url": "https://a.example/1", "feed": "a\x00",
              "is_canonical": True, "published": None, "author": hostile, "text": hostile,
-             "match_kind": "new"},
+             "match_kind": "new", "story_id": 1},
             {"id": 2, "title": hostile, "url": "https://b.example/\x0b", "feed": "b\uffff",
              "is_canonical": False, "published": None, "author": None, "text": hostile,
-             "match_kind": "near"},
+             "match_kind": "near", "story_id": 1},
         ],
     })  # fmt: skip
     root = etree.fromstring(atom_feed([story]))

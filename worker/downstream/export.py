@@ -10,8 +10,9 @@ such as ``utm_source`` removed), the URL as the feed gave it when there is none.
     >>> story = Story.model_validate(
     ...     {"id": 7, "title": "Dam opens", "first_seen": "2026-01-02T03:04:05+00:00",
     ...      "last_seen": "2026-01-02T03:04:05+00:00", "variant_count": 1, "canonical_id": 1,
-    ...      "articles": [{"id": 1, "title": "Dam opens", "feed": "a", "is_canonical": True,
-    ...                    "url": "https://a.example/1?utm_source=rss", "match_kind": "new",
+    ...      "articles": [{"id": 1, "story_id": 7, "title": "Dam opens", "feed": "a",
+    ...                    "is_canonical": True, "match_kind": "new",
+    ...                    "url": "https://a.example/1?utm_source=rss",
     ...                    "canonical_url": "https://a.example/1", "text": "The dam opened."}]})
     >>> feed = atom_feed([story], feed_id="urn:x", title="t")
     >>> b"<title>Dam opens</title>" in feed, b"utm_source" in feed

@@ -36,6 +36,7 @@ class Article(_Out):
     """One article (a copy of a story) with how it was matched into its story."""
 
     id: int
+    story_id: int
     title: str | None = None
     url: str | None = Field(None, description="the link as the feed gave it")
     canonical_url: str | None = Field(
