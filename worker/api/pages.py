@@ -155,7 +155,7 @@ def story_page(request: Request, story_id: Id) -> Response:
         "story.html",
         story=story,
         canonical=canonical,
-        canonical_evidence=_evidence(canonical, None) if canonical else "",
+        canonical_evidence=_evidence(canonical, pairs.get(canonical.id)) if canonical else "",
         paragraphs=[p for p in (canonical.text if canonical else "").split("\n") if p.strip()],
         variants=variants,
     )
