@@ -6,7 +6,6 @@ installs both). ``NEWSDEDUP_SCREENSHOTS=DIR`` saves what the browser showed ther
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
