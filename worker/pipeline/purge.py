@@ -30,10 +30,11 @@ from sqlalchemy import ColumnElement, and_, case, delete, false, func, or_, sele
 
 from worker.clock import utcnow
 from worker.config import Config
-from worker.dedup.engine import refresh_stories
+from worker.dedup.canonical import refresh_stories
+from worker.store import changes
 from worker.store.articles import ArticleStore, feed_priorities
 from worker.store.db import Database
-from worker.store.models import Article, Feed, LshKeys, PollLog, Story
+from worker.store.models import Article, Change, Feed, LshKeys, PollLog, Story
 from worker.store.retention import delete_in_batches
 
 log = logging.getLogger("newsdedup.retention")
@@ -45,6 +46,7 @@ class PurgeReport:
     stories_deleted: int = 0
     stories_updated: int = 0
     poll_records: int = 0
+    changes: int = 0  # change feed rows older than the articles' retention
     by_feed: dict[str, int] = field(default_factory=dict)
 
 
@@ -118,13 +120,15 @@ def purge(
     cutoffs: Mapping[int, datetime],
     *,
     poll_log_cutoff: datetime | None,
+    changes_cutoff: datetime | None = None,
     canonical_policy: str = "earliest",
     priorities: Mapping[int, int] | None = None,
     batch: int = 500,
     stop: Callable[[], bool] = lambda: False,
 ) -> PurgeReport:
     """Delete expired articles ``batch`` at a time, then poll records older than
-    ``poll_log_cutoff``; ``stop`` is asked between batches (a shutdown)."""
+    ``poll_log_cutoff`` and change feed rows older than ``changes_cutoff``; ``stop`` is
+    asked between batches (a shutdown)."""
     report = PurgeReport()
     expired = _expired(cutoffs)
     names: dict[int, str] = {}
@@ -144,6 +148,10 @@ def purge(
             # explicitly so it does not depend on SQLite's foreign key pragma).
             session.execute(delete(LshKeys).where(LshKeys.article_id.in_(ids)))
             session.execute(delete(Article).where(Article.id.in_(ids)))
+            changes.record_many(
+                session,
+                [changes.row("article_purged", story_id=r.story_id, article_id=r.id) for r in rows],
+            )
             before = session.scalar(
                 select(func.count()).select_from(Story).where(Story.id.in_(stories))
             )
@@ -163,10 +171,14 @@ def purge(
             report.by_feed[name] = report.by_feed.get(name, 0) + 1
     if poll_log_cutoff is not None:
         report.poll_records = _purge_poll_log(db, poll_log_cutoff, batch, stop)
-    if report.articles or report.poll_records:
+    if changes_cutoff is not None:
+        report.changes = _purge_changes(db, changes_cutoff, batch, stop)
+    if report.articles or report.poll_records or report.changes:
         log.info(
-            "retention: %d articles purged (%d stories gone, %d updated), %d poll records",
+            "retention: %d articles purged (%d stories gone, %d updated), %d poll records, "
+            "%d change feed rows",
             report.articles, report.stories_deleted, report.stories_updated, report.poll_records,
+            report.changes,
             extra=_fields(report),
         )  # fmt: skip
     return report
@@ -184,12 +196,21 @@ def _purge_poll_log(db: Database, cutoff: datetime, batch: int, stop: Callable[[
     )
 
 
+def _purge_changes(db: Database, cutoff: datetime, batch: int, stop: Callable[[], bool]) -> int:
+    with db.session() as session:
+        newest = changes.latest_seq(session)
+    # The newest row stays whatever its age: numbering goes on from it.
+    where = and_(Change.at < cutoff, Change.seq < newest)
+    return delete_in_batches(db, Change.seq, where, Change.seq, batch=batch, stop=stop)
+
+
 def _fields(report: PurgeReport) -> dict[str, Any]:
     return {
         "articles_purged": report.articles,
         "stories_deleted": report.stories_deleted,
         "stories_updated": report.stories_updated,
         "poll_records_purged": report.poll_records,
+        "changes_purged": report.changes,
     }
 
 
@@ -203,6 +224,12 @@ def _poll_log_cutoff(config: Config, now: datetime) -> datetime | None:
     return now - timedelta(seconds=age) if age > 0 else None
 
 
+def _changes_cutoff(config: Config, now: datetime) -> datetime | None:
+    # Change rows live as long as the articles they tell of (the global retention).
+    age = config.retention.articles
+    return now - timedelta(seconds=age) if age > 0 else None
+
+
 def run_purge(config: Config, db: Database, *, stop: threading.Event | None = None) -> PurgeReport:
     now = utcnow()
     with db.session() as session:
@@ -211,6 +238,7 @@ def run_purge(config: Config, db: Database, *, stop: threading.Event | None = No
         db,
         cutoffs(config, db, now),
         poll_log_cutoff=_poll_log_cutoff(config, now),
+        changes_cutoff=_changes_cutoff(config, now),
         canonical_policy=config.dedup.canonical_policy.value,
         priorities=priorities,
         batch=config.retention.batch,

@@ -16,10 +16,10 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select, union, update
+from sqlalchemy import Integer, Table, bindparam, func, insert, select, union, update
 from sqlalchemy.orm import Session
 
-from worker.clock import as_utc
+from worker.clock import as_utc, utcnow
 from worker.dedup.decision import Candidate
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.records import (
@@ -32,6 +32,7 @@ from worker.dedup.records import (
     Stored,
     StoryState,
 )
+from worker.store import changes, merges
 from worker.store.index import IndexMirror
 from worker.store.models import Article, Feed, Story
 
@@ -80,6 +81,7 @@ _REFRESH = (
         variant_count=bindparam("b_count", type_=Integer),
         first_seen_at=bindparam("b_first", type_=_stories.c.first_seen_at.type),
         last_seen_at=bindparam("b_last", type_=_stories.c.last_seen_at.type),
+        updated_at=bindparam("b_now", type_=_stories.c.updated_at.type),
     )
 )
 _EXISTING = select(_articles.c.story_id, _articles.c.source_hash).where(
@@ -278,10 +280,19 @@ class ArticleStore:
                 _INSERT_STORIES,
                 [
                     {"id": s.story_id, "first_seen_at": s.seen_at, "last_seen_at": s.seen_at,
-                     "variant_count": 1}
+                     "variant_count": 1, "updated_at": s.seen_at}
                     for s in stories
                 ],
             )  # fmt: skip
+        changes.record_many(
+            self.session,
+            [changes.row("story_created", story_id=s.story_id) for s in stories]
+            + [
+                changes.row("article_added", story_id=a.story_id, article_id=a.article_id,
+                            other_id=a.matched_id, detail={"match_kind": a.kind})
+                for a in articles
+            ],
+        )  # fmt: skip
         if not articles:
             return
         self._conn.execute(
@@ -315,7 +326,13 @@ class ArticleStore:
         }
         if draft.published_at is not None:
             values["published_at"] = draft.published_at
-        self._conn.execute(update(_articles).where(_articles.c.id == article_id).values(values))
+        story_id = self._conn.execute(
+            update(_articles)
+            .where(_articles.c.id == article_id)
+            .values(values)
+            .returning(_articles.c.story_id)
+        ).scalar_one()
+        changes.record(self.session, "article_updated", story_id=story_id, article_id=article_id)
 
     def set_fingerprint(self, article_id: int, fingerprint: Fingerprint) -> None:
         self._conn.execute(
@@ -327,22 +344,46 @@ class ArticleStore:
     def replace_keys(self, article_id: int, added_at: datetime, keys: list[int]) -> None:
         self.index.replace(self.session, article_id, added_at, keys)
 
-    def merge(self, survivor: int, folded: Sequence[int]) -> None:
-        self._conn.execute(
-            update(_articles).where(_articles.c.story_id.in_(folded)).values(story_id=survivor)
-        )
-        self._conn.execute(delete(_stories).where(_stories.c.id.in_(folded)))
+    def merge(self, survivor: int, folded: Sequence[int], reason: str = "bridge") -> None:
+        merges.merge(self.session, survivor, folded, reason, utcnow())
+
+    def split(self, story_id: int, article_ids: Sequence[int], reason: str) -> int:
+        new_story = self.reserve_ids("stories", 1)[0]
+        merges.split(self.session, story_id, article_ids, new_story, reason, utcnow())
+        return new_story
+
+    def _canonicals(self, story_ids: Sequence[int]) -> dict[int, int | None]:
+        out: dict[int, int | None] = {}
+        for start in range(0, len(story_ids), _IN_CHUNK):
+            part = story_ids[start : start + _IN_CHUNK]
+            rows = self._conn.execute(
+                select(_stories.c.id, _stories.c.canonical_article_id).where(
+                    _stories.c.id.in_(part)
+                )
+            )
+            out.update((story_id, canonical) for story_id, canonical in rows)
+        return out
 
     def refresh(self, states: Sequence[StoryState], empty: Collection[int]) -> None:
         if states:
+            before = self._canonicals([s.story_id for s in states])
+            now = utcnow()
             self._conn.execute(
                 _REFRESH,
                 [
                     {"b_story": s.story_id, "b_canonical": s.canonical_article_id,
                      "b_count": s.variant_count, "b_first": s.first_seen_at,
-                     "b_last": s.last_seen_at}
+                     "b_last": s.last_seen_at, "b_now": now}
                     for s in states
                 ],
             )  # fmt: skip
-        if empty:
-            self._conn.execute(delete(_stories).where(_stories.c.id.in_(sorted(empty))))
+            changes.record_many(
+                self.session,
+                [
+                    changes.row("canonical_changed", story_id=s.story_id,
+                                article_id=s.canonical_article_id, other_id=before.get(s.story_id))
+                    for s in states
+                    if before.get(s.story_id) != s.canonical_article_id
+                ],
+            )  # fmt: skip
+        merges.delete_stories(self.session, empty)

@@ -39,7 +39,7 @@ def story_page(
 ) -> tuple[list[dict[str, Any]], StoryKey | None]:
     """Up to ``limit`` stories after ``after``, newest first, and the key of the next page
     (``None``: this is the last)."""
-    query = select(Story)
+    query = select(Story).where(Story.merged_into.is_(None))  # tombstones lead on, not list
     if where.since is not None:
         query = query.where(Story.last_seen_at >= where.since)
     if where.until is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import hashlib
 import re
 import threading
 from collections.abc import Iterator
@@ -23,13 +22,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from worker.errors import StoreError
+from worker.store import changes
 from worker.store.index import IndexMirror
+from worker.store.locks import DEDUP_LOCK_KEY, MIGRATION_LOCK_KEY
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
-
-# Key of the PostgreSQL advisory lock that serialises dedup decisions across workers.
-_DEDUP_LOCK_KEY = int.from_bytes(hashlib.sha1(b"newsdedup:dedup").digest()[:8], "big", signed=True)
 
 
 def _normalise_url(url: str) -> str:
@@ -94,6 +92,8 @@ class Database:
         self.dedup_lock = dedup_lock
         self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Change rows recorded in a transaction are written at its commit (change feed).
+        changes.install(self.sessions)
         # This database's copy of the LSH index, kept by and for its own sessions.
         self.index = IndexMirror()
         self.index.serve(self.sessions)
@@ -150,7 +150,7 @@ class Database:
             with self.engine.begin() as conn:
                 if self.dialect == "postgresql":
                     conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DEDUP_LOCK_KEY - 1}
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY}
                     )
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, revision)
@@ -186,7 +186,7 @@ class Database:
             return
         with self._local_lock, self.session() as session, session.begin():
             if self.dialect == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _DEDUP_LOCK_KEY})
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DEDUP_LOCK_KEY})
             elif self.dialect == "sqlite":
                 # Take SQLite's write lock before reading candidates: a deferred transaction
                 # would let another process read the same (empty) candidates meanwhile.

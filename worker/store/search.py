@@ -1,7 +1,8 @@
-"""Full-text search over the articles (migration ``0008``): FTS5 on SQLite, a GIN index on a
-``tsvector`` on PostgreSQL, both kept in step with every insert, edit and purge by the
-database itself (triggers; the index). A query is words, all of which must occur (no
-operators: whatever a reader types is taken as words, so no input is a syntax error).
+"""Full-text search over the articles (the migration ``schema/versions/*_fts.py``): FTS5
+on SQLite, a GIN index on a ``tsvector`` on PostgreSQL, both kept in step with every
+insert, edit and purge by the database itself (triggers; the index). A query is words,
+all of which must occur (no operators: whatever a reader types is taken as words, so no
+input is a syntax error).
 
     >>> query_words('"dam" OR bridge-closure*  NEAR(x)')
     ['dam', 'OR', 'bridge', 'closure', 'NEAR', 'x']
@@ -23,7 +24,7 @@ from worker.store.models import Article
 FTS_PREFIX = "articles_fts"
 _WORD = re.compile(r"\w+")
 MAX_WORDS = 32
-# The expression of the PostgreSQL index, character for character (schema/versions/0008).
+# The expression of the PostgreSQL index, character for character (schema/versions/*_fts.py).
 _PG_DOCUMENT = (
     "to_tsvector('simple'::regconfig, coalesce(title, '') || ' ' || coalesce(clean_text, ''))"
 )
@@ -31,7 +32,7 @@ _PG_DOCUMENT = (
 
 def modelled(name: str | None, type_: str, _parents: Any = None) -> bool:
     """Whether a schema object is one the models describe (alembic's ``include_name``):
-    not the search objects of migration ``0008``, which only the migration declares."""
+    not the search objects of the ``*_fts.py`` migration, which only it declares."""
     return not (name or "").startswith((FTS_PREFIX, "ix_articles_fts"))
 
 

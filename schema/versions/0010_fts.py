@@ -7,8 +7,8 @@ without stemming (many languages; a word matches as written, case and accents fo
 SQLite, case folded on PostgreSQL). Also ``ix_articles_feed_id_id``: one feed's articles,
 newest first, without a sort.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
