@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader
 from worker.api import params
 from worker.api.params import Cursor, FeedName, Id, Words
 from worker.api.worddiff import word_diff
-from worker.downstream.models import Article, Feed, Story, build
+from worker.downstream.models import Article, Feed, Merge, Story, build
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
@@ -133,6 +133,7 @@ def _similarities(session: Any, articles: list[Article]) -> dict[int, tuple[floa
 
 @router.get("/stories/{story_id}", response_class=HTMLResponse)
 def story_page(request: Request, story_id: Id) -> Response:
+    from worker.store.browse import merge_page
     from worker.store.stories import get_story
 
     with _session(request) as session:
@@ -141,6 +142,7 @@ def story_page(request: Request, story_id: Id) -> Response:
             return error_page(request, 404, f"no story with id {story_id}")
         story = Story.model_validate(found)
         pairs = _similarities(session, story.articles)
+        merges = build(Merge, merge_page(session, story.id, None, params.MAX_LIMIT)[0])
     canonical = next((a for a in story.articles if a.is_canonical), None)
     variants = [
         {
@@ -158,6 +160,7 @@ def story_page(request: Request, story_id: Id) -> Response:
         canonical_evidence=_evidence(canonical, pairs.get(canonical.id)) if canonical else "",
         paragraphs=[p for p in (canonical.text if canonical else "").split("\n") if p.strip()],
         variants=variants,
+        merges=merges,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -16,11 +16,15 @@ from worker.api.params import Cursor, FeedName, Id, Limit, Since, Until, Words
 from worker.downstream.models import (
     Article,
     ArticleList,
+    Change,
+    ChangeList,
     Error,
     Event,
     EventList,
     Feed,
     FeedList,
+    Merge,
+    MergeList,
     Story,
     StoryList,
     build,
@@ -182,3 +186,39 @@ def event(db: DB, event_id: Id) -> Response:
     if found is None:
         raise HTTPException(404, f"no event with id {event_id}")
     return _json(Event.model_validate(found))
+
+
+@router.get("/changes", response_model=ChangeList, responses=ERRORS)
+def changes(
+    db: DB,
+    after: Annotated[
+        int, Query(ge=0, le=params.MAX_ID, description="the last seq read (0: from the start)")
+    ] = 0,
+    limit: Limit = params.DEFAULT_LIMIT,
+) -> Response:
+    """The change feed: every change numbered above ``after``, in commit order. Save
+    ``next_after`` and ask again with it: nothing is missed, and no clock is needed."""
+    from worker.store.changes import changes_after, latest_seq
+
+    rows = changes_after(db, after, params.limit(limit))
+    found = [Change.model_validate(r, from_attributes=True) for r in rows]
+    page = ChangeList(
+        changes=found, next_after=found[-1].seq if found else after, latest=latest_seq(db)
+    )
+    return _json(page)
+
+
+@router.get("/merges", response_model=MergeList, responses=ERRORS)
+def merges(
+    db: DB,
+    story: Annotated[
+        int | None, Query(ge=1, le=params.MAX_ID, description="only those from or into it")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = params.DEFAULT_LIMIT,
+) -> Response:
+    """Story merges and splits in the order they happened."""
+    from worker.store.browse import merge_page
+
+    rows, last = merge_page(db, story, params.decode_id_cursor(cursor), params.limit(limit))
+    return _json(MergeList(merges=build(Merge, rows), next_cursor=params.encode_id_cursor(last)))

@@ -118,10 +118,11 @@ def cmd_story(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(story)
         return 0
-    if story.get("merged_from") is not None:
+    if story.merged_from is not None:
+        when = story.merged_at.isoformat() if story.merged_at else "?"
         print(
-            f"story {story['merged_from']} was merged into story {story['id']} on "
-            f"{story['merged_at'] or '?'}; showing {story['id']}"
+            f"story {story.merged_from} was merged into story {story.id} on {when}; "
+            f"showing {story.id}"
         )
     _print_story(story, full=True)
     return 0

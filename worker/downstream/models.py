@@ -124,13 +124,23 @@ class Merge(_Out):
 
 
 class Change(_Out):
-    """One entry of the change feed: what changed, in commit order by ``seq``."""
+    """One entry of the change feed, in commit order by ``seq`` (``docs/downstream.md``,
+    the change feed: what each ``kind`` sets)."""
 
     seq: int
-    kind: str
+    kind: str = Field(
+        description="story_created, article_added, article_updated, canonical_changed, "
+        "story_merged, story_split, article_purged, story_deleted, event_created, "
+        "story_event_changed, event_merged, event_split"
+    )
     story_id: int | None = None
     article_id: int | None = None
-    at: datetime | None = None
+    event_id: int | None = None
+    other_id: int | None = Field(
+        None, description="the other party: the story merged into, the matched article, ..."
+    )
+    at: datetime
+    detail: dict[str, Any] | None = None
 
 
 class StoryList(_Out):
@@ -161,8 +171,9 @@ class MergeList(_Out):
 class ChangeList(_Out):
     changes: list[Change]
     next_after: int = Field(
-        description="the seq to ask for next (?after=): the last one here, or the one asked"
+        description="the seq to ask for next (?after=): the last one here, else the one asked"
     )
+    latest: int = Field(description="the newest seq now: caught up when next_after equals it")
 
 
 class Error(_Out):

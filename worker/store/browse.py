@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from worker.clock import as_utc
-from worker.store.models import Article, Feed, Story
+from worker.store.models import Article, Feed, Story, StoryMerge
 from worker.store.search import matching_article_ids, newest_matches
 from worker.store.stories import article_dicts, story_dicts
 
@@ -120,3 +120,28 @@ def search_page(
 def get_article(session: Session, article_id: int) -> dict[str, Any] | None:
     article = session.get(Article, article_id)
     return article_dicts(session, [article])[0] if article is not None else None
+
+
+def merge_page(
+    session: Session, story_id: int | None, after_id: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Merge and split records in the order they happened (of ``story_id``, from or into
+    it, when given), after record ``after_id``; and the id to continue after."""
+    query = select(StoryMerge)
+    if story_id is not None:
+        query = query.where(
+            or_(StoryMerge.story_id == story_id, StoryMerge.into_story_id == story_id)
+        )
+    if after_id is not None:
+        query = query.where(StoryMerge.id > after_id)
+    rows = list(session.scalars(query.order_by(StoryMerge.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out = [
+        {
+            "id": m.id, "kind": m.kind, "story_id": m.story_id, "into_story_id": m.into_story_id,
+            "articles_moved": m.articles_moved, "reason": m.reason, "at": as_utc(m.at),
+        }
+        for m in rows
+    ]  # fmt: skip
+    return out, (rows[-1].id if more and rows else None)
