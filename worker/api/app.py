@@ -45,9 +45,8 @@ class Served:
     listen: str
     _token: tuple[int, str | None] | None = field(default=None, repr=False)
 
-    @property
-    def host(self) -> str:
-        return parse_listen(self.listen)[0]
+    def __post_init__(self) -> None:
+        self.host = parse_listen(self.listen)[0]  # a bad address fails here, not per request
 
     def token(self) -> str | None:
         """The token of the config in force, read again when the config was reloaded."""

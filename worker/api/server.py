@@ -7,6 +7,7 @@ caller at once (uvicorn would report it in its own thread and exit the process).
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from typing import Any
@@ -23,6 +24,10 @@ def bind(listen: str) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Inherited by each accepted connection: uvicorn writes a response's head and
+        # body apart, and with Nagle's algorithm the body waits for the client's delayed
+        # ACK, 40 ms on Linux (measured: every request took 45-55 ms on loopback).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
         sock.listen(128)
     except OSError:
@@ -59,6 +64,10 @@ class BackgroundServer:
         self._thread.start()
 
     @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
     def port(self) -> int:
         return int(self._socket.getsockname()[1])
 
@@ -69,9 +78,14 @@ class BackgroundServer:
 
 
 def serve_forever(app: Any, listen: str) -> None:
-    """``app`` on ``listen`` until SIGTERM or SIGINT (uvicorn's handlers)."""
-    sock = bind(listen)
+    """``app`` on ``listen`` until SIGTERM or SIGINT, then a clean stop (exit status 0, as
+    ``run`` has; uvicorn's own handlers would end the process by the signal)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    server = BackgroundServer(app, listen)
     try:
-        _server(app).run(sockets=[sock])
+        while not stop.wait(1.0) and server.alive:
+            pass
     finally:
-        sock.close()
+        server.close()
