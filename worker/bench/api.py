@@ -17,6 +17,7 @@ import contextlib
 import http.client
 import json
 import multiprocessing
+import os
 import socket
 import tempfile
 import time
@@ -108,6 +109,11 @@ def fill(db: Database, articles: int, seed: int = 5) -> int:
             for sid, aid in canonical.items():
                 conn.execute(text("UPDATE stories SET canonical_article_id = :a WHERE id = :s"),
                              {"a": aid, "s": sid})  # fmt: skip
+    if db.dialect == "postgresql":  # ids were given: the sequences follow for the writer
+        with db.engine.begin() as conn:
+            for table in ("stories", "articles"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                  f"(SELECT max(id) FROM {table}))"))  # fmt: skip
     return int(feed_id)
 
 
@@ -123,7 +129,9 @@ def _writer(url: str, feed_id: int, stop: Any, stored: Any) -> None:
     engine = DedupEngine(dedup_policy(config))
     rng = np.random.default_rng(int(time.time()))
     n = 0
-    while not stop.wait(config.worker.store_batch / WRITE_RATE):
+    parent = os.getppid()
+    # Also ends when the bench is gone (killed): a writer left behind fills the database.
+    while not stop.wait(config.worker.store_batch / WRITE_RATE) and os.getppid() == parent:
         drafts = []
         for _ in range(config.worker.store_batch):
             n += 1
