@@ -28,3 +28,14 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r}: must be 1 or more")
     return number
+
+
+def seq_number(value: str) -> int:
+    """A change feed number (``--after``): a whole number, 0 or more."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: must be 0 or more")
+    return number

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from worker.cli.app import load_config, open_existing_database
-from worker.cli.args import WHEN_HELP, positive_int, when
+from worker.cli.args import WHEN_HELP, positive_int, seq_number, when
 from worker.cli.feedlist import register_feed_commands
 from worker.errors import NewsdedupError
 from worker.safetext import terminal_line, terminal_text
@@ -86,10 +86,36 @@ def _print_story(story: Story, full: bool = False) -> None:
             print(f"      {_excerpt(a.text)}")
 
 
+def _stories_after(args: argparse.Namespace) -> int:
+    """``stories --after SEQ``: what changed since change ``SEQ``, and the number to ask
+    from next time."""
+    from worker.store.stories import changed_after
+
+    db = open_existing_database(load_config(args.config))
+    with db.session() as session:
+        changed = changed_after(session, args.after, args.limit)
+    if args.json:
+        _print_json(changed)
+        return 0
+    for story in changed["stories"]:
+        _print_story(story)
+    for merged in changed["merged"]:
+        print(f"story {merged['id']} was merged into story {merged['merged_into']}")
+    for deleted in changed["deleted"]:
+        print(f"story {deleted['id']} was deleted")
+    print(
+        f"{len(changed['stories'])} stories changed after change {args.after}; "
+        f"next: --after {changed['seq']}"
+    )
+    return 0
+
+
 def cmd_stories(args: argparse.Namespace) -> int:
     from worker.downstream.models import Story, StoryList, build
     from worker.store.stories import list_stories
 
+    if args.after is not None:
+        return _stories_after(args)
     config = load_config(args.config)
     db = open_existing_database(config)
     with db.session() as session:
@@ -185,8 +211,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_feed_commands(feeds.add_subparsers(dest="feeds_command", metavar="ACTION"))
 
     stories = sub.add_parser("stories", help="stories with their articles, newest first")
-    stories.add_argument(
+    start = stories.add_mutually_exclusive_group()
+    start.add_argument(
         "--since", metavar="WHEN", type=when, help=f"stories seen since: {WHEN_HELP}"
+    )
+    start.add_argument(
+        "--after",
+        metavar="SEQ",
+        type=seq_number,
+        help="the stories changed after change SEQ of the change feed (0: from the start), "
+        "the merged and deleted ones, and the number to ask from next",
     )
     stories.add_argument("--limit", type=positive_int, help="at most this many stories")
     stories.add_argument("--json", action="store_true")

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from worker.clock import as_utc
+from worker.store.changes import ChangeRow, changes_after
 from worker.store.models import Article, Event, Feed, Story, StoryMerge
 
 # A merge re-points older tombstones, so a redirect is one step; the bound only stops a
@@ -188,3 +189,57 @@ def get_story(session: Session, story_id: int) -> dict[str, Any] | None:
         out["merged_from"] = story_id
         out["merged_at"] = _iso(merged_at(session, story_id))
     return out
+
+
+# Change rows read per query while collecting the stories changed after a number.
+_CHANGE_PAGE = 1_000
+
+
+def _stories_of(change: ChangeRow) -> list[int]:
+    """The stories a change names: a merge's or a split's other story too."""
+    ids = [change.story_id] if change.story_id is not None else []
+    if change.kind in ("story_merged", "story_split") and change.other_id is not None:
+        ids.append(change.other_id)
+    return ids
+
+
+def changed_after(session: Session, after: int, limit: int | None = None) -> dict[str, Any]:
+    """What changed after change ``after``: the live stories the changes name, each as
+    ``story_dicts`` gives it with the ``seq`` of its latest change; the ids merged away
+    (``merged``: ``id``, ``merged_into``) and deleted (``deleted``: ``id``); and ``seq``,
+    the last change covered (a reader saves it and asks again from there). With ``limit``,
+    reading stops before the change that would name more than ``limit`` stories."""
+    last: dict[int, int] = {}  # story id -> seq of its latest change
+    seq = after
+    while True:
+        page = changes_after(session, seq, _CHANGE_PAGE)
+        for change in page:
+            named = _stories_of(change)
+            if limit is not None and last and len(last.keys() | set(named)) > limit:
+                return _changed(session, last, seq)
+            for story_id in named:
+                last[story_id] = change.seq
+            seq = change.seq
+        if len(page) < _CHANGE_PAGE:
+            return _changed(session, last, seq)
+
+
+def _changed(session: Session, last: dict[int, int], seq: int) -> dict[str, Any]:
+    live: dict[int, int] = {}  # live story id -> seq
+    merged, deleted = [], []
+    for story_id in sorted(last, key=lambda s: (last[s], s)):
+        resolved = resolve_story(session, story_id)
+        if resolved is None:
+            deleted.append({"id": story_id, "seq": last[story_id]})
+            continue
+        if resolved != story_id:
+            merged.append({"id": story_id, "merged_into": resolved, "seq": last[story_id]})
+        live[resolved] = max(live.get(resolved, 0), last[story_id])
+    ordered = sorted(live, key=lambda s: (live[s], s))
+    stories = []
+    for start in range(0, len(ordered), _CHANGE_PAGE):  # bounded IN lists
+        part = ordered[start : start + _CHANGE_PAGE]
+        rows = {s.id: s for s in session.scalars(select(Story).where(Story.id.in_(part)))}
+        found = story_dicts(session, [rows[s] for s in part if s in rows])
+        stories += [{**d, "seq": live[d["id"]]} for d in found]
+    return {"stories": stories, "merged": merged, "deleted": deleted, "seq": seq}
