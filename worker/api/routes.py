@@ -26,6 +26,7 @@ from worker.downstream.models import (
     Merge,
     MergeList,
     Story,
+    StoryChanges,
     StoryList,
     build,
     to_json,
@@ -222,3 +223,20 @@ def merges(
 
     rows, last = merge_page(db, story, params.decode_id_cursor(cursor), params.limit(limit))
     return _json(MergeList(merges=build(Merge, rows), next_cursor=params.encode_id_cursor(last)))
+
+
+@router.get("/changes/stories", response_model=StoryChanges, responses=ERRORS)
+def changed_stories(
+    db: DB,
+    after: Annotated[
+        int, Query(ge=0, le=params.MAX_ID, description="the last seq read (0: from the start)")
+    ] = 0,
+    limit: Limit = params.DEFAULT_LIMIT,
+) -> Response:
+    """What ``stories --after SEQ`` prints: the live stories the changes after ``after``
+    name (each with its latest ``seq``), the ids merged away or deleted, and ``seq`` to ask
+    from next."""
+    from worker.store.stories import changed_after
+
+    found = changed_after(db, after, params.limit(limit))
+    return _json(StoryChanges.model_validate(found))

@@ -89,23 +89,24 @@ def _print_story(story: Story, full: bool = False) -> None:
 def _stories_after(args: argparse.Namespace) -> int:
     """``stories --after SEQ``: what changed since change ``SEQ``, and the number to ask
     from next time."""
+    from worker.downstream.models import StoryChanges
     from worker.store.stories import changed_after
 
     db = open_existing_database(load_config(args.config))
     with db.session() as session:
-        changed = changed_after(session, args.after, args.limit)
+        changed = StoryChanges.model_validate(changed_after(session, args.after, args.limit))
     if args.json:
         _print_json(changed)
         return 0
-    for story in changed["stories"]:
+    for story in changed.stories:
         _print_story(story)
-    for merged in changed["merged"]:
-        print(f"story {merged['id']} was merged into story {merged['merged_into']}")
-    for deleted in changed["deleted"]:
-        print(f"story {deleted['id']} was deleted")
+    for merged in changed.merged:
+        print(f"story {merged.id} was merged into story {merged.merged_into}")
+    for deleted in changed.deleted:
+        print(f"story {deleted.id} was deleted")
     print(
-        f"{len(changed['stories'])} stories changed after change {args.after}; "
-        f"next: --after {changed['seq']}"
+        f"{len(changed.stories)} stories changed after change {args.after}; "
+        f"next: --after {changed.seq}"
     )
     return 0
 

@@ -72,6 +72,9 @@ class Story(_Out):
         None, description="set when the id asked for was merged into this story"
     )
     merged_at: datetime | None = Field(None, description="when merged_from was merged")
+    seq: int | None = Field(
+        None, description="in what changed after a seq: the number of its latest change"
+    )
 
 
 class Feed(_Out):
@@ -141,6 +144,32 @@ class Change(_Out):
     )
     at: datetime
     detail: dict[str, Any] | None = None
+
+
+class MergedId(_Out):
+    """A story id merged away: ``merged_into`` is the live story it is part of now."""
+
+    id: int
+    merged_into: int
+    seq: int
+
+
+class DeletedId(_Out):
+    """A story id deleted (every article purged)."""
+
+    id: int
+    seq: int
+
+
+class StoryChanges(_Out):
+    """What changed after a change-feed number (``stories --after SEQ``,
+    ``/api/v1/changes/stories?after=SEQ``): the live stories the changes name, each with
+    ``seq``, the ids merged away or deleted, and ``seq``, the number to ask from next."""
+
+    stories: list[Story]
+    merged: list[MergedId]
+    deleted: list[DeletedId]
+    seq: int
 
 
 class StoryList(_Out):

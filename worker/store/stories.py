@@ -133,11 +133,7 @@ def live_story() -> ColumnElement[bool]:
 def list_stories(
     session: Session, since: datetime | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    query = (
-        select(Story)
-        .where(live_story())
-        .order_by(Story.last_seen_at.desc(), Story.id.desc())
-    )
+    query = select(Story).where(live_story()).order_by(Story.last_seen_at.desc(), Story.id.desc())
     if since is not None:
         query = query.where(Story.last_seen_at >= since)
     if limit:

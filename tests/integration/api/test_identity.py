@@ -4,9 +4,13 @@ from 0 sees every change once, in order, and is caught up when ``next_after == l
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy import select
 
 from tests.integration.api.test_api import Served, get
+from worker.cli import main
 from worker.dedup.canonical import merge_stories
 from worker.store.articles import ArticleStore
 from worker.store.models import Story
@@ -63,3 +67,15 @@ def test_following_the_change_feed_misses_nothing(served: Served) -> None:
     assert get(client, f"/api/v1/changes?after={page['latest']}")["changes"] == []
     for bad in ("-1", "x", str(2**64)):
         assert client.get(f"/api/v1/changes?after={bad}").status_code == 400
+
+
+def test_changed_stories_are_what_stories_after_prints(served: Served, capsys: Any) -> None:
+    client, _db, config = served
+    survivor, folded = _merge_two(served)
+    api = get(client, "/api/v1/changes/stories?after=0&limit=200")
+    assert main(["-c", str(config.source_path), "stories", "--after", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == api
+    assert {"id": folded, "merged_into": survivor} in [
+        {"id": m["id"], "merged_into": m["merged_into"]} for m in api["merged"]
+    ]
+    assert api["seq"] == get(client, "/api/v1/changes?after=0&limit=1")["latest"]
