@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from worker.clock import as_utc
 from worker.store.models import Article, Feed, Story, StoryMerge
-from worker.store.search import matching_article_ids, newest_matches
+from worker.store.search import matching_story_ids, newest_matches
 from worker.store.stories import article_dicts, live_story, story_dicts
 
 
@@ -52,10 +52,7 @@ def story_page(
         )
         query = query.where(Story.id.in_(in_feed))
     if where.words:
-        matched = select(Article.story_id).where(
-            Article.id.in_(matching_article_ids(session, where.words))
-        )
-        query = query.where(Story.id.in_(matched))
+        query = query.where(Story.id.in_(matching_story_ids(session, where.words)))
     if after is not None:
         seen, story_id = after
         query = query.where(
