@@ -50,7 +50,7 @@ def matching_story_ids(session: Session, words: list[str]) -> Select[Any]:
     """A select of the ids of the stories with an article holding every word, for
     ``Story.id.in_(...)``."""
     if session.get_bind().dialect.name == "sqlite":
-        matches = (
+        matches: Select[Any] = (
             select(literal_column("rowid"))
             .select_from(text("articles_fts"))
             .where(text("articles_fts MATCH :fts").bindparams(fts=fts5_query(words)))
