@@ -52,8 +52,13 @@ WHEN_HELP = "a duration ago (24h, 7d), today, yesterday, or an ISO 8601 date or 
 
 
 def parse_when(value: str, *, now: datetime | None = None) -> datetime:
-    """A point in time from ``24h`` (that long ago), ``today`` / ``yesterday`` (midnight
-    UTC) or an ISO 8601 date or time (UTC when it names no zone); ``ValueError`` if none."""
+    """A point in time, in UTC, from ``24h`` (that long ago), ``today`` / ``yesterday``
+    (midnight UTC) or an ISO 8601 date or time (UTC when it names no zone); ``ValueError``
+    if none.
+
+    >>> parse_when("2026-03-01T10:00+01:00").isoformat()
+    '2026-03-01T09:00:00+00:00'
+    """
     from worker.config import parse_duration  # pydantic: only when a time is given
 
     now = now or utcnow()
@@ -69,6 +74,7 @@ def parse_when(value: str, *, now: datetime | None = None) -> datetime:
         pass
     try:
         when = datetime.fromisoformat(value.strip())
-    except ValueError:
+        # In UTC, as stored: SQLite compares the text, so 10:00+01:00 must be 09:00.
+        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise ValueError(f"{value!r}: expected {WHEN_HELP}") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -57,8 +57,8 @@ def when(parameter: str, value: str | None) -> datetime | None:
     if value is None or not value.strip():
         return None
     try:
-        return parse_when(value).astimezone(UTC)
-    except (ValueError, OverflowError):
+        return parse_when(value)
+    except ValueError:
         raise bad(parameter, f"expected {WHEN_HELP}") from None
 
 
