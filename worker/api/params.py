@@ -42,6 +42,7 @@ Words = Annotated[
     str | None, Query(max_length=MAX_TEXT, description="words that must all occur (full text)")
 ]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+After = Annotated[int, Query(ge=0, le=MAX_ID, description="the last seq read (0: from the start)")]
 
 
 def bad(parameter: str, message: str) -> HTTPException:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from worker.api import params
-from worker.api.params import Cursor, FeedName, Id, Limit, Since, Until, Words
+from worker.api.params import After, Cursor, FeedName, Id, Limit, Since, Until, Words
 from worker.downstream.models import (
     Article,
     ArticleList,
@@ -53,6 +53,13 @@ def session(request: Request) -> Iterator[Session]:
 DB = Annotated[Session, Depends(session)]
 
 
+def _one(model: type[BaseModel], found: Any, missing: str) -> Response:
+    """One item, or a 404 saying what is missing."""
+    if found is None:
+        raise HTTPException(404, missing)
+    return _json(model.model_validate(found))
+
+
 def _json(model: BaseModel) -> Response:
     # Serialised once, by the models' own writer (the CLI's too): FastAPI would validate
     # the model a second time on the way out.
@@ -91,10 +98,7 @@ def story(db: DB, story_id: Id) -> Response:
     another story answers with that story (``merged_from`` says so)."""
     from worker.store.stories import get_story
 
-    found = get_story(db, story_id)
-    if found is None:
-        raise HTTPException(404, f"no story with id {story_id}")
-    return _json(Story.model_validate(found))
+    return _one(Story, get_story(db, story_id), f"no story with id {story_id}")
 
 
 @router.get("/articles", response_model=ArticleList, responses=ERRORS)
@@ -127,10 +131,7 @@ def article(db: DB, article_id: Id) -> Response:
     """One article with its match evidence."""
     from worker.store.browse import get_article
 
-    found = get_article(db, article_id)
-    if found is None:
-        raise HTTPException(404, f"no article with id {article_id}")
-    return _json(Article.model_validate(found))
+    return _one(Article, get_article(db, article_id), f"no article with id {article_id}")
 
 
 @router.get("/search", response_model=ArticleList, responses=ERRORS)
@@ -163,10 +164,8 @@ def feed(db: DB, name: str) -> Response:
     """One feed by name."""
     from worker.store.stories import feed_states
 
-    found = [f for f in feed_states(db) if f["name"] == name]
-    if not found:
-        raise HTTPException(404, f"no feed named {name!r}")
-    return _json(Feed.model_validate(found[0]))
+    found = next((f for f in feed_states(db) if f["name"] == name), None)
+    return _one(Feed, found, f"no feed named {name!r}")
 
 
 @router.get("/events", response_model=EventList, responses=ERRORS)
@@ -183,18 +182,13 @@ def event(db: DB, event_id: Id) -> Response:
     """One event with its stories; a merged id answers with the event it went into."""
     from worker.store.events import get_event
 
-    found = get_event(db, event_id)
-    if found is None:
-        raise HTTPException(404, f"no event with id {event_id}")
-    return _json(Event.model_validate(found))
+    return _one(Event, get_event(db, event_id), f"no event with id {event_id}")
 
 
 @router.get("/changes", response_model=ChangeList, responses=ERRORS)
 def changes(
     db: DB,
-    after: Annotated[
-        int, Query(ge=0, le=params.MAX_ID, description="the last seq read (0: from the start)")
-    ] = 0,
+    after: After = 0,
     limit: Limit = params.DEFAULT_LIMIT,
 ) -> Response:
     """The change feed: every change numbered above ``after``, in commit order. Save
@@ -228,9 +222,7 @@ def merges(
 @router.get("/changes/stories", response_model=StoryChanges, responses=ERRORS)
 def changed_stories(
     db: DB,
-    after: Annotated[
-        int, Query(ge=0, le=params.MAX_ID, description="the last seq read (0: from the start)")
-    ] = 0,
+    after: After = 0,
     limit: Limit = params.DEFAULT_LIMIT,
 ) -> Response:
     """What ``stories --after SEQ`` prints: the live stories the changes after ``after``
