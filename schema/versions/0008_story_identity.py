@@ -93,7 +93,14 @@ def upgrade() -> None:
     op.create_index("ix_story_merges_story_id", "story_merges", ["story_id"])
     op.create_index("ix_story_merges_into_story_id", "story_merges", ["into_story_id"])
     _add_story_columns()
-    op.create_index("ix_stories_merged_into", "stories", ["merged_into"])
+    # Partial: tombstones only (see the model), so no live-story query is planned through it.
+    op.create_index(
+        "ix_stories_merged_into",
+        "stories",
+        ["merged_into"],
+        sqlite_where=sa.text("merged_into IS NOT NULL"),
+        postgresql_where=sa.text("merged_into IS NOT NULL"),
+    )
     op.create_index("ix_stories_updated_at", "stories", ["updated_at"])
     op.create_index("ix_articles_published_at", "articles", ["published_at"])
     # A merge re-points the events merged into the folded one: found by this index.

@@ -20,22 +20,20 @@ def when(value: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def positive_int(value: str) -> int:
+def _at_least(value: str, minimum: int) -> int:
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r}: must be 1 or more")
+    if number < minimum:
+        raise argparse.ArgumentTypeError(f"{value!r}: must be {minimum} or more")
     return number
+
+
+def positive_int(value: str) -> int:
+    return _at_least(value, 1)
 
 
 def seq_number(value: str) -> int:
     """A change feed number (``--after``): a whole number, 0 or more."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value!r}: must be 0 or more")
-    return number
+    return _at_least(value, 0)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from worker.clock import as_utc
 from worker.store.models import Article, Feed, Story, StoryMerge
 from worker.store.search import matching_story_ids, newest_matches
-from worker.store.stories import article_dicts, live_story, story_dicts
+from worker.store.stories import article_dicts, story_dicts
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def story_page(
 ) -> tuple[list[dict[str, Any]], StoryKey | None]:
     """Up to ``limit`` stories after ``after``, newest first, and the key of the next page
     (``None``: this is the last)."""
-    query = select(Story).where(live_story())  # tombstones lead on, they are not listed
+    query = select(Story).where(Story.merged_into.is_(None))  # tombstones lead on, not listed
     if where.since is not None:
         query = query.where(Story.last_seen_at >= where.since)
     if where.until is not None:

@@ -99,8 +99,12 @@ def window(session: Session, since: datetime) -> tuple[list[StoredPlacement], in
 def changes_since(session: Session, seq: int) -> list[StoredPlacement]:
     """Placements written after ``seq`` (by any worker), in order: under the dedup lock,
     every one committed so far."""
+    # A story merged away since is no placement any more (its tombstone has no event): the
+    # event level finds it gone when it next links to it, as it did a deleted row.
     rows = session.execute(
-        _placement_query().where(Story.event_seq > seq).order_by(Story.event_seq)
+        _placement_query()
+        .where(Story.event_seq > seq, Story.merged_into.is_(None))
+        .order_by(Story.event_seq)
     )
     return [_placement(r) for r in rows]
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -69,6 +70,17 @@ class Feed(Base):
 
 class Story(Base):
     __tablename__ = "stories"
+    __table_args__ = (
+        # Tombstones only: a merge finds the ones to re-point by it, and a query for live
+        # stories (``merged_into IS NULL``, every view) cannot be planned through it, which
+        # SQLite without statistics did, sorting every live story for a newest-first page.
+        Index(
+            "ix_stories_merged_into",
+            "merged_into",
+            sqlite_where=text("merged_into IS NOT NULL"),
+            postgresql_where=text("merged_into IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     canonical_article_id: Mapped[int | None] = mapped_column(
@@ -87,7 +99,7 @@ class Story(Base):
     # Set when the story was merged into another: the row stays as a tombstone (no
     # articles, no canonical) so an id a reader saved leads to the live story. Always the
     # live story itself, never another tombstone (a merge re-points the chain).
-    merged_into: Mapped[int | None] = mapped_column(Integer, index=True)
+    merged_into: Mapped[int | None] = mapped_column(Integer)
     # When anything of the story last changed (an article in or out, its canonical, a
     # merge); NULL only in rows the pre-0008 schema wrote and 0008 did not fill.
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)

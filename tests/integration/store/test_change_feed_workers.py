@@ -88,11 +88,16 @@ def _live(s: Session) -> tuple[dict[int, set[int]], dict[int, int | None]]:
     return articles, canonical
 
 
-def _consolidate(s: Session, rng: random.Random) -> None:
+def _consolidate(s: Session, rng: random.Random, gone: int) -> None:
     """What a consolidation pass does, at random: split an article off a story, or merge
-    two stories (under the dedup lock, like every story change)."""
+    two stories (under the dedup lock, like every story change). The stories of feed
+    ``gone`` are left alone: the purge is to delete them whole."""
     store = ArticleStore(s)
-    rows = s.execute(select(Article.story_id, func.count()).group_by(Article.story_id))
+    rows = s.execute(
+        select(Article.story_id, func.count())
+        .where(Article.feed_id != gone)
+        .group_by(Article.story_id)
+    )
     sizes = {story_id: count for story_id, count in rows}
     if rng.random() < 0.5:
         big = [story for story, n in sizes.items() if n > 1]
@@ -105,7 +110,7 @@ def _consolidate(s: Session, rng: random.Random) -> None:
         merge_stories(store, one, [two], "consolidation", "earliest", {})
 
 
-def _worker(url: str, index: int, feeds: list[int], errors: list[BaseException]) -> None:
+def _worker(url: str, index: int, feeds: list[int], gone: int, errors: list[BaseException]) -> None:
     db = Database(url)
     rng = random.Random(index)
     mine: list[tuple[int, str]] = []
@@ -125,9 +130,14 @@ def _worker(url: str, index: int, feeds: list[int], errors: list[BaseException])
                 ENGINE.store(ArticleStore(s), drafts)
             if rng.random() < 0.4:
                 with db.dedup_transaction() as s:
-                    _consolidate(s, rng)
+                    _consolidate(s, rng, gone)
             if index == 0 and round_ == ROUNDS // 2:  # retention empties the first feed
-                purge(db, {feeds[0]: utcnow()}, poll_log_cutoff=None, batch=7)
+                with db.dedup_transaction() as s:  # and a feed of stories of its own
+                    ENGINE.store(
+                        ArticleStore(s),
+                        [draft(gone, f"own-{n}", synthetic_text(rng, 150)) for n in range(3)],
+                    )
+                purge(db, {feeds[0]: utcnow(), gone: utcnow()}, poll_log_cutoff=None, batch=7)
     except BaseException as exc:  # reported by the test, not lost in a thread
         errors.append(exc)
     finally:
@@ -165,12 +175,13 @@ def test_a_reader_of_the_change_feed_ends_with_the_database_stories(db_url: str)
     db = Database(db_url)
     db.upgrade()
     feeds = [make_feed(db, name) for name in ("purged", "b", "c", "d")]
+    gone = make_feed(db, "gone")
     errors: list[BaseException] = []
     replica, done = Replica(), threading.Event()
     reader = threading.Thread(target=_reader, args=(db.url, replica, done, errors))
     reader.start()
     work: Callable[[int], threading.Thread] = lambda i: threading.Thread(  # noqa: E731
-        target=_worker, args=(db.url, i, feeds, errors)
+        target=_worker, args=(db.url, i, feeds, gone, errors)
     )
     _run([work(i) for i in range(WORKERS)])
     done.set()

@@ -186,3 +186,20 @@ def test_0008_downgrade_drops_tombstones_and_upgrade_fills_updated_at(db: Databa
         rows = s.execute(select(Story.updated_at, Story.last_seen_at)).all()
         assert rows and all(updated == seen for updated, seen in rows)
         assert s.scalar(select(func.count()).select_from(StoryMerge)) == 0
+
+
+def test_a_merged_story_leaves_the_event_level(db: Database) -> None:
+    """Workers follow each other's event placements by ``event_seq``: a story merged away
+    after its placement is no placement any more, nor a story to place or link to."""
+    one, two, _three = _three_stories(db)
+    now = utcnow()
+    with db.dedup_transaction() as s:
+        event = event_store.new_event(s, now)
+        event_store.place(s, one, event, 1, now, {"a": 1})
+        event_store.place(s, two, event, 2, now, {"b": 1})
+    _merge(db, one, two)
+    with db.session() as s:
+        assert [p.story_id for p in event_store.changes_since(s, 0)] == [one]
+        assert s.get(Story, two).event_id is None  # type: ignore[union-attr]  # out of the window
+        assert event_store.existing(s, [one, two]) == {one}
+        assert event_store.unplaced(s, [two]) == []
