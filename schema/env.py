@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from worker.store.models import Base
+from worker.store.search import modelled
 
 config = context.config
 target_metadata = Base.metadata
@@ -20,6 +21,7 @@ def run_migrations_online() -> None:
             context.configure(
                 connection=conn,
                 target_metadata=target_metadata,
+                include_name=modelled,
                 render_as_batch=conn.dialect.name == "sqlite",
             )
             with context.begin_transaction():
@@ -28,6 +30,7 @@ def run_migrations_online() -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=modelled,
         render_as_batch=connection.dialect.name == "sqlite",
         transaction_per_migration=True,
     )

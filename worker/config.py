@@ -251,6 +251,26 @@ class WorkerSettings(_Strict):
         return value
 
 
+class ApiSettings(_Strict):
+    """The read-only HTTP API and web page, served on ``worker.listen`` by the daemon and by
+    ``newsdedup serve`` (``docs/api.md``)."""
+
+    enabled: StrictBool = True
+    # Required to answer on a non-loopback address: ``Authorization: Bearer TOKEN`` (or
+    # HTTP Basic with TOKEN as the password, for a browser). $NEWSDEDUP_API_TOKEN(_FILE)
+    # beats both keys.
+    token: str | None = Field(default=None, min_length=16)
+    token_file: str | None = None  # relative: to the config's folder
+    # /metrics answers only clients on this machine, whatever address it listens on.
+    metrics_loopback_only: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_token(self) -> ApiSettings:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("api: set token or token_file, not both")
+        return self
+
+
 class FeedConfig(_Strict):
     name: str = Field(min_length=1, max_length=200)
     url: str
@@ -308,6 +328,7 @@ class Config(_Strict):
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     events: EventSettings = Field(default_factory=EventSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     feeds: list[FeedConfig] = Field(default_factory=list)
     # Where the file was read from; relative file: URLs resolve against its folder.
     source_path: str | None = Field(default=None, exclude=True)
@@ -374,6 +395,8 @@ def _did_you_mean(loc: tuple[int | str, ...]) -> str:
         "clean": CleanSettings,
         "dedup": DedupSettings,
         "retention": RetentionSettings,
+        "events": EventSettings,
+        "api": ApiSettings,
         "feeds": FeedConfig,
     }
     keys = [k for k in loc if isinstance(k, str)]
@@ -429,10 +452,15 @@ def resolve_sqlite_url(url: str, base_dir: Path) -> str:
 
 
 def parse_config(
-    text: str, *, path: str = DEFAULT_CONFIG_PATH, database: str | None = None
+    text: str,
+    *,
+    path: str = DEFAULT_CONFIG_PATH,
+    database: str | None = None,
+    api_token: str | None = None,
 ) -> Config:
     """Validate TOML text; raises ``ConfigError`` naming ``path`` and the key.
-    ``database`` replaces ``worker.database`` (an override from the environment)."""
+    ``database`` replaces ``worker.database`` and ``api_token`` the API's token (overrides
+    from the environment)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -447,6 +475,13 @@ def parse_config(
     if database is not None:
         worker = data.get("worker")
         data["worker"] = {**(worker if isinstance(worker, dict) else {}), "database": database}
+    if api_token is not None:
+        api = data.get("api")
+        data["api"] = {
+            **(api if isinstance(api, dict) else {}),
+            "token": api_token,
+            "token_file": None,
+        }
     worker = data.get("worker")
     if isinstance(worker, dict) and isinstance(worker.get("database"), str):
         base_dir = Path(path).resolve().parent
@@ -464,6 +499,7 @@ def resolve_config_path(explicit: str | None = None) -> str:
 
 DATABASE_URL_ENV = "NEWSDEDUP_DATABASE_URL"
 DATABASE_PASSWORD_ENV = "NEWSDEDUP_DATABASE_PASSWORD"
+API_TOKEN_ENV = "NEWSDEDUP_API_TOKEN"
 
 
 def _secret(name: str, env: Mapping[str, str], path: str) -> str | None:
@@ -529,5 +565,8 @@ def load_config(path: str | None = None, *, env: Mapping[str, str] | None = None
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}", path=path) from exc
-    database = _env_overrides(text, os.environ if env is None else env, path)
-    return parse_config(text, path=path, database=database)
+    env = os.environ if env is None else env
+    database = _env_overrides(text, env, path)
+    return parse_config(
+        text, path=path, database=database, api_token=_secret(API_TOKEN_ENV, env, path)
+    )

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from worker.cli import build_parser
 from worker.config import (
+    ApiSettings,
     CleanSettings,
     DedupSettings,
     EventSettings,
@@ -118,6 +119,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "[dedup]": DedupSettings,
     "[retention]": RetentionSettings,
     "[events]": EventSettings,
+    "[api]": ApiSettings,
     "[[feeds]]": FeedConfig,
 }
 

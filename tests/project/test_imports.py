@@ -11,6 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pydantic", "sqlalchemy", "alembic", "trafilatura", "lxml", "numpy", "httpx")
+# The API's stack: only a listening daemon and `serve` load it.
+SERVING = ("fastapi", "starlette", "uvicorn", "jinja2")
 
 
 def _modules_after(argv: list[str], cwd: Path) -> set[str]:
@@ -32,7 +34,7 @@ def _modules_after(argv: list[str], cwd: Path) -> set[str]:
 
 
 def test_help_imports_no_dependency(tmp_path: Path) -> None:
-    assert not _modules_after(["--help"], tmp_path) & set(HEAVY)
+    assert not _modules_after(["--help"], tmp_path) & {*HEAVY, *SERVING}
 
 
 def test_stories_imports_no_migration_or_pipeline(tmp_path: Path) -> None:
@@ -47,7 +49,7 @@ def test_stories_imports_no_migration_or_pipeline(tmp_path: Path) -> None:
     loaded = _modules_after(["stories"], tmp_path)
     assert {"pydantic", "sqlalchemy"} <= loaded  # it did read the config and the database
     # (numpy it does load: every Database holds the index mirror, made at its creation.)
-    assert not loaded & {"alembic", "trafilatura", "lxml", "httpx", "datasketch", "scipy"}
+    assert not loaded & {"alembic", "trafilatura", "lxml", "httpx", "datasketch", "scipy", *SERVING}
 
 
 def test_run_once_with_nothing_new_imports_no_migration_or_scipy(tmp_path: Path) -> None:

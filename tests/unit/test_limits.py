@@ -17,6 +17,7 @@ from lxml import etree
 from worker import limits
 from worker.dedup.spots import ANTECEDENTS, STOPWORDS, spots
 from worker.downstream.export import atom_feed
+from worker.downstream.models import Story
 from worker.errors import BlockedAddressError, ParseError
 from worker.reader.fetcher import Fetcher, FetchLimits
 from worker.reader.netguard import is_public_address
@@ -163,16 +164,18 @@ def test_strings_made_safe_for_each_medium() -> None:
     assert xml_text(hostile) == "ab]52;c;ZXZpbA==c[2Jd\x9b31mef\u202eg"
     document = json_safe(json.dumps({"t": hostile + "\ud800"}, ensure_ascii=False))
     assert "\x9b" not in document and json.loads(document)["t"].endswith("g\ud800")
-    story = {
-        "id": 1, "title": hostile, "first_seen": None, "last_seen": "2026-01-01T00:00:00+00:00",
-        "variant_count": 2, "canonical_id": 1,
+    story = Story.model_validate({
+        "id": 1, "title": hostile, "first_seen": "2026-01-01T00:00:00+00:00",
+        "last_seen": "2026-01-01T00:00:00+00:00", "variant_count": 2, "canonical_id": 1,
         "articles": [
             {"id": 1, "title": hostile, "url": "https://a.example/1", "feed": "a\x00",
-             "is_canonical": True, "published": None, "author": hostile, "text": hostile},
+             "is_canonical": True, "published": None, "author": hostile, "text": hostile,
+             "match_kind": "new", "story_id": 1},
             {"id": 2, "title": hostile, "url": "https://b.example/\x0b", "feed": "b\uffff",
-             "is_canonical": False, "published": None, "author": None, "text": hostile},
+             "is_canonical": False, "published": None, "author": None, "text": hostile,
+             "match_kind": "near", "story_id": 1},
         ],
-    }  # fmt: skip
+    })  # fmt: skip
     root = etree.fromstring(atom_feed([story]))
     related = root.find(".//{http://www.w3.org/2005/Atom}link[@rel='related']")
     assert related is not None and "\ufffe" not in related.get("title", "")

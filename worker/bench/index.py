@@ -52,7 +52,7 @@ SAMPLE_INSERTS = 500
 def _reset(db: Database) -> None:
     if db.dialect == "postgresql":
         with db.engine.begin() as conn:
-            for view in ("canonical_articles", "story_variants"):
+            for view in ("canonical_articles", "story_variants", "event_stories"):
                 conn.execute(text(f"DROP VIEW IF EXISTS {view} CASCADE"))
             Base.metadata.drop_all(conn)
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from worker import __version__
-from worker.cli import app, bench, evaluate, exporting, ops, queries
+from worker.cli import app, bench, evaluate, exporting, ops, queries, serving
 from worker.errors import ConfigError, NewsdedupError
 from worker.safetext import terminal_text
 
@@ -29,6 +29,7 @@ COMMAND_MODULES: list[Register] = [
     bench.register,
     ops.register,
     exporting.register,
+    serving.register,
 ]
 
 

@@ -46,6 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     index.add_argument("--json", action="store_true")
     index.set_defaults(handler=_run("worker.bench.index"))
 
+    api = bench_sub.add_parser(
+        "api", help="the read API's latency (p50, p99) at size while a worker writes"
+    )
+    api.add_argument("--articles", type=int, default=100_000)
+    api.add_argument("--database", metavar="URL", help="SQLAlchemy URL (default: temp SQLite)")
+    api.add_argument("--json", action="store_true")
+    api.set_defaults(handler=_run("worker.bench.api"))
+
     redis_index = bench_sub.add_parser(
         "redis-index", help="datasketch's Redis-backed LSH, measured like bench index"
     )

@@ -13,12 +13,13 @@ from worker.files import write_atomically
 
 def cmd_export(args: argparse.Namespace) -> int:
     from worker.downstream import export
+    from worker.downstream.models import Story, build
     from worker.store.stories import list_stories
 
     config = load_config(args.config)
     db = open_existing_database(config)
     with db.session() as session:
-        stories = list_stories(session, since=args.since, limit=args.limit)
+        stories = build(Story, list_stories(session, since=args.since, limit=args.limit))
     if args.format == "atom":
         data = export.atom_feed(stories, title=args.title, self_url=args.self_url)
     elif args.format == "json":

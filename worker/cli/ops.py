@@ -29,7 +29,7 @@ def cmd_healthcheck(args: argparse.Namespace) -> int:
 
     url = args.url
     if url is None:
-        from worker.daemon.listener import parse_listen
+        from worker.config import parse_listen
 
         config = load_config(args.config)
         if not config.worker.listen:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
 import textwrap
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from worker.cli.app import load_config, open_existing_database
 from worker.cli.args import WHEN_HELP, positive_int, seq_number, when
 from worker.cli.feedlist import register_feed_commands
 from worker.errors import NewsdedupError
-from worker.safetext import json_safe, terminal_line, terminal_text
+from worker.safetext import terminal_line, terminal_text
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from worker.downstream.models import Event, Story
 
 
-def _print_json(data: Any) -> None:
-    print(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
+def _print_json(model: BaseModel) -> None:
+    from worker.downstream.models import to_json
+
+    print(to_json(model))
 
 
 def _excerpt(text: str, width: int = 100) -> str:
@@ -28,81 +35,84 @@ def _line(value: Any) -> str:
     return terminal_line(str(value)) if value is not None else "-"
 
 
+def _when(value: datetime | None) -> str:
+    return value.isoformat() if value else "-"
+
+
 def cmd_feeds(args: argparse.Namespace) -> int:
+    from worker.downstream.models import Feed, FeedList, build
     from worker.store.stories import feed_states
 
     config = load_config(args.config)
     db = open_existing_database(config)
     with db.session() as session:
-        states = feed_states(session)
+        feeds = build(Feed, feed_states(session))
     if args.json:
-        _print_json(states)
+        _print_json(FeedList(feeds=feeds))
         return 0
     configured = {f.name for f in config.feeds}
-    for f in states:
-        status = "ok" if not f["consecutive_failures"] else f"FAILING x{f['consecutive_failures']}"
-        if f["last_outcome"] == "interrupted":
+    for f in feeds:
+        status = "ok" if not f.consecutive_failures else f"FAILING x{f.consecutive_failures}"
+        if f.last_outcome == "interrupted":
             status = "interrupted"  # cut by a stop; polled again first thing
-        if not f["enabled"]:
-            status = "disabled" if f["name"] in configured else "removed"
-        elif f["parked_at"]:
+        if not f.enabled:
+            status = "disabled" if f.name in configured else "removed"
+        elif f.parked_at:
             status = "PARKED"
-        last, due = f["last_polled_at"] or "-", f["next_poll_at"] or "-"
+        last, due = _when(f.last_polled_at), _when(f.next_poll_at)
         if status == "PARKED":
             due = "never (parked)"
-        print(f"{_line(f['name']):<28} {status:<12} last={last} next={due}")
+        print(f"{_line(f.name):<28} {status:<12} last={last} next={due}")
         if status == "PARKED":
-            print(f"    parked {f['parked_at']}: {_line(f['parked_reason'])}")
-            print(f"    `newsdedup feeds enable {_line(f['name'])}` (or a new URL) polls it again")
-        elif f["last_error"] and f["consecutive_failures"] and f["enabled"]:
-            print(f"    {_line(f['last_error_kind'])}: {_line(f['last_error'])}")
-        if f["last_rejected"]:
-            print(f"    {f['last_rejected']} entries skipped: {_line(f['last_rejections'])}")
+            print(f"    parked {_when(f.parked_at)}: {_line(f.parked_reason)}")
+            print(f"    `newsdedup feeds enable {_line(f.name)}` (or a new URL) polls it again")
+        elif f.last_error and f.consecutive_failures and f.enabled:
+            print(f"    {_line(f.last_error_kind)}: {_line(f.last_error)}")
+        if f.last_rejected:
+            print(f"    {f.last_rejected} entries skipped: {_line(f.last_rejections)}")
     return 0
 
 
-def _print_story(story: dict[str, Any], full: bool = False) -> None:
-    print(f"story {story['id']}: {_line(story['title'])}  ({story['variant_count']} article(s))")
-    for a in story["articles"]:
-        mark = "*" if a["is_canonical"] else " "
-        sim = (
-            f" sim={a['similarity']:.2f}"
-            if a["similarity"] is not None and a["match_kind"] == "near"
-            else ""
-        )
-        feed, title = _line(a["feed"]), _line(a["title"])
-        print(f"  {mark} [{a['id']}] {feed}: {title}  ({a['match_kind']}{sim})")
+def _print_story(story: Story, full: bool = False) -> None:
+    print(f"story {story.id}: {_line(story.title)}  ({story.variant_count} article(s))")
+    for a in story.articles:
+        mark = "*" if a.is_canonical else " "
+        near = a.similarity is not None and a.match_kind == "near"
+        sim = f" sim={a.similarity:.2f}" if near else ""
+        print(f"  {mark} [{a.id}] {_line(a.feed)}: {_line(a.title)}  ({a.match_kind}{sim})")
         if full:
-            print(textwrap.indent(terminal_text(a["text"]), "      "))
+            print(textwrap.indent(terminal_text(a.text), "      "))
         else:
-            print(f"      {_excerpt(a['text'])}")
+            print(f"      {_excerpt(a.text)}")
 
 
 def _stories_after(args: argparse.Namespace) -> int:
     """``stories --after SEQ``: what changed since change ``SEQ``, and the number to ask
     from next time."""
+    from worker.downstream.models import StoryChanges
     from worker.store.stories import changed_after
 
     db = open_existing_database(load_config(args.config))
     with db.session() as session:
-        changed = changed_after(session, args.after, args.limit)
+        changed = StoryChanges.model_validate(changed_after(session, args.after, args.limit))
     if args.json:
         _print_json(changed)
         return 0
-    for story in changed["stories"]:
+    for story in changed.stories:
         _print_story(story)
-    for merged in changed["merged"]:
-        print(f"story {merged['id']} was merged into story {merged['merged_into']}")
-    for deleted in changed["deleted"]:
-        print(f"story {deleted['id']} was deleted")
+    for merged in changed.merged:
+        print(f"story {merged.id} was merged into story {merged.merged_into}")
+    for deleted in changed.deleted:
+        print(f"story {deleted.id} was deleted")
     print(
-        f"{len(changed['stories'])} stories changed after change {args.after}; "
-        f"next: --after {changed['seq']}"
+        f"{len(changed.stories)} stories changed after change {args.after}; "
+        f"next: --after {changed.seq}"
     )
     return 0
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
+    from worker.downstream.models import Story, StoryList, build
     from worker.store.stories import list_stories
 
     if args.after is not None:
@@ -110,80 +120,83 @@ def cmd_stories(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     db = open_existing_database(config)
     with db.session() as session:
-        stories = list_stories(session, since=args.since, limit=args.limit)
+        stories = build(Story, list_stories(session, since=args.since, limit=args.limit))
     if args.json:
-        _print_json(stories)
+        _print_json(StoryList(stories=stories))
         return 0
     for story in stories:
         _print_story(story)
-    folded = sum(s["variant_count"] - 1 for s in stories)
+    folded = sum(s.variant_count - 1 for s in stories)
     print(f"{len(stories)} stories, {folded} copies folded into them")
     return 0
 
 
 def cmd_story(args: argparse.Namespace) -> int:
+    from worker.downstream.models import Story
     from worker.store.stories import get_story
 
     config = load_config(args.config)
     db = open_existing_database(config)
     with db.session() as session:
-        story = get_story(session, args.id)
-    if story is None:
+        found = get_story(session, args.id)
+    if found is None:
         raise NewsdedupError(f"no story with id {args.id}")
+    story = Story.model_validate(found)
     if args.json:
         _print_json(story)
         return 0
-    if story.get("merged_from") is not None:
+    if story.merged_from is not None:
+        when = story.merged_at.isoformat() if story.merged_at else "?"
         print(
-            f"story {story['merged_from']} was merged into story {story['id']} on "
-            f"{story['merged_at'] or '?'}; showing {story['id']}"
+            f"story {story.merged_from} was merged into story {story.id} on {when}; "
+            f"showing {story.id}"
         )
     _print_story(story, full=True)
     return 0
 
 
-def _print_event(event: dict[str, Any], full: bool = False) -> None:
-    feeds = _line(", ".join(event["feeds"]))
-    print(
-        f"event {event['id']}: {_line(event['title'])}  ({event['story_count']} stories; {feeds})"
-    )
-    if event.get("merged_from"):
-        print(f"  (event {event['merged_from']} was merged into this one)")
-    for story in event["stories"]:
-        outlets = _line(", ".join(sorted({a["feed"] for a in story["articles"]})))
-        title = _line(story["title"])
-        print(f"  story {story['id']}: {title}  ({story['variant_count']}; {outlets})")
+def _print_event(event: Event, full: bool = False) -> None:
+    feeds = _line(", ".join(event.feeds))
+    print(f"event {event.id}: {_line(event.title)}  ({event.story_count} stories; {feeds})")
+    if event.merged_from:
+        print(f"  (event {event.merged_from} was merged into this one)")
+    for story in event.stories:
+        outlets = _line(", ".join(sorted({a.feed for a in story.articles})))
+        print(f"  story {story.id}: {_line(story.title)}  ({story.variant_count}; {outlets})")
         if full:
-            canonical = next((a for a in story["articles"] if a["is_canonical"]), None)
+            canonical = next((a for a in story.articles if a.is_canonical), None)
             if canonical is not None:
-                print(f"      {_excerpt(canonical['text'], 200)}")
+                print(f"      {_excerpt(canonical.text, 200)}")
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    from worker.downstream.models import Event, EventList, build
     from worker.store.events import list_events
 
     config = load_config(args.config)
     db = open_existing_database(config)
     with db.session() as session:
-        events = list_events(session, since=args.since, limit=args.limit)
+        events = build(Event, list_events(session, since=args.since, limit=args.limit))
     if args.json:
-        _print_json(events)
+        _print_json(EventList(events=events))
         return 0
     for event in events:
         _print_event(event)
-    print(f"{len(events)} events, {sum(e['story_count'] for e in events)} stories in them")
+    print(f"{len(events)} events, {sum(e.story_count for e in events)} stories in them")
     return 0
 
 
 def cmd_event(args: argparse.Namespace) -> int:
+    from worker.downstream.models import Event
     from worker.store.events import get_event
 
     config = load_config(args.config)
     db = open_existing_database(config)
     with db.session() as session:
-        event = get_event(session, args.id)
-    if event is None:
+        found = get_event(session, args.id)
+    if found is None:
         raise NewsdedupError(f"no event with id {args.id}")
+    event = Event.model_validate(found)
     if args.json:
         _print_json(event)
     else:

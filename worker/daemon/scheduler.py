@@ -259,7 +259,9 @@ class Daemon:
             self.listener = None
         if listen:
             try:
-                self.listener = Listener(listen, self.health)
+                self.listener = Listener(
+                    listen, self.health, self.ingestor.db, lambda: self.ingestor.config
+                )
             except OSError as exc:
                 log.error("cannot listen on %s: %s", listen, exc)
 

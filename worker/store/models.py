@@ -175,6 +175,8 @@ class Article(Base):
         UniqueConstraint("feed_id", "guid"),
         Index("ix_articles_content_hash", "content_hash"),
         Index("ix_articles_canonical_url", "canonical_url"),
+        # One feed's articles newest first (the API's ?feed=), without a sort.
+        Index("ix_articles_feed_id_id", "feed_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

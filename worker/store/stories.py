@@ -55,17 +55,40 @@ def feed_states(session: Session) -> list[dict[str, Any]]:
 def _article_dict(a: Article, feed_name: str, canonical_id: int | None) -> dict[str, Any]:
     return {
         "id": a.id,
+        "story_id": a.story_id,
         "title": a.title,
         "url": a.url,
         "canonical_url": a.canonical_url,
         "feed": feed_name,
+        "author": a.author,
         "published": _iso(a.published_at),
         "fetched": _iso(a.fetched_at),
         "is_canonical": a.id == canonical_id,
         "match_kind": a.match_kind,
+        "matched_article_id": a.matched_article_id,
         "similarity": a.similarity,
         "text": a.clean_text,
     }
+
+
+def article_dicts(session: Session, articles: list[Article]) -> list[dict[str, Any]]:
+    """Articles (in the order given) with their feed's name and whether each is its
+    story's canonical article."""
+    if not articles:
+        return []
+    feed_ids = sorted({a.feed_id for a in articles})
+    feeds = {
+        r.id: r.name
+        for r in session.execute(select(Feed.id, Feed.name).where(Feed.id.in_(feed_ids)))
+    }
+    story_ids = sorted({a.story_id for a in articles})
+    canonical = {
+        r.id: r.canonical_article_id
+        for r in session.execute(
+            select(Story.id, Story.canonical_article_id).where(Story.id.in_(story_ids))
+        )
+    }
+    return [_article_dict(a, feeds.get(a.feed_id, ""), canonical.get(a.story_id)) for a in articles]
 
 
 def story_dicts(session: Session, stories: list[Story]) -> list[dict[str, Any]]:

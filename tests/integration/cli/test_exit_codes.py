@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from worker.cli import main
-from worker.cli.args import parse_when
+from worker.clock import parse_when
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "config" / "demo"

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from tests.helpers import make_config
 from worker.cli import main
 from worker.downstream.export import atom_feed
+from worker.downstream.models import Story, build
 from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
 from worker.store.stories import list_stories
@@ -46,8 +47,8 @@ def test_atom_export_is_a_valid_deduplicated_feed(
 ) -> None:
     db, config = demo_db
     with db.session() as session:
-        stories = list_stories(session)
-    assert any(s["variant_count"] > 1 for s in stories)  # the demo folds copies
+        stories = build(Story, list_stories(session))
+    assert any(s.variant_count > 1 for s in stories)  # the demo folds copies
 
     parsed = feedparser.parse(run_cli(capsysbinary, "--config", str(config), "export", "--atom"))
     assert parsed.bozo == 0, parsed.get("bozo_exception")
@@ -55,13 +56,15 @@ def test_atom_export_is_a_valid_deduplicated_feed(
     assert len(parsed.entries) == len(stories)
     by_id = {e.id.rsplit(":", 1)[1]: e for e in parsed.entries}
     for story in stories:
-        entry = by_id[str(story["id"])]
-        canonical = next(a for a in story["articles"] if a["is_canonical"])
-        assert entry.title == canonical["title"]
+        entry = by_id[str(story.id)]
+        canonical = next(a for a in story.articles if a.is_canonical)
+        assert entry.title == canonical.title
         alternate = [link.href for link in entry.links if link.rel == "alternate"]
         related = sorted(link.href for link in entry.links if link.rel == "related")
-        assert alternate == [canonical["url"]]
-        assert related == sorted(a["url"] for a in story["articles"] if not a["is_canonical"])
+        # The canonical URLs: no tracking parameters reach a reader's subscription.
+        assert alternate == [canonical.canonical_url]
+        assert related == sorted(a.canonical_url for a in story.articles if not a.is_canonical)
+        assert not any("utm_" in href for href in [*alternate, *related])
 
 
 def test_json_and_jsonl_exports_agree_and_since_filters(
@@ -84,34 +87,40 @@ def test_json_and_jsonl_exports_agree_and_since_filters(
 
 
 def test_atom_survives_hostile_text() -> None:
-    story = {
-        "id": 1,
-        "title": None,
-        "first_seen": "2026-01-01T00:00:00+00:00",
-        "last_seen": "2026-01-01T00:00:00+00:00",
-        "variant_count": 2,
-        "canonical_id": 1,
-        "articles": [
-            {
-                "id": 1,
-                "title": "Q&A <b>\x0b control & markup",
-                "url": "https://a.example/x?a=1&b=2",
-                "feed": "a&b",
-                "is_canonical": True,
-                "published": None,
-                "text": "line one\x00\nline <two> & three",
-            },
-            {
-                "id": 2,
-                "title": "copy",
-                "url": 'https://b.example/"quoted"',
-                "feed": "b",
-                "is_canonical": False,
-                "published": None,
-                "text": "",
-            },
-        ],
-    }
+    story = Story.model_validate(
+        {
+            "id": 1,
+            "title": None,
+            "first_seen": "2026-01-01T00:00:00+00:00",
+            "last_seen": "2026-01-01T00:00:00+00:00",
+            "variant_count": 2,
+            "canonical_id": 1,
+            "articles": [
+                {
+                    "id": 1,
+                    "title": "Q&A <b>\x0b control & markup",
+                    "url": "https://a.example/x?a=1&b=2",
+                    "feed": "a&b",
+                    "is_canonical": True,
+                    "match_kind": "new",
+                    "story_id": 1,
+                    "published": None,
+                    "text": "line one\x00\nline <two> & three",
+                },
+                {
+                    "id": 2,
+                    "title": "copy",
+                    "url": 'https://b.example/"quoted"',
+                    "feed": "b",
+                    "is_canonical": False,
+                    "match_kind": "url",
+                    "story_id": 1,
+                    "published": None,
+                    "text": "",
+                },
+            ],
+        }
+    )
     parsed = feedparser.parse(atom_feed([story]))
     assert parsed.bozo == 0, parsed.get("bozo_exception")
     entry = parsed.entries[0]

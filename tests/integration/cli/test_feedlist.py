@@ -138,7 +138,7 @@ def test_feeds_listing_still_works(config_path: Path, capsys: pytest.CaptureFixt
     Ingestor(config, db).sync_feeds()
     db.dispose()
     assert main(["-c", str(config_path), "feeds", "--json"]) == 0
-    assert [f["name"] for f in json.loads(capsys.readouterr().out)] == ["calder-courier"]
+    assert [f["name"] for f in json.loads(capsys.readouterr().out)["feeds"]] == ["calder-courier"]
     assert main(["-c", str(config_path), "feeds"]) == 0
     assert "calder-courier" in capsys.readouterr().out
 

@@ -4,6 +4,7 @@ port, a notify socket standing in for systemd, SIGHUP with changed and broken co
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -194,6 +195,9 @@ def test_daemon_metrics_health_reload_and_systemd_notify(workdir: Path) -> None:
             metric_value(after, "newsdedup_polls_total", 'outcome="ok"')
         )
         assert metric_value(after, "newsdedup_stage_seconds_count", 'stage="store"') == stored
+        # The same port serves the read API over the daemon's database (on loopback: open).
+        status, body = http_get(daemon.base + "/api/v1/articles?limit=200")
+        assert status == 200 and len(json.loads(body)["articles"]) == stored
         assert metric_value(after, "newsdedup_feeds_enabled") == 1
         assert metric_value(after, "newsdedup_feeds_overdue") == 0
         # The index was read into memory before the first poll, and its size is a gauge.

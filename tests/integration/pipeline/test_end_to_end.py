@@ -245,7 +245,9 @@ def test_cli_run_once_and_stories_json(
     assert main(["--config", path, "run", "--once"]) == 0
     capsys.readouterr()
     assert main(["--config", path, "stories", "--since", "24h", "--json"]) == 0
-    stories = json.loads(capsys.readouterr().out)
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["next_cursor"] is None
+    stories = listed["stories"]
     assert len(stories) == 8
     for story in stories:
         assert {"id", "canonical_id", "articles"} <= set(story)
@@ -255,7 +257,7 @@ def test_cli_run_once_and_stories_json(
     assert main(["--config", path, "story", str(stories[0]["id"]), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["id"] == stories[0]["id"]
     assert main(["--config", path, "feeds", "--json"]) == 0
-    feeds = json.loads(capsys.readouterr().out)
+    feeds = json.loads(capsys.readouterr().out)["feeds"]
     assert {f["name"] for f in feeds} == set(config_names(config))
     assert main(["--config", path, "story", "99999"]) == 1
 

@@ -34,6 +34,8 @@ from worker.cli import main
 from worker.config import Config, parse_config
 from worker.daemon.scheduler import Daemon
 from worker.downstream.export import atom_feed, json_document
+from worker.downstream.models import Story as StoryOut
+from worker.downstream.models import build
 from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
 from worker.store.models import Article, Feed, PollLog, Story
@@ -129,15 +131,13 @@ def test_every_hostile_entry_is_stored_safely_or_skipped_and_counted(
     # Everything stored goes out safely: Atom parses, JSON loads, the terminal sees no
     # escape sequence (stories and story, through the real command).
     with db.session() as s:
-        stories = list_stories(s)
+        stories = build(StoryOut, list_stories(s))
     root = etree.fromstring(atom_feed(stories))
     assert len(root.findall("{http://www.w3.org/2005/Atom}entry")) == len(stories)
     assert len(json.loads(json_document(stories))["stories"]) == len(stories)
     config_path = Path(config.source_path or "")
     assert main(["-c", str(config_path), "stories"]) == 0
-    story_id = next(
-        s["id"] for s in stories if any(a["feed"] == "terminal-escapes" for a in s["articles"])
-    )
+    story_id = next(s.id for s in stories if any(a.feed == "terminal-escapes" for a in s.articles))
     assert main(["-c", str(config_path), "story", str(story_id)]) == 0
     assert main(["-c", str(config_path), "feeds"]) == 0
     out = capsys.readouterr().out
