@@ -22,6 +22,7 @@ from worker.pipeline.poll import Ingestor
 from worker.pipeline.purge import preview_purge, run_purge
 from worker.pipeline.repair import find_problems
 from worker.reader.parser import Entry
+from worker.store.changes import changes_after
 from worker.store.db import Database
 from worker.store.models import Article, LshKeys, PollLog, Story
 
@@ -90,6 +91,17 @@ def views_agree(db: Database) -> None:
         assert canonical == stories and variants == articles
 
 
+def read_changes(db: Database, after: int) -> tuple[list[str], int]:
+    """A downstream reader's pass over the change feed: the kinds past ``after``, and
+    the number to go on from."""
+    kinds: list[str] = []
+    with db.session() as session:
+        while page := changes_after(session, after, 500):
+            kinds += [c.kind for c in page]
+            after = page[-1].seq
+    return kinds, after
+
+
 def sqlite_pages(db: Database) -> int:
     with db.engine.connect() as conn:
         pages = conn.execute(text("PRAGMA page_count")).scalar() or 0
@@ -107,6 +119,7 @@ def test_thirty_days_of_fifty_feeds_level_off_under_retention(
     rng = random.Random(19)
     after_purge: list[tuple[int, int, int]] = []
     pages: dict[int, int] = {}
+    seq, purged_seen, gone_seen = 0, 0, 0
     for day in range(DAYS):
         wire = synthetic_text(rng)
         for i in range(FEEDS):
@@ -136,6 +149,9 @@ def test_thirty_days_of_fifty_feeds_level_off_under_retention(
             )
         else:
             run_purge(config, db)
+        kinds, seq = read_changes(db, seq)  # a reader following the feed once a day
+        purged_seen += kinds.count("article_purged")
+        gone_seen += kinds.count("story_deleted")
         views_agree(db)
         after_purge.append(counts(db))
         if db.dialect == "sqlite":
@@ -150,6 +166,9 @@ def test_thirty_days_of_fifty_feeds_level_off_under_retention(
     assert max(a for a, _s, _k in after_purge) == steady  # never above the window
     # The index shrinks with the articles, in the table and in this process's memory.
     assert after_purge[-1][2] == steady
+    # The change feed reported every purge: the reader saw each purged article once.
+    assert purged_seen == FEEDS * DAYS - steady
+    assert gone_seen == DAYS * (FEEDS - COPIERS + 1) - stories  # every story that went
     # This process's mirror dropped what it purged; the day-12 purge ran on another
     # engine (the CLI's), like another worker: those ids stay until lookups meet them or
     # the index window passes them (lookups skip ids without an article meanwhile).
