@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, DateTime, Dialect, event
@@ -52,6 +53,7 @@ _EPOCH = {
 # A catch-up of fewer rows adds them one by one; more are sorted in one go.
 _SMALL = 1_000
 _CHUNK = 50_000  # rows fetched at once by a large catch-up
+_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def pack_keys(keys: Iterable[int]) -> bytes:
@@ -267,11 +269,13 @@ class IndexMirror:
                 (self._seq, last),
             )
             while chunk := cursor.fetchmany(_CHUNK):
-                chunk_ids, chunk_added, packed = zip(*chunk, strict=True)
+                # Column by column through itemgetter: zip(*chunk) makes a tuple per
+                # column of the chunk first, a fifth of this loop's time.
                 n = len(chunk)
-                ids[filled : filled + n] = chunk_ids
-                added[filled : filled + n] = chunk_added
-                counts[filled : filled + n] = [len(k) // 8 for k in packed]
+                ids[filled : filled + n] = np.fromiter(map(_FIRST, chunk), np.int64, n)
+                added[filled : filled + n] = np.fromiter(map(_SECOND, chunk), np.float64, n)
+                packed = list(map(_THIRD, chunk))
+                counts[filled : filled + n] = np.fromiter(map(len, packed), np.int64, n) // 8
                 flat = np.frombuffer(b"".join(packed), dtype="<i8")
                 keys[used : used + len(flat)] = flat
                 filled, used = filled + n, used + len(flat)
