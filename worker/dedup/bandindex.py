@@ -119,8 +119,7 @@ class BandIndex:
         self._articles += len(ids)
         bits = self._widen(self._slots)
         entries = np.asarray(keys, dtype=np.int64).view(np.uint64)
-        entries >>= np.uint64(bits)
-        entries <<= np.uint64(bits)
+        entries &= ~_mask(bits)  # the keys' high bits, the slot's bits clear
         ends = np.cumsum(counts)
         for start in range(0, len(ids), _CHUNK):  # slot numbers in, a chunk at a time
             stop = min(start + _CHUNK, len(ids))
