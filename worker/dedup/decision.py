@@ -170,6 +170,23 @@ def link_share(left: Sequence[Fingerprint], right: Sequence[Fingerprint], rule: 
     return float(np.count_nonzero(_passes(jaccard, containment, smaller, rule))) / jaccard.size
 
 
+# Rows of a pass matrix compared at once: bounds the temporary of ``similarity_matrix``
+# (rows x columns x num_perm bytes) to a few MB however large the matrix.
+_PASS_BLOCK = 64
+
+
+def pass_matrix(fps: Sequence[Fingerprint], rule: MatchRule) -> np.ndarray:
+    """Which pairs of ``fps`` pass the rule, as a symmetric ``n x n`` boolean array with a
+    false diagonal; computed a block of rows at a time."""
+    out = np.zeros((len(fps), len(fps)), dtype=bool)
+    for start in range(0, len(fps), _PASS_BLOCK):
+        block = fps[start : start + _PASS_BLOCK]
+        jaccard, containment, smaller = similarity_matrix(block, fps)
+        out[start : start + len(block)] = _passes(jaccard, containment, smaller, rule)
+    np.fill_diagonal(out, False)
+    return out
+
+
 def stories_to_merge(
     near: Match,
     matches: Sequence[Match],
