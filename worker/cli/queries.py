@@ -106,8 +106,13 @@ def cmd_story(args: argparse.Namespace) -> int:
         raise NewsdedupError(f"no story with id {args.id}")
     if args.json:
         _print_json(story)
-    else:
-        _print_story(story, full=True)
+        return 0
+    if story.get("merged_from") is not None:
+        print(
+            f"story {story['merged_from']} was merged into story {story['id']} on "
+            f"{story['merged_at'] or '?'}; showing {story['id']}"
+        )
+    _print_story(story, full=True)
     return 0
 
 
@@ -175,7 +180,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     stories.add_argument("--json", action="store_true")
     stories.set_defaults(handler=cmd_stories)
 
-    story = sub.add_parser("story", help="one story with the full text of every article")
+    story = sub.add_parser(
+        "story", help="one story with the full text of every article (a merged id leads on)"
+    )
     story.add_argument("id", type=int)
     story.add_argument("--json", action="store_true")
     story.set_defaults(handler=cmd_story)

@@ -1,4 +1,5 @@
-"""Which article of a story downstream tools see as the canonical one.
+"""Which article of a story downstream tools see as the canonical one, and the one place
+it is chosen again after a story's articles change (``refresh_stories``; ``split_story``).
 
 >>> from datetime import datetime, UTC
 >>> a = ArticleFacts(1, datetime(2024, 1, 1, tzinfo=UTC), priority=0, text_length=900)
@@ -9,10 +10,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from worker.dedup.protocol import DedupStore
+from worker.dedup.records import StoryState
 from worker.limits import plausible_published
 
 
@@ -55,3 +58,61 @@ def choose_canonical(articles: Sequence[ArticleFacts], policy: str) -> int:
     if not articles:
         raise ValueError("a story has at least one article")
     return min(articles, key=lambda f: _sort_key(f, policy)).article_id
+
+
+def refresh_stories(
+    store: DedupStore,
+    story_ids: Collection[int],
+    canonical_policy: str,
+    priorities: Mapping[int, int],
+) -> None:
+    """Recount each story's variants and choose its canonical article again
+    (``canonical_policy``; ``priorities`` by feed id); a story left without articles is
+    deleted."""
+    members = store.members(story_ids)
+    states = []
+    for story_id in sorted(members):
+        rows = members[story_id]
+        facts = [
+            ArticleFacts(
+                m.article_id,
+                # An implausible published time (0001-01-01, 9999) does not count.
+                seen_time(m.published_at, m.fetched_at),
+                priorities.get(m.feed_id, 0),
+                m.text_length,
+            )
+            for m in rows
+        ]
+        seen = [m.fetched_at for m in rows]
+        canonical = choose_canonical(facts, canonical_policy)
+        states.append(StoryState(story_id, canonical, len(rows), min(seen), max(seen)))
+    store.refresh(states, [s for s in story_ids if s not in members])
+
+
+def split_story(
+    store: DedupStore,
+    story_id: int,
+    article_ids: Sequence[int],
+    reason: str,
+    canonical_policy: str,
+    priorities: Mapping[int, int],
+) -> int:
+    """Move ``article_ids`` out of ``story_id`` into a new story (``DedupStore.split``) and
+    choose both stories' canonical articles again; the new story's id."""
+    new_story = store.split(story_id, article_ids, reason)
+    refresh_stories(store, [story_id, new_story], canonical_policy, priorities)
+    return new_story
+
+
+def merge_stories(
+    store: DedupStore,
+    survivor: int,
+    folded: Sequence[int],
+    reason: str,
+    canonical_policy: str,
+    priorities: Mapping[int, int],
+) -> None:
+    """Fold ``folded`` into ``survivor`` (``DedupStore.merge``) and choose the survivor's
+    canonical article again."""
+    store.merge(survivor, folded, reason)
+    refresh_stories(store, [survivor], canonical_policy, priorities)

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from worker.clock import utcnow
-from worker.dedup.canonical import ArticleFacts, choose_canonical, seen_time
+from worker.dedup.canonical import refresh_stories
 from worker.dedup.decision import (
     MAX_LINK_MEMBERS,
     Candidate,
@@ -73,7 +73,6 @@ from worker.dedup.records import (
     NewArticle,
     NewStory,
     Stored,
-    StoryState,
 )
 
 # The logger merges have always been logged under: filters on it keep working.
@@ -85,7 +84,7 @@ SEGMENT = 64
 # Above this many candidates a bucket is a common band (boilerplate); verify the best.
 MAX_CANDIDATES = 500
 
-__all__ = ["Decision", "DedupEngine", "DedupPolicy", "Draft"]
+__all__ = ["Decision", "DedupEngine", "DedupPolicy", "Draft", "refresh_stories"]
 
 
 def window_start(policy: DedupPolicy) -> float:
@@ -106,35 +105,6 @@ def top_hits(shared: Mapping[int, int]) -> list[int]:
     """Article ids by shared bands, most first, ties to the lowest id, at most
     ``MAX_CANDIDATES``."""
     return sorted(shared, key=lambda a: (-shared[a], a))[:MAX_CANDIDATES]
-
-
-def refresh_stories(
-    store: DedupStore,
-    story_ids: Collection[int],
-    canonical_policy: str,
-    priorities: Mapping[int, int],
-) -> None:
-    """Recount each story's variants and choose its canonical article again
-    (``canonical_policy``; ``priorities`` by feed id); a story left without articles is
-    deleted."""
-    members = store.members(story_ids)
-    states = []
-    for story_id in sorted(members):
-        rows = members[story_id]
-        facts = [
-            ArticleFacts(
-                m.article_id,
-                # An implausible published time (0001-01-01, 9999) does not count.
-                seen_time(m.published_at, m.fetched_at),
-                priorities.get(m.feed_id, 0),
-                m.text_length,
-            )
-            for m in rows
-        ]
-        seen = [m.fetched_at for m in rows]
-        canonical = choose_canonical(facts, canonical_policy)
-        states.append(StoryState(story_id, canonical, len(rows), min(seen), max(seen)))
-    store.refresh(states, [s for s in story_ids if s not in members])
 
 
 @dataclass(frozen=True)

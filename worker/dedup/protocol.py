@@ -96,11 +96,22 @@ class DedupStore(Protocol):
         """The article's index row replaced (``keys`` empty: it leaves the index)."""
         ...
 
-    def merge(self, survivor: int, folded: Sequence[int]) -> None:
-        """Every article of the ``folded`` stories re-pointed to ``survivor``; the folded
-        stories deleted."""
+    def merge(self, survivor: int, folded: Sequence[int], reason: str = "bridge") -> None:
+        """Every article of the ``folded`` stories re-pointed to ``survivor``; each folded
+        story kept as a tombstone that leads to ``survivor`` (as do the tombstones that
+        led to it) and recorded as a merge for ``reason``. The caller refreshes
+        ``survivor``."""
+        ...
+
+    def split(self, story_id: int, article_ids: Sequence[int], reason: str) -> int:
+        """``article_ids`` (some, not all, of ``story_id``'s articles) moved into a new
+        story, recorded as a split for ``reason``; the new story's id. The caller refreshes
+        both stories (``worker.dedup.canonical.split_story`` does both). ``ValueError``,
+        nothing written, when the ids are not a proper part of a live story."""
         ...
 
     def refresh(self, states: Sequence[StoryState], empty: Collection[int]) -> None:
-        """Stories' derived columns written; the ``empty`` stories deleted."""
+        """Stories' derived columns written (and their ``updated_at``); the ``empty``
+        stories deleted, with the tombstones that lead to them (a tombstone among
+        ``empty`` stays)."""
         ...

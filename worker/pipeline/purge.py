@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, and_, case, delete, false, func, or_, sele
 
 from worker.clock import utcnow
 from worker.config import Config
-from worker.dedup.engine import refresh_stories
+from worker.dedup.canonical import refresh_stories
 from worker.store.articles import ArticleStore, feed_priorities
 from worker.store.db import Database
 from worker.store.models import Article, Feed, LshKeys, PollLog, Story

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
 
-from worker.dedup.engine import refresh_stories
+from worker.dedup.canonical import refresh_stories
 from worker.store.articles import ArticleStore, feed_priorities
 from worker.store.db import Database
 from worker.store.models import Article, LshKeys, Story
@@ -76,8 +76,15 @@ def _stories_to_refresh(session: Session, window: Window) -> list[int]:
 
 
 def _empty_stories(session: Session, window: Window) -> list[int]:
+    # A merged story's tombstone has no articles by design.
     member = select(Article.id).where(Article.story_id == Story.id).exists()
-    return list(session.scalars(select(Story.id).where(Story.id > window.story_floor, ~member)))
+    return list(
+        session.scalars(
+            select(Story.id).where(
+                Story.id > window.story_floor, Story.merged_into.is_(None), ~member
+            )
+        )
+    )
 
 
 def _orphan_index_rows(session: Session, window: Window) -> list[int]:
@@ -134,7 +141,7 @@ def repair(
         session.execute(delete(LshKeys).where(LshKeys.article_id.in_(orphans)))
     empty = _empty_stories(session, window)
     if empty:
-        session.execute(delete(Story).where(Story.id.in_(empty)))
+        refresh_stories(ArticleStore(session), empty, canonical_policy, feed_priority)
     stale = _stories_to_refresh(session, window)
     if stale:
         refresh_stories(ArticleStore(session), stale, canonical_policy, feed_priority)

@@ -16,10 +16,10 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Integer, Table, bindparam, delete, func, insert, select, union, update
+from sqlalchemy import Integer, Table, bindparam, func, insert, select, union, update
 from sqlalchemy.orm import Session
 
-from worker.clock import as_utc
+from worker.clock import as_utc, utcnow
 from worker.dedup.decision import Candidate
 from worker.dedup.fingerprint import Fingerprint
 from worker.dedup.records import (
@@ -32,6 +32,7 @@ from worker.dedup.records import (
     Stored,
     StoryState,
 )
+from worker.store import merges
 from worker.store.index import IndexMirror
 from worker.store.models import Article, Feed, Story
 
@@ -80,6 +81,7 @@ _REFRESH = (
         variant_count=bindparam("b_count", type_=Integer),
         first_seen_at=bindparam("b_first", type_=_stories.c.first_seen_at.type),
         last_seen_at=bindparam("b_last", type_=_stories.c.last_seen_at.type),
+        updated_at=bindparam("b_now", type_=_stories.c.updated_at.type),
     )
 )
 _EXISTING = select(_articles.c.story_id, _articles.c.source_hash).where(
@@ -278,7 +280,7 @@ class ArticleStore:
                 _INSERT_STORIES,
                 [
                     {"id": s.story_id, "first_seen_at": s.seen_at, "last_seen_at": s.seen_at,
-                     "variant_count": 1}
+                     "variant_count": 1, "updated_at": s.seen_at}
                     for s in stories
                 ],
             )  # fmt: skip
@@ -327,22 +329,24 @@ class ArticleStore:
     def replace_keys(self, article_id: int, added_at: datetime, keys: list[int]) -> None:
         self.index.replace(self.session, article_id, added_at, keys)
 
-    def merge(self, survivor: int, folded: Sequence[int]) -> None:
-        self._conn.execute(
-            update(_articles).where(_articles.c.story_id.in_(folded)).values(story_id=survivor)
-        )
-        self._conn.execute(delete(_stories).where(_stories.c.id.in_(folded)))
+    def merge(self, survivor: int, folded: Sequence[int], reason: str = "bridge") -> None:
+        merges.merge(self._conn, survivor, folded, reason, utcnow())
+
+    def split(self, story_id: int, article_ids: Sequence[int], reason: str) -> int:
+        new_story = self.reserve_ids("stories", 1)[0]
+        merges.split(self._conn, story_id, article_ids, new_story, reason, utcnow())
+        return new_story
 
     def refresh(self, states: Sequence[StoryState], empty: Collection[int]) -> None:
         if states:
+            now = utcnow()
             self._conn.execute(
                 _REFRESH,
                 [
                     {"b_story": s.story_id, "b_canonical": s.canonical_article_id,
                      "b_count": s.variant_count, "b_first": s.first_seen_at,
-                     "b_last": s.last_seen_at}
+                     "b_last": s.last_seen_at, "b_now": now}
                     for s in states
                 ],
             )  # fmt: skip
-        if empty:
-            self._conn.execute(delete(_stories).where(_stories.c.id.in_(sorted(empty))))
+        merges.delete_stories(self._conn, empty)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from worker.clock import as_utc
 from worker.store.models import Article, Event, EventMerge, Story
-from worker.store.stories import story_dicts
+from worker.store.stories import resolve, story_dicts
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,9 @@ def unplaced(session: Session, story_ids: Collection[int]) -> list[Unplaced]:
         select(Story.id, Story.first_seen_at, Article.title, Article.clean_text,
                Article.published_at)
         .join(Article, Article.id == Story.canonical_article_id)
-        .where(Story.id.in_(sorted(story_ids)), Story.event_id.is_(None))
+        .where(
+            Story.id.in_(sorted(story_ids)), Story.event_id.is_(None), Story.merged_into.is_(None)
+        )
         .order_by(Story.id)
     ).all()  # fmt: skip
     out = []
@@ -112,9 +114,14 @@ def last_seq(session: Session) -> int:
 
 
 def existing(session: Session, story_ids: Collection[int]) -> set[int]:
+    """Those of ``story_ids`` that are live stories (not deleted, not merged away)."""
     if not story_ids:
         return set()
-    return set(session.scalars(select(Story.id).where(Story.id.in_(sorted(story_ids)))))
+    return set(
+        session.scalars(
+            select(Story.id).where(Story.id.in_(sorted(story_ids)), Story.merged_into.is_(None))
+        )
+    )
 
 
 def new_event(session: Session, now: datetime) -> int:
@@ -172,6 +179,8 @@ def record_change(
     )
     if kind == "merge":
         session.execute(update(Event).where(Event.id == event_id).values(merged_into=into))
+        # Events merged into this one before lead straight on: a redirect is one step.
+        session.execute(update(Event).where(Event.merged_into == event_id).values(merged_into=into))
 
 
 def refresh_counts(session: Session, event_ids: Collection[int], now: datetime) -> None:
@@ -233,11 +242,8 @@ def list_events(
 def get_event(session: Session, event_id: int) -> dict[str, Any] | None:
     """One event; a merged-away id leads to the event it was merged into (``merged_from``
     says so)."""
-    event = session.get(Event, event_id)
-    seen = {event_id}
-    while event is not None and event.merged_into is not None and event.merged_into not in seen:
-        seen.add(event.merged_into)
-        event = session.get(Event, event.merged_into)
+    live = resolve(session, Event, event_id)
+    event = session.get(Event, live) if live is not None else None
     if event is None:
         return None
     out = _event_dicts(session, [event])[0]

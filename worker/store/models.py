@@ -84,6 +84,30 @@ class Story(Base):
     event_seq: Mapped[int | None] = mapped_column(BigInteger, index=True)
     event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     event_terms: Mapped[str | None] = mapped_column(Text)
+    # Set when the story was merged into another: the row stays as a tombstone (no
+    # articles, no canonical) so an id a reader saved leads to the live story. Always the
+    # live story itself, never another tombstone (a merge re-points the chain).
+    merged_into: Mapped[int | None] = mapped_column(Integer, index=True)
+    # When anything of the story last changed (an article in or out, its canonical, a
+    # merge); NULL only in rows the pre-0008 schema wrote and 0008 did not fill.
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class StoryMerge(Base):
+    """A recorded change of stories: ``merge`` (every article of ``story_id`` moved into
+    ``into_story_id``, the survivor) or ``split`` (``articles_moved`` articles of
+    ``story_id`` moved out into the new story ``into_story_id``); ``reason`` says what did
+    it (``bridge``: a copy matched both; ``consolidation``; ``purge``)."""
+
+    __tablename__ = "story_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    story_id: Mapped[int] = mapped_column(Integer, index=True)
+    into_story_id: Mapped[int] = mapped_column(Integer, index=True)
+    articles_moved: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Event(Base):
@@ -96,7 +120,7 @@ class Event(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     story_count: Mapped[int] = mapped_column(Integer, default=0)
     # Set when the event was merged into another: an old id leads to the new one.
-    merged_into: Mapped[int | None] = mapped_column(Integer)
+    merged_into: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class EventMerge(Base):
@@ -129,7 +153,7 @@ class Article(Base):
     canonical_url: Mapped[str | None] = mapped_column(String(2000))
     title: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     language: Mapped[str | None] = mapped_column(String(20))

@@ -1,4 +1,5 @@
-"""Read side for the CLI and exports: feeds with their state, stories with their articles."""
+"""Read side for the CLI and exports: feeds with their state, stories with their articles,
+and where a merged story's id leads (``resolve_story``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.clock import as_utc
-from worker.store.models import Article, Feed, Story
+from worker.store.models import Article, Event, Feed, Story, StoryMerge
+
+# A merge re-points older tombstones, so a redirect is one step; the bound only stops a
+# loop in rows written otherwise (by hand, or by an interrupted older version).
+MAX_REDIRECTS = 32
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -96,7 +101,11 @@ def story_dicts(session: Session, stories: list[Story]) -> list[dict[str, Any]]:
 def list_stories(
     session: Session, since: datetime | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    query = select(Story).order_by(Story.last_seen_at.desc(), Story.id.desc())
+    query = (
+        select(Story)
+        .where(Story.merged_into.is_(None))
+        .order_by(Story.last_seen_at.desc(), Story.id.desc())
+    )
     if since is not None:
         query = query.where(Story.last_seen_at >= since)
     if limit:
@@ -104,6 +113,47 @@ def list_stories(
     return story_dicts(session, list(session.scalars(query)))
 
 
+def resolve(session: Session, model: type[Story] | type[Event], row_id: int) -> int | None:
+    """The live row ``row_id`` leads to (``merged_into`` followed), or ``None`` when there
+    is no such row (never stored, or deleted: a purged story takes its tombstones along)."""
+    current = row_id
+    for _ in range(MAX_REDIRECTS):
+        found = session.execute(select(model.merged_into).where(model.id == current)).first()
+        if found is None:
+            return None
+        if found.merged_into is None:
+            return current
+        current = found.merged_into
+    return None
+
+
+def resolve_story(session: Session, story_id: int) -> int | None:
+    """The live story ``story_id`` is part of now: itself, the story it was merged into, or
+    ``None`` (no such story, or it was deleted)."""
+    return resolve(session, Story, story_id)
+
+
+def merged_at(session: Session, story_id: int) -> datetime | None:
+    """When ``story_id`` was merged away (its latest merge record)."""
+    return as_utc(
+        session.scalar(
+            select(StoryMerge.at)
+            .where(StoryMerge.story_id == story_id, StoryMerge.kind == "merge")
+            .order_by(StoryMerge.id.desc())
+            .limit(1)
+        )
+    )
+
+
 def get_story(session: Session, story_id: int) -> dict[str, Any] | None:
-    story = session.get(Story, story_id)
-    return story_dicts(session, [story])[0] if story else None
+    """One story with its articles; a merged id leads to the story it went into
+    (``merged_from`` and ``merged_at`` say so)."""
+    live = resolve_story(session, story_id)
+    story = session.get(Story, live) if live is not None else None
+    if story is None:
+        return None
+    out = story_dicts(session, [story])[0]
+    if story.id != story_id:
+        out["merged_from"] = story_id
+        out["merged_at"] = _iso(merged_at(session, story_id))
+    return out

@@ -107,7 +107,7 @@ def _state(db: Database) -> tuple[object, ...]:
             .where(LshKeys.added_at != func.coalesce(Article.updated_at, Article.fetched_at))
         )
         assert unlike == 0
-        stories = s.scalar(select(func.count()).select_from(Story))
+        stories = s.scalar(select(func.count()).where(Story.merged_into.is_(None)))
         lines = sorted(s.execute(select(ChromeLine.line_key, ChromeLine.article_count)).all())
     ids = {row[7]: i for i, row in enumerate(articles)}  # ids differ between databases
     rows = [(*row[:7], ids[row[7]]) for row in articles]
