@@ -43,7 +43,7 @@ from worker.metrics import REGISTRY
 from worker.pipeline.backfill import BackfillIngestor, Record, make_entry, store_record
 from worker.store.db import Database
 
-STAGES = ("clean", "fingerprint", "store")
+STAGES = ("clean", "fingerprint", "store", "consolidate")
 FEED = "eval"
 
 
@@ -164,6 +164,7 @@ def run_eval(
             store_record(ingestor, _record(doc), FEED, source)
             if progress and done % 200 == 0:
                 print(f"  {done}/{len(order)} documents", file=sys.stderr)
+        ingestor.finish()
     finally:
         ingestor.close()
     seconds = time.perf_counter() - started
