@@ -175,6 +175,9 @@ class DedupSettings(_Strict):
     merge_jaccard: float = Field(default=0.9, gt=0.0, le=1.0)
     # ... or when this share of the pairs between the two stories' members are copies.
     merge_link_share: float = Field(default=0.3, gt=0.0, le=1.0)
+    # A pair is no copy when this share of the fact slots both fill differ (templated
+    # reports of different facts); 0: facts are not compared.
+    fact_conflict: float = Field(default=0.3, ge=0.0, le=1.0)
     canonical_policy: CanonicalPolicy = CanonicalPolicy.EARLIEST
     retention: Duration = 30 * 86400.0
 

@@ -84,6 +84,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     events.set_defaults(handler=_run("worker.eval.events"))
 
+    templated = ev_sub.add_parser(
+        "templated",
+        help="generated templated reports: false merges between reports of different facts",
+    )
+    templated.add_argument(
+        "--reports", type=int, default=40, help="reports of each of the four kinds (default 40)"
+    )
+    templated.add_argument(
+        "--generate-seed", type=int, default=0, help="seed of the generated set (default 0)"
+    )
+    templated.add_argument(
+        "--seed", type=int, default=0, help="seed of the documents' arrival order (default 0)"
+    )
+    templated.add_argument(
+        "--set",
+        action="append",
+        metavar="dedup.KEY=VALUE",
+        help="override one [dedup] or [clean] setting (repeatable)",
+    )
+    templated.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    templated.set_defaults(handler=_run("worker.eval.templated"))
+
     extract = ev_sub.add_parser("extract", help="main-text extraction vs ground truth")
     which = extract.add_mutually_exclusive_group(required=True)
     which.add_argument("--aeb", metavar="DIR", help="article extraction benchmark folder")

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from worker.dedup.decision import MatchRule, pass_matrix
+from worker.dedup.facts import conflicting
 from worker.dedup.fingerprint import Fingerprint
 
 
@@ -133,19 +134,26 @@ def target_partition(
 
 
 def pass_links(
-    fingerprints: Mapping[int, Fingerprint], groups: Iterable[Collection[int]], rule: MatchRule
+    fingerprints: Mapping[int, Fingerprint],
+    groups: Iterable[Collection[int]],
+    rule: MatchRule,
+    known: Collection[tuple[int, int]] = (),
 ) -> set[tuple[int, int]]:
     """Every pair of articles within each of ``groups`` that passes the verification rule,
     as ``(low id, high id)``: all pairs, not only those LSH offered, so the links of a
-    component depend on its members alone."""
+    component depend on its members alone. ``known``: pairs already verified (their facts
+    are not compared again)."""
     out: set[tuple[int, int]] = set()
     for group in groups:
         ids = sorted(group)
         if len(ids) < 2:
             continue
-        passed = pass_matrix([fingerprints[a] for a in ids], rule)
+        fps = [fingerprints[a] for a in ids]
+        passed = pass_matrix(fps, rule, facts=False)
         for x, y in zip(*np.nonzero(np.triu(passed, 1)), strict=True):
-            out.add((ids[x], ids[y]))
+            pair = (ids[x], ids[y])
+            if pair in known or not conflicting(fps[x].facts, fps[y].facts, rule.fact_conflict):
+                out.add(pair)
     return out
 
 

@@ -39,7 +39,7 @@ from worker.dedup.consolidate import (
     target_partition,
     text_nodes,
 )
-from worker.dedup.decision import Candidate, verified_matches
+from worker.dedup.decision import Candidate, passing
 from worker.dedup.engine import window_start
 from worker.dedup.lsh import band_keys
 from worker.dedup.protocol import DedupStore
@@ -118,12 +118,13 @@ def _closure(store: DedupStore, seeds: Collection[int], policy: DedupPolicy) -> 
             loaded.update(store.signatures(unread))
         following: set[int] = set()
         for a, hs in neighbours.items():
-            matches = verified_matches(
-                loaded[a].fingerprint, [loaded[h] for h in sorted(hs) if h in loaded], rule
-            )
-            for m in matches:
-                out.links.add((min(a, m.article_id), max(a, m.article_id)))
-                following.add(m.article_id)
+            others = [loaded[h] for h in sorted(hs) if h in loaded]
+            found = passing(loaded[a].fingerprint, [c.fingerprint for c in others], rule)
+            for other, linked in zip(others, found, strict=True):
+                if linked:
+                    b = other.article_id
+                    out.links.add((min(a, b), max(a, b)))
+                    following.add(b)
         stories = {loaded[a].story_id for a in frontier if a in loaded} - out.members.keys()
         if stories:
             for story_id, rows in store.members(stories).items():
@@ -156,7 +157,7 @@ def _components(live: Collection[int], links: Collection[tuple[int, int]]) -> li
 def target_of(closure: _Closure, policy: DedupPolicy) -> list[tuple[int, ...]]:
     """The clusters the rule makes of the closure's live articles."""
     fps = {a: c.fingerprint for a, c in closure.live.items()}
-    links = pass_links(fps, _components(fps, closure.links), policy.rule)
+    links = pass_links(fps, _components(fps, closure.links), policy.rule, closure.links)
     nodes = text_nodes(fps)
     return target_partition(nodes, node_links(nodes, links), policy.rule.merge_link_share)
 

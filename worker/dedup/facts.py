@@ -1,0 +1,119 @@
+"""The facts a text states, for telling templated reports apart.
+
+Automated reports (earthquake bulletins, sports results, market closes, weather) share most
+of their words with every other report of their kind, so their spot signatures pass the
+verification rule; what differs are the facts: numbers, names, places, dates. A *fact* here
+is a number, or a capitalised word inside a sentence, together with its *slot*: the two
+words before it (numbers in them made ``#``). "A magnitude 5.2 earthquake" fills the slot
+``a magnitude`` with ``5.2``.
+
+Two copies of one report fill every slot they share with the same value: a trim drops
+slots, a new headline or byline adds slots the other text does not have. Two reports of
+different facts fill the same slots with other values. So a pair that passes the rule is
+still no copy when they share at least ``MIN_SHARED`` slots and at least ``conflict`` of
+those hold no common value (``conflicting``).
+
+A text keeps the facts of its first ``MAX_FACTS`` slots (a trim keeps a prefix of them).
+
+    >>> quake = "A magnitude 5.2 earthquake struck 40 km north of Vostra, the agency said."
+    >>> other = "A magnitude 6.1 earthquake struck 12 km north of Ilmani, the agency said."
+    >>> copy = quake + " Reporting by Valley Courier staff."
+    >>> conflicting(fact_slots(quake), fact_slots(other), 0.5)
+    True
+    >>> conflicting(fact_slots(quake), fact_slots(copy), 0.5)
+    False
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+
+import numpy as np
+
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|\w+|[.!?;:]")
+_BREAK = frozenset(".!?;:")
+# The slots a text keeps, in text order: a templated report has 20 to 40.
+MAX_FACTS = 64
+# Fewer shared slots than this say nothing either way.
+MIN_SHARED = 2
+
+
+class Facts:
+    """A text's facts: each a 64-bit value, the slot's CRC-32 above the value's; ``slots``
+    the slots alone. Kept as stored bytes and read into Python sets on first comparison
+    (most stored fingerprints a lookup reads are never compared on their facts); a
+    comparison is then a few set operations on a few dozen numbers."""
+
+    __slots__ = ("_data", "_slots", "_values")
+
+    def __init__(self, data: bytes | None = None) -> None:
+        self._data = data or b""
+        self._values: frozenset[int] | None = None
+        self._slots: frozenset[int] | None = None
+
+    @classmethod
+    def of(cls, values: Iterable[int]) -> Facts:
+        return cls(np.array(sorted(set(values)), dtype="<u8").tobytes())
+
+    @property
+    def values(self) -> frozenset[int]:
+        if self._values is None:
+            self._values = frozenset(int(v) for v in np.frombuffer(self._data, dtype="<u8"))
+        return self._values
+
+    @property
+    def slots(self) -> frozenset[int]:
+        if self._slots is None:
+            self._slots = frozenset(v >> 32 for v in self.values)
+        return self._slots
+
+    def __len__(self) -> int:
+        return len(self._data) // 8
+
+    def to_bytes(self) -> bytes | None:
+        return self._data or None
+
+
+NO_FACTS = Facts()
+
+
+def fact_slots(text: str) -> Facts:
+    """The text's facts (see the module docstring), at most ``MAX_FACTS`` slots."""
+    found: dict[str, set[str]] = {}
+    for line in text.split("\n"):
+        tokens = _TOKEN.findall(line)
+        for i in range(2, len(tokens)):
+            token, before = tokens[i], tokens[i - 2 : i]
+            if before[0] in _BREAK or before[1] in _BREAK:
+                continue  # a sentence starts in the slot: no slot
+            # A number, or the first word of a name (the rest of "New York City" would
+            # make "new york" a slot of its own).
+            if not (token[0].isdigit() or (token[0].isupper() and not before[1][0].isupper())):
+                continue
+            slot = " ".join("#" if w[0].isdigit() else w.lower() for w in before)
+            if slot not in found:
+                if len(found) == MAX_FACTS:
+                    continue
+                found[slot] = set()
+            found[slot].add(token.lower())
+    if not found:
+        return NO_FACTS
+    return Facts.of(
+        (zlib.crc32(slot.encode()) << 32) | zlib.crc32(value.encode())
+        for slot, filled in found.items()
+        for value in filled
+    )
+
+
+def conflicting(a: Facts, b: Facts, conflict: float) -> bool:
+    """Whether two texts state different facts: they share at least ``MIN_SHARED`` slots
+    and at least ``conflict`` of them hold no common value. ``conflict`` 0: never."""
+    if conflict <= 0 or len(a) < MIN_SHARED or len(b) < MIN_SHARED:
+        return False
+    shared = a.slots & b.slots
+    if len(shared) < MIN_SHARED:
+        return False
+    agreeing = {v >> 32 for v in a.values & b.values}
+    return len(shared) - len(agreeing) >= conflict * len(shared)
