@@ -119,8 +119,8 @@ def _closure(store: DedupStore, seeds: Collection[int], policy: DedupPolicy) -> 
         following: set[int] = set()
         for a, hs in neighbours.items():
             others = [loaded[h] for h in sorted(hs) if h in loaded]
-            found = passing(loaded[a].fingerprint, [c.fingerprint for c in others], rule)
-            for other, linked in zip(others, found, strict=True):
+            passed = passing(loaded[a].fingerprint, [c.fingerprint for c in others], rule)
+            for other, linked in zip(others, passed, strict=True):
                 if linked:
                     b = other.article_id
                     out.links.add((min(a, b), max(a, b)))
