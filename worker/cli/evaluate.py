@@ -18,6 +18,17 @@ def _run(module: str) -> object:
     return handler
 
 
+def _numbers(text: str) -> list[int]:
+    """``0,1,2`` as ``[0, 1, 2]``."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected N or N,N,...") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval", help="measure dedup and boilerplate removal on labelled data")
     ev_sub = ev.add_subparsers(dest="eval_command", metavar="WHAT")
@@ -41,7 +52,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override one [dedup] or [clean] setting (repeatable), e.g. dedup.lsh_threshold=0.2",
     )
     dedup.add_argument(
-        "--seed", type=int, default=0, help="seed of the documents' arrival order (default 0)"
+        "--seed",
+        type=_numbers,
+        default=[0],
+        metavar="N[,N...]",
+        help="seeds of the documents' arrival order (default 0); several: one run each, and "
+        "the pair agreement of their stories",
+    )
+    dedup.add_argument(
+        "--workers",
+        type=_numbers,
+        default=[1],
+        metavar="N[,N...]",
+        help="feed paths: workers polling the feeds together, each with its own database "
+        "connections, index and lock (default 1); several: one run each",
+    )
+    dedup.add_argument(
+        "--database",
+        metavar="URL",
+        help="a PostgreSQL server to run on (a new database is made on it for each run and "
+        "dropped after; the role needs CREATEDB); default a temporary SQLite file",
     )
     dedup.add_argument(
         "--half",

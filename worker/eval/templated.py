@@ -22,13 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 from worker.config import load_config
 from worker.eval.corpus import Document
 from worker.eval.dedup import DedupEval, eval_config, run_eval
+from worker.eval.runs import run_database
 
 OUTLETS = ("Harbour Gazette", "Valley Courier", "Northern Ledger", "Coastline Daily")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -200,9 +199,8 @@ def run(
     docs: list[Document], overrides: list[str], config_path: str | None, seed: int
 ) -> DedupEval:
     base = load_config(config_path) if config_path else None
-    with tempfile.TemporaryDirectory(prefix="newsdedup-templated-") as tmp:
-        config = eval_config(base, overrides, f"sqlite:///{Path(tmp) / 'eval.db'}")
-        return run_eval(docs, config, order_seed=seed)
+    with run_database(None) as url:
+        return run_eval(docs, eval_config(base, overrides, url), order_seed=seed)
 
 
 def pair_counts(result: DedupEval, docs: list[Document]) -> tuple[int, int, int]:
