@@ -232,6 +232,9 @@ class WorkerSettings(_Strict):
     # Entries of one poll stored per transaction: fewer commits and lock holds; a crash
     # loses at most this many (they come again on the next poll).
     store_batch: StrictInt = Field(default=32, ge=1, le=1000)
+    # The stories the worker's batches touched are consolidated together this often
+    # (docs/dedup.md#consolidation), and when it stops; 0: after every batch.
+    consolidate_interval: OptionalDuration = 60.0
     # Processes extracting article pages (trafilatura and the furniture pre-pass), so the
     # poll threads only fetch and decide: 0 = one per core; 1 = in the poll thread itself.
     # 1 by default: on 2 cores the pool measured no less CPU and no shorter wall than the

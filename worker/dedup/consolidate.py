@@ -137,12 +137,10 @@ def pass_links(
     fingerprints: Mapping[int, Fingerprint],
     groups: Iterable[Collection[int]],
     rule: MatchRule,
-    known: Collection[tuple[int, int]] = (),
 ) -> set[tuple[int, int]]:
     """Every pair of articles within each of ``groups`` that passes the verification rule,
     as ``(low id, high id)``: all pairs, not only those LSH offered, so the links of a
-    component depend on its members alone. ``known``: pairs already verified (their facts
-    are not compared again)."""
+    component depend on its members alone."""
     out: set[tuple[int, int]] = set()
     for group in groups:
         ids = sorted(group)
@@ -151,9 +149,8 @@ def pass_links(
         fps = [fingerprints[a] for a in ids]
         passed = pass_matrix(fps, rule, facts=False)
         for x, y in zip(*np.nonzero(np.triu(passed, 1)), strict=True):
-            pair = (ids[x], ids[y])
-            if pair in known or not conflicting(fps[x].facts, fps[y].facts, rule.fact_conflict):
-                out.add(pair)
+            if not conflicting(fps[x].facts, fps[y].facts, rule.fact_conflict):
+                out.add((ids[x], ids[y]))
     return out
 
 

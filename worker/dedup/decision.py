@@ -212,13 +212,16 @@ def pass_matrix(fps: Sequence[Fingerprint], rule: MatchRule, *, facts: bool = Tr
     return out
 
 
-def passing(fp: Fingerprint, others: Sequence[Fingerprint], rule: MatchRule) -> np.ndarray:
-    """Which of ``others`` ``fp`` is a copy of (the rule, facts included), vectorised."""
+def passing(
+    fp: Fingerprint, others: Sequence[Fingerprint], rule: MatchRule, *, facts: bool = True
+) -> np.ndarray:
+    """Which of ``others`` ``fp`` is a copy of, vectorised; ``facts`` off: on the
+    signatures alone."""
     if not others:
         return np.zeros(0, dtype=bool)
     jaccard, containment, smaller = similarity_matrix([fp], others)
     passed = _passes(jaccard, containment, smaller, rule)
-    return _without_conflicts(passed, [fp], others, rule)[0]
+    return _without_conflicts(passed, [fp], others, rule)[0] if facts else passed[0]
 
 
 def stories_to_merge(

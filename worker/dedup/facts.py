@@ -26,6 +26,7 @@ A text keeps the facts of its first ``MAX_FACTS`` slots (a trim keeps a prefix o
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zlib
 from collections.abc import Iterable
@@ -46,12 +47,20 @@ class Facts:
     (most stored fingerprints a lookup reads are never compared on their facts); a
     comparison is then a few set operations on a few dozen numbers."""
 
-    __slots__ = ("_data", "_slots", "_values")
+    __slots__ = ("_data", "_digest", "_slots", "_values")
 
     def __init__(self, data: bytes | None = None) -> None:
         self._data = data or b""
         self._values: frozenset[int] | None = None
         self._slots: frozenset[int] | None = None
+        self._digest: int | None = None
+
+    @property
+    def digest(self) -> int:
+        """A 64-bit digest of the facts: equal facts, equal digests."""
+        if self._digest is None:
+            self._digest = int.from_bytes(hashlib.blake2b(self._data, digest_size=8).digest())
+        return self._digest
 
     @classmethod
     def of(cls, values: Iterable[int]) -> Facts:
@@ -109,8 +118,29 @@ def fact_slots(text: str) -> Facts:
 
 def conflicting(a: Facts, b: Facts, conflict: float) -> bool:
     """Whether two texts state different facts: they share at least ``MIN_SHARED`` slots
-    and at least ``conflict`` of them hold no common value. ``conflict`` 0: never."""
+    and at least ``conflict`` of them hold no common value. ``conflict`` 0: never.
+
+    Remembered by the two texts' facts (a consolidation compares the pairs of a large
+    component again each time it grows); the memory is bounded and forgets all at once."""
     if conflict <= 0 or len(a) < MIN_SHARED or len(b) < MIN_SHARED:
+        return False
+    key = (a.digest, b.digest, conflict)
+    known = _SEEN.get(key)
+    if known is None:
+        known = _conflicting(a, b, conflict)
+        if len(_SEEN) >= _SEEN_MAX:
+            _SEEN.clear()
+        _SEEN[key] = known
+    return known
+
+
+# Pairs of facts compared lately: ``(digest, digest, conflict)`` to the answer.
+_SEEN: dict[tuple[int, int, float], bool] = {}
+_SEEN_MAX = 200_000
+
+
+def _conflicting(a: Facts, b: Facts, conflict: float) -> bool:
+    if a.values <= b.values or b.values <= a.values:  # a copy's facts, or a trim's
         return False
     shared = a.slots & b.slots
     if len(shared) < MIN_SHARED:

@@ -169,7 +169,6 @@ def run_eval(
             store_record(ingestor, _record(doc), FEED, source)
             if progress and done % 200 == 0:
                 print(f"  {done}/{len(order)} documents", file=sys.stderr)
-        ingestor.finish()
     finally:
         ingestor.close()
     seconds = time.perf_counter() - started

@@ -47,9 +47,6 @@ from worker.store.models import Article, Feed
 
 log = logging.getLogger("newsdedup.backfill")
 
-# Records an import stores between two consolidations (``BackfillIngestor``).
-CONSOLIDATE_EVERY = 500
-
 
 class Progress:
     """A progress bar on a terminal; otherwise a log line every ``every`` seconds."""
@@ -131,28 +128,11 @@ class Record:
 
 class BackfillIngestor(Ingestor):
     """The normal store path for imports: entries of feeds that may be no configured feed
-    (an import-only feed row), whole pages carried by the entry (``Entry.page``).
-
-    An import stores each record as a batch of its own; consolidating each would re-decide
-    a large component once per copy, so the stored articles are consolidated together
-    every ``CONSOLIDATE_EVERY`` records and when the import ends (``finish``)."""
+    (an import-only feed row), whole pages carried by the entry (``Entry.page``)."""
 
     def __post_init__(self) -> None:
-        self.consolidate_each_batch = False
         super().__post_init__()
         self._import_feeds: dict[str, int] = {}
-        self._since_consolidation = 0
-
-    def stored(self, records: int) -> None:
-        """``records`` more records stored: consolidate when enough have been."""
-        self._since_consolidation += records
-        if self._since_consolidation >= CONSOLIDATE_EVERY:
-            self.finish()
-
-    def finish(self) -> None:
-        """Consolidate what was stored since the last time."""
-        self._since_consolidation = 0
-        self.consolidate_pending()
 
     def import_feed_id(self, cfg: FeedConfig) -> int:
         """The row of an import-only feed, read (or created) once per run."""
@@ -283,7 +263,6 @@ def run_import(
             progress.advance()
             if position % 50 == 0:
                 checkpoint.save(position)
-        ingestor.finish()
     except BaseException:
         checkpoint.save(max(position - 1, start))  # the record in flight is redone
         raise
@@ -314,9 +293,7 @@ def store_records(
     ]
     where = records[0].where if len(records) == 1 else f"{records[0].where}..."
     with log_context(feed=feed_name, article=where):
-        kinds = ingestor.ingest_entries(cfg, feed_id, entries)
-        ingestor.stored(len(records))
-        return kinds
+        return ingestor.ingest_entries(cfg, feed_id, entries)
 
 
 def _import_feed_id(db: Database, cfg: FeedConfig) -> int:

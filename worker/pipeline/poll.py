@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from worker import limits, metrics
 from worker.clock import utcnow
@@ -32,7 +31,7 @@ from worker.logs import log_context
 from worker.outcomes import PollOutcome
 from worker.pipeline import backoff
 from worker.pipeline.build import dedup_policy, fetcher_for
-from worker.pipeline.consolidate import Consolidation, consolidate
+from worker.pipeline.consolidate import Consolidation, Pending
 from worker.pipeline.entries import (
     KnownEntries,
     LearnedLines,
@@ -69,9 +68,6 @@ class Ingestor:
     db: Database
     fetcher: Fetcher | None = None
     stop: threading.Event = field(default_factory=threading.Event)
-    # Consolidate each batch's closure in its transaction (the daemon); off, the articles
-    # wait for ``consolidate_pending`` (an import calls it every few hundred records).
-    consolidate_each_batch: bool = True
 
     def __post_init__(self) -> None:
         if self.fetcher is None:
@@ -96,9 +92,14 @@ class Ingestor:
         self._leases: dict[int, tuple[float, float]] = {}
         # The event level's state in memory, shared by this process's poll threads.
         self.events = EventLevel(self.config.events)
-        # Articles stored but not consolidated yet (``consolidate_each_batch`` off).
-        self._pending: set[int] = set()
-        self._pending_lock = threading.Lock()
+        # The articles stored and not consolidated yet (``pipeline.consolidate``).
+        self.pending = Pending(
+            self.db,
+            self.policy,
+            lambda: self._priorities,
+            self.config.worker.consolidate_interval,
+            after=lambda done, session: self.events.after_batch(session, done.stories),
+        )
 
     # -- setup -------------------------------------------------------------------------
     def sync_feeds(self) -> dict[str, int]:
@@ -524,8 +525,8 @@ class Ingestor:
                     )
                     placing = True
                     stories = stories_of_entries(session, feed_id, {p.draft.guid for p in batch})
-                    stories |= self._consolidate(session, touched)
                     self.events.after_batch(session, stories)
+                self.pending.add(touched)
                 return kinds
             except IntegrityError:
                 if placing:
@@ -540,28 +541,9 @@ class Ingestor:
                 raise
         raise AssertionError("unreachable")
 
-    def _consolidate(self, session: Session, touched: set[int]) -> set[int]:
-        """Consolidate after a batch (``pipeline.consolidate``), in its transaction; the
-        stories it changed. With ``consolidate_each_batch`` off (imports), the articles
-        are kept for ``consolidate_pending`` instead."""
-        if not self.consolidate_each_batch:
-            with self._pending_lock:
-                self._pending |= touched
-            return set()
-        done = consolidate(store.ArticleStore(session), touched, self.policy, self._priorities)
-        return done.stories
-
     def consolidate_pending(self) -> Consolidation:
-        """Consolidate the articles stored since the last call (``consolidate_each_batch``
-        off), in a dedup transaction of its own, and place its changed stories in events."""
-        with self._pending_lock:
-            touched, self._pending = self._pending, set()
-        if not touched:
-            return Consolidation()
-        with self.db.dedup_transaction() as session:
-            done = consolidate(store.ArticleStore(session), touched, self.policy, self._priorities)
-            self.events.after_batch(session, done.stories)
-        return done
+        """Consolidate now what this worker's batches touched since the last time."""
+        return self.pending.flush()
 
     def ingest_entries(self, cfg: FeedConfig, feed_id: int, entries: list[Entry]) -> list[str]:
         """Store entries of one feed as a poll does, in one batch: how each was matched
@@ -576,6 +558,9 @@ class Ingestor:
         return self.ingest_entries(cfg, feed_id, [entry])[0]
 
     def close(self) -> None:
+        """Consolidate what is pending (``run --once``, a shutdown, an import's end), then
+        stop the extraction processes and the fetcher."""
+        self.pending.flush()
         self.texts.extractor.close()
         if self.fetcher is not None:
             self.fetcher.close()

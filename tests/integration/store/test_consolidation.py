@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from tests.fixtures.corpus import WIRE
 from tests.fixtures.drafts import ENGINE, POLICY, draft, make_feed
 from worker.dedup.canonical import refresh_stories
-from worker.pipeline.consolidate import consolidate
+from worker.pipeline.consolidate import Pending, consolidate
 from worker.store.articles import ArticleStore
 from worker.store.db import Database
 from worker.store.models import Article, Story, StoryMerge
@@ -129,3 +130,45 @@ def test_a_settled_window_is_left_alone(db: Database) -> None:
     with db.dedup_transaction() as s:
         again = consolidate(ArticleStore(s), touched, POLICY, {})
     assert not again.changed and again.articles == first.articles == 5
+
+
+def test_pending_articles_wait_for_the_interval(db: Database) -> None:
+    feed_id = make_feed(db)
+    placed: list[set[int]] = []
+    pending = Pending(db, POLICY, dict, 3600.0, after=lambda done, _s: placed.append(done.stories))
+    for guid in ORDERS[0][:4]:
+        pending.add(_store(db, feed_id, guid))
+    assert len(_partition(db)) == 3 and len(pending) > 0  # not yet: the interval is an hour
+    done = pending.flush()
+    assert done.merges == 1 and len(pending) == 0
+    assert len(_partition(db)) == 2
+    assert placed == [done.stories]  # the event level is told which stories changed
+    assert not pending.flush().changed  # nothing waits
+
+
+def test_pending_with_no_interval_consolidates_every_batch(db: Database) -> None:
+    feed_id = make_feed(db)
+    pending = Pending(db, POLICY, dict, 0.0)
+    for guid in ORDERS[0][:4]:
+        pending.add(_store(db, feed_id, guid))
+        assert len(pending) == 0
+    assert len(_partition(db)) == 2
+
+
+def test_a_failing_database_keeps_the_articles_waiting(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed_id = make_feed(db)
+    pending = Pending(db, POLICY, dict, 3600.0)
+    for guid in ORDERS[0][:4]:
+        pending.add(_store(db, feed_id, guid))
+    waiting = len(pending)
+
+    def down() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("the server went away"))
+
+    monkeypatch.setattr(db, "dedup_transaction", down)
+    assert not pending.flush().changed
+    assert len(pending) == waiting
+    monkeypatch.undo()
+    assert pending.flush().merges == 1
