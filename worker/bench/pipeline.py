@@ -157,7 +157,8 @@ def render(result: dict[str, Any]) -> str:
                 f"{stage:<22} {r['median_ms']:>10.2f} {r['p95_ms']:>10.2f} {r['mean_ms']:>10.2f}"
             )
     lines.append(
-        f"consolidation (part of store): {100 * result['consolidate_share']:.1f}% of the CPU"
+        f"consolidation: {result['consolidations']} runs, {result['consolidate_cpu_ms']:.0f} ms "
+        f"of CPU, {100 * result['consolidate_share']:.1f}% of the run's"
     )
     lines.append(
         f"end to end: {result['articles_per_cpu_second']:.1f} articles per CPU-second, "

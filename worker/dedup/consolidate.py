@@ -16,7 +16,9 @@ re-decides a connected part of the recent window after the fact:
   clusters with the highest *link share* (linked article pairs between them over all
   article pairs between them) are merged, again and again, while that share is at least
   ``link_share``. A short text contained in two stories is one link to each: it joins one,
-  and the two stand apart unless their own members link.
+  and the two stand apart unless their own members link. Then each cluster of at most
+  ``STRAGGLER`` articles left joins the larger cluster holding most of its links, as the
+  engine would have joined it on one match.
 - **Order**: nodes are sorted by their text key; equal shares go to the pair that comes
   first in that order. Shares are ratios of integers, computed the same way every time, so
   equal ratios are equal floats.
@@ -127,10 +129,48 @@ def target_partition(
         for w, count in counts[u].items():
             low, high = min(u, w), max(u, w)
             heapq.heappush(heap, (-count / (weight[u] * weight[w]), low, high))
+    _attach_stragglers(nodes, links, members)
     return [
         tuple(sorted(a for n in members[first] for a in nodes[n].article_ids))
         for first in sorted(members)
     ]
+
+
+# Clusters of at most this many articles left after average linkage join the cluster that
+# holds most of their links (see ``_attach_stragglers``).
+STRAGGLER = 3
+
+
+def _attach_stragglers(
+    nodes: Sequence[TextNode], links: Collection[tuple[int, int]], members: dict[int, list[int]]
+) -> None:
+    """In place: each cluster of at most ``STRAGGLER`` articles, smallest first (ties in
+    text order), joins the cluster holding most of its linked article pairs (ties to the
+    first in text order) when that one is larger. The engine joins a copy to a story on one
+    match; average linkage asks a share of a large story's members, which a copy wrapped in
+    more chrome than the others does not reach. Only small clusters move, so two stories
+    are never chained through one."""
+    neighbours: dict[int, list[int]] = defaultdict(list)
+    for u, v in links:
+        neighbours[u].append(v)
+        neighbours[v].append(u)
+    cluster = {n: first for first, ns in members.items() for n in ns}
+    size = {first: sum(nodes[n].weight for n in ns) for first, ns in members.items()}
+    for first in sorted((f for f in members if size[f] <= STRAGGLER), key=lambda f: (size[f], f)):
+        linked: dict[int, int] = defaultdict(int)
+        for n in members[first]:
+            for m in neighbours[n]:
+                if cluster[m] != first:
+                    linked[cluster[m]] += nodes[n].weight * nodes[m].weight
+        if not linked:
+            continue
+        best = min(linked, key=lambda f: (-linked[f], f))
+        if size[best] <= size[first]:
+            continue
+        for n in members[first]:
+            cluster[n] = best
+        members[best].extend(members.pop(first))
+        size[best] += size.pop(first)
 
 
 def pass_links(

@@ -94,14 +94,26 @@ def fact_slots(text: str) -> Facts:
     for line in text.split("\n"):
         tokens = _TOKEN.findall(line)
         for i in range(2, len(tokens)):
-            token, before = tokens[i], tokens[i - 2 : i]
-            if before[0] in _BREAK or before[1] in _BREAK:
-                continue  # a sentence starts in the slot: no slot
+            token = tokens[i]
+            first = token[0]
             # A number, or the first word of a name (the rest of "New York City" would
-            # make "new york" a slot of its own).
-            if not (token[0].isdigit() or (token[0].isupper() and not before[1][0].isupper())):
+            # make "new york" a slot of its own). Most tokens are neither: tested first.
+            if first.isdigit():
+                before = tokens[i - 1]
+            elif first.isupper():
+                before = tokens[i - 1]
+                if before[0].isupper():
+                    continue
+            else:
                 continue
-            slot = " ".join("#" if w[0].isdigit() else w.lower() for w in before)
+            earlier = tokens[i - 2]
+            if before in _BREAK or earlier in _BREAK:
+                continue  # a sentence starts in the slot: no slot
+            slot = (
+                ("#" if earlier[0].isdigit() else earlier.lower())
+                + " "
+                + ("#" if before[0].isdigit() else before.lower())
+            )
             if slot not in found:
                 if len(found) == MAX_FACTS:
                     continue

@@ -9,6 +9,7 @@ import pytest
 
 from tests.fixtures.corpus import WIRE
 from worker.dedup.consolidate import (
+    STRAGGLER,
     TextNode,
     node_links,
     pass_links,
@@ -82,14 +83,28 @@ def test_same_texts_are_one_node_whatever_their_ids() -> None:
     assert [n.weight for n in nodes if 5 in n.article_ids] == [2]
 
 
+def _clique(first: int, size: int) -> set[tuple[int, int]]:
+    return {(u, v) for u in range(first, first + size) for v in range(u + 1, first + size)}
+
+
 def test_link_share_decides_a_bridge() -> None:
-    # a-b-c in a path: a and c do not link. The middle joins one end (share 1), then the
-    # pair of 2 against the last has share 1/2.
-    nodes = [TextNode(("a",), (1,)), TextNode(("b",), (2,)), TextNode(("c",), (3,))]
-    assert target_partition(nodes, {(0, 1), (1, 2)}, 0.5) == [(1, 2, 3)]
-    assert target_partition(nodes, {(0, 1), (1, 2)}, 0.6) == [(1, 2), (3,)]
+    # Two stories of 4 texts and one text linked to all 8: it joins one (share 1); the
+    # other then has 4 linked pairs of 20 with it, 0.2.
+    nodes = [TextNode((f"{n:02d}",), (n + 1,)) for n in range(9)]
+    links = _clique(0, 4) | _clique(4, 4) | {(n, 8) for n in range(8)}
+    assert target_partition(nodes, links, 0.3) == [(1, 2, 3, 4, 9), (5, 6, 7, 8)]
+    assert target_partition(nodes, links, 0.2) == [tuple(range(1, 10))]
     with pytest.raises(ValueError):
         target_partition(nodes, set(), 0.0)
+
+
+def test_a_straggler_joins_the_story_it_links_to() -> None:
+    # One text linked to one of a story's 8 (share 1/8) stays out of the average linkage
+    # and joins the story afterwards, as the engine would have joined it on one match; a
+    # group larger than STRAGGLER does not.
+    nodes = [TextNode((f"{n:02d}",), (n + 1,)) for n in range(13)]
+    links = _clique(0, 8) | {(0, 8)} | _clique(9, STRAGGLER + 1) | {(1, 9)}
+    assert target_partition(nodes, links, 0.3) == [tuple(range(1, 10)), (10, 11, 12, 13)]
 
 
 def test_ties_go_to_the_first_texts() -> None:
