@@ -35,6 +35,7 @@ import numpy as np
 
 _TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|\w+|[.!?;:]")
 _BREAK = frozenset(".!?;:")
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")  # no fact starts so: skipped at once
 # The slots a text keeps, in text order: a templated report has 20 to 40.
 MAX_FACTS = 64
 # Fewer shared slots than this say nothing either way.
@@ -98,6 +99,8 @@ def fact_slots(text: str) -> Facts:
             first = token[0]
             # A number, or the first word of a name (the rest of "New York City" would
             # make "new york" a slot of its own). Most tokens are neither: tested first.
+            if first in _LOWER:
+                continue
             if first.isdigit():
                 before = tokens[i - 1]
             elif first.isupper():
