@@ -175,6 +175,9 @@ class DedupSettings(_Strict):
     merge_jaccard: float = Field(default=0.9, gt=0.0, le=1.0)
     # ... or when this share of the pairs between the two stories' members are copies.
     merge_link_share: float = Field(default=0.3, gt=0.0, le=1.0)
+    # A pair is no copy when this share of the fact slots both fill differ (templated
+    # reports of different facts); 0: facts are not compared.
+    fact_conflict: float = Field(default=0.3, ge=0.0, le=1.0)
     canonical_policy: CanonicalPolicy = CanonicalPolicy.EARLIEST
     retention: Duration = 30 * 86400.0
 
@@ -230,6 +233,9 @@ class WorkerSettings(_Strict):
     # Entries of one poll stored per transaction: fewer commits and lock holds; a crash
     # loses at most this many (they come again on the next poll).
     store_batch: StrictInt = Field(default=32, ge=1, le=1000)
+    # The stories the worker's batches touched are consolidated together this often
+    # (docs/dedup.md#consolidation), and when it stops; 0: after every batch.
+    consolidate_interval: OptionalDuration = 60.0
     # Processes extracting article pages (trafilatura and the furniture pre-pass), so the
     # poll threads only fetch and decide: 0 = one per core; 1 = in the poll thread itself.
     # 1 by default: on 2 cores the pool measured no less CPU and no shorter wall than the

@@ -50,13 +50,15 @@ def _documents(folder: Path, suffixes: tuple[str, ...], limit: int | None) -> li
     return [read_document(p, str(p.relative_to(folder)), "") for p in paths]
 
 
-def _record_stage(times: StageTimes) -> metrics.StageListener:
+def _record_stage(times: StageTimes, consolidations: list[float]) -> metrics.StageListener:
     """Per article, the CPU time of the clean and fingerprint stages as the daemon's own
-    code reports them (``metrics.stage``)."""
+    code reports them (``metrics.stage``); each consolidation's, whole."""
 
     def record(name: str, cpu: float, items: int) -> None:
         if name in ("clean", "fingerprint"):
             times.add(name, 1000 * cpu / items)
+        elif name == "consolidate":
+            consolidations.append(1000 * cpu)
 
     return record
 
@@ -86,7 +88,8 @@ def run_pipeline(docs: list[Document], *, warm: int, workdir: Path) -> dict[str,
     ingestor = BackfillIngestor(config, db)
     size = config.worker.store_batch
     cpu_started, wall_started = time.process_time(), time.perf_counter()
-    with metrics.on_stage(_record_stage(times)):
+    consolidations: list[float] = []
+    with metrics.on_stage(_record_stage(times, consolidations)):
         for start in range(0, len(docs), size):
             batch = docs[start : start + size]
             done = len(times.samples["clean"])
@@ -94,13 +97,16 @@ def run_pipeline(docs: list[Document], *, warm: int, workdir: Path) -> dict[str,
             store_records(ingestor, [_record(d) for d in batch], FEED, workdir)
             batch_ms = 1000 * (time.process_time() - t0)
             # What is neither cleaning nor fingerprinting (identity, lookups, verification,
-            # writes, commit), shared by the batch's articles.
+            # writes, consolidation, commit), shared by the batch's articles.
             clean = times.samples["clean"][done:]
             fp = times.samples["fingerprint"][done:]
             store_ms = (batch_ms - sum(clean) - sum(fp)) / len(batch)
             for c, f in zip(clean, fp, strict=True):
                 times.add("store", store_ms)
                 times.add("total", c + f + store_ms)
+        # What the worker's batches touched since its last consolidation (the daemon does
+        # this every worker.consolidate_interval, and when it stops).
+        ingestor.consolidate_pending()
     cpu = time.process_time() - cpu_started
     wall = time.perf_counter() - wall_started
     ingestor.close()
@@ -111,6 +117,10 @@ def run_pipeline(docs: list[Document], *, warm: int, workdir: Path) -> dict[str,
         "warm_index": warm,
         "warm_seconds": warm_seconds,
         "stages": times.table(),
+        # Consolidation's share of the run's CPU (every consolidation the worker made).
+        "consolidations": len(consolidations),
+        "consolidate_cpu_ms": sum(consolidations),
+        "consolidate_share": sum(consolidations) / (1000 * cpu) if cpu else 0.0,
         "articles_per_cpu_second": len(docs) / cpu if cpu else 0.0,
         "articles_per_second": len(docs) / wall if wall else 0.0,
         "peak_rss_mib": peak_rss_mib(),
@@ -146,6 +156,10 @@ def render(result: dict[str, Any]) -> str:
             lines.append(
                 f"{stage:<22} {r['median_ms']:>10.2f} {r['p95_ms']:>10.2f} {r['mean_ms']:>10.2f}"
             )
+    lines.append(
+        f"consolidation: {result['consolidations']} runs, {result['consolidate_cpu_ms']:.0f} ms "
+        f"of CPU, {100 * result['consolidate_share']:.1f}% of the run's"
+    )
     lines.append(
         f"end to end: {result['articles_per_cpu_second']:.1f} articles per CPU-second, "
         f"{result['articles_per_second']:.1f} per second; peak RSS {result['peak_rss_mib']:.0f} MiB"

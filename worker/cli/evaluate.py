@@ -18,6 +18,17 @@ def _run(module: str) -> object:
     return handler
 
 
+def _numbers(text: str) -> list[int]:
+    """``0,1,2`` as ``[0, 1, 2]``."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected N or N,N,...") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser("eval", help="measure dedup and boilerplate removal on labelled data")
     ev_sub = ev.add_subparsers(dest="eval_command", metavar="WHAT")
@@ -41,7 +52,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="override one [dedup] or [clean] setting (repeatable), e.g. dedup.lsh_threshold=0.2",
     )
     dedup.add_argument(
-        "--seed", type=int, default=0, help="seed of the documents' arrival order (default 0)"
+        "--seed",
+        type=_numbers,
+        default=[0],
+        metavar="N[,N...]",
+        help="seeds of the documents' arrival order (default 0); several: one run each, and "
+        "the pair agreement of their stories",
+    )
+    dedup.add_argument(
+        "--workers",
+        type=_numbers,
+        default=[1],
+        metavar="N[,N...]",
+        help="feed paths: workers polling the feeds together, each with its own database "
+        "connections, index and lock (default 1); several: one run each",
+    )
+    dedup.add_argument(
+        "--database",
+        metavar="URL",
+        help="a PostgreSQL server to run on (a new database is made on it for each run and "
+        "dropped after; the role needs CREATEDB); default a temporary SQLite file",
     )
     dedup.add_argument(
         "--half",
@@ -83,6 +113,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         "natural order: tune on one half, check on the other",
     )
     events.set_defaults(handler=_run("worker.eval.events"))
+
+    templated = ev_sub.add_parser(
+        "templated",
+        help="generated templated reports: false merges between reports of different facts",
+    )
+    templated.add_argument(
+        "--reports", type=int, default=40, help="reports of each of the four kinds (default 40)"
+    )
+    templated.add_argument(
+        "--generate-seed", type=int, default=0, help="seed of the generated set (default 0)"
+    )
+    templated.add_argument(
+        "--seed", type=int, default=0, help="seed of the documents' arrival order (default 0)"
+    )
+    templated.add_argument(
+        "--set",
+        action="append",
+        metavar="dedup.KEY=VALUE",
+        help="override one [dedup] or [clean] setting (repeatable)",
+    )
+    templated.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    templated.set_defaults(handler=_run("worker.eval.templated"))
 
     extract = ev_sub.add_parser("extract", help="main-text extraction vs ground truth")
     which = extract.add_mutually_exclusive_group(required=True)

@@ -308,6 +308,8 @@ class Daemon:
             if self._reload_requested.is_set():
                 self._reload_requested.clear()
                 self.reload()
+            if self.ingestor.pending.due():  # a quiet worker consolidates what it stored
+                self.ingestor.pending.flush()
             if watchdog and self._beat - last_ping >= watchdog and self.scheduler.running:
                 systemd.notify("WATCHDOG=1")
                 last_ping = self._beat

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from worker.dedup.facts import conflicting
 from worker.dedup.fingerprint import Fingerprint
 
 # Members compared per story when deciding a merge: bounds the work for a story with
@@ -47,6 +48,10 @@ class MatchRule:
     # of the pairs between their members passes the rule (average linkage): a single
     # bridge, such as a short text contained in both, never chains two stories.
     merge_link_share: float = 0.3
+    # A pair that passes is still no copy when at least this share of the fact slots the
+    # two texts share hold different values (``worker.dedup.facts``): templated reports of
+    # different earthquakes, matches, market closes. 0: facts are not compared.
+    fact_conflict: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,22 @@ def similarity(a: Fingerprint, b: Fingerprint) -> Similarity:
 
 def is_copy(sim: Similarity, a: Fingerprint, b: Fingerprint, rule: MatchRule) -> bool:
     smaller = min(a.shingle_count, b.shingle_count)
-    return bool(_passes(sim.jaccard, sim.containment, smaller, rule))
+    return bool(_passes(sim.jaccard, sim.containment, smaller, rule)) and not conflicting(
+        a.facts, b.facts, rule.fact_conflict
+    )
+
+
+def _without_conflicts(
+    passed: np.ndarray, left: Sequence[Fingerprint], right: Sequence[Fingerprint], rule: MatchRule
+) -> np.ndarray:
+    """``passed`` (a ``len(left) x len(right)`` mask of pairs that pass on their
+    signatures) less the pairs whose facts conflict; in place."""
+    if rule.fact_conflict <= 0:
+        return passed
+    for i, j in zip(*np.nonzero(passed), strict=True):
+        if conflicting(left[i].facts, right[j].facts, rule.fact_conflict):
+            passed[i, j] = False
+    return passed
 
 
 def verified_matches(
@@ -167,7 +187,41 @@ def link_share(left: Sequence[Fingerprint], right: Sequence[Fingerprint], rule: 
     if not left or not right:
         return 0.0
     jaccard, containment, smaller = similarity_matrix(left, right)
-    return float(np.count_nonzero(_passes(jaccard, containment, smaller, rule))) / jaccard.size
+    passed = _without_conflicts(_passes(jaccard, containment, smaller, rule), left, right, rule)
+    return float(np.count_nonzero(passed)) / jaccard.size
+
+
+# Rows of a pass matrix compared at once: bounds the temporary of ``similarity_matrix``
+# (rows x columns x num_perm bytes) to a few MB however large the matrix.
+_PASS_BLOCK = 64
+
+
+def pass_matrix(fps: Sequence[Fingerprint], rule: MatchRule, *, facts: bool = True) -> np.ndarray:
+    """Which pairs of ``fps`` pass the rule, as a symmetric ``n x n`` boolean array with a
+    false diagonal; computed a block of rows at a time. ``facts`` off: on the signatures
+    alone (the caller compares the facts of the pairs it needs)."""
+    out = np.zeros((len(fps), len(fps)), dtype=bool)
+    for start in range(0, len(fps), _PASS_BLOCK):
+        block = fps[start : start + _PASS_BLOCK]
+        jaccard, containment, smaller = similarity_matrix(block, fps)
+        passed = _passes(jaccard, containment, smaller, rule)
+        if facts:
+            passed = _without_conflicts(passed, block, fps, rule)
+        out[start : start + len(block)] = passed
+    np.fill_diagonal(out, False)
+    return out
+
+
+def passing(
+    fp: Fingerprint, others: Sequence[Fingerprint], rule: MatchRule, *, facts: bool = True
+) -> np.ndarray:
+    """Which of ``others`` ``fp`` is a copy of, vectorised; ``facts`` off: on the
+    signatures alone."""
+    if not others:
+        return np.zeros(0, dtype=bool)
+    jaccard, containment, smaller = similarity_matrix([fp], others)
+    passed = _passes(jaccard, containment, smaller, rule)
+    return _without_conflicts(passed, [fp], others, rule)[0] if facts else passed[0]
 
 
 def stories_to_merge(

@@ -21,11 +21,12 @@ import hashlib
 import re
 import zlib
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
+from worker.dedup.facts import NO_FACTS, Facts, fact_slots
 from worker.dedup.spots import spots
 
 _TOKEN = re.compile(r"\w+")
@@ -76,6 +77,8 @@ class Fingerprint:
     content_hash: str  # sha1 of the token stream: equal for exact copies
     scheme: str
     seed: int
+    # The facts the text states (``worker.dedup.facts``): empty when not known.
+    facts: Facts = field(default=NO_FACTS, compare=False)
 
     @property
     def num_perm(self) -> int:
@@ -86,10 +89,17 @@ class Fingerprint:
 
     @classmethod
     def from_stored(
-        cls, data: bytes, *, shingle_count: int, content_hash: str, scheme: str, seed: int
+        cls,
+        data: bytes,
+        *,
+        shingle_count: int,
+        content_hash: str,
+        scheme: str,
+        seed: int,
+        facts: bytes | None = None,
     ) -> Fingerprint:
         values = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-        return cls(values, shingle_count, content_hash, scheme, seed)
+        return cls(values, shingle_count, content_hash, scheme, seed, Facts(facts))
 
     def compatible(self, other: Fingerprint) -> bool:
         return (self.scheme, self.seed, self.num_perm) == (other.scheme, other.seed, other.num_perm)
@@ -126,7 +136,7 @@ def fingerprint(
         grams = shingles(words, shingle_size)
     return Fingerprint(
         minhash_values(grams, num_perm, seed), len(grams), content_hash,
-        scheme_name(shingle_size, kind), seed,
+        scheme_name(shingle_size, kind), seed, fact_slots(text),
     )  # fmt: skip
 
 

@@ -22,7 +22,6 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 import tomllib
 from collections import defaultdict
@@ -36,14 +35,14 @@ from worker.errors import ConfigError
 from worker.eval.corpus import Document, load_distractors, load_labels
 from worker.eval.failures import Failure, failure_report
 from worker.eval.feedpath import ingest_as_feeds, stderr_progress
-from worker.eval.metrics import Scores, bcubed, pairwise
-from worker.eval.runs import arrival_order, stored_rows
+from worker.eval.metrics import Scores, bcubed, pair_agreement, pairwise
+from worker.eval.runs import arrival_order, run_database, stored_rows
 from worker.eval.shapes import SHAPES
 from worker.metrics import REGISTRY
 from worker.pipeline.backfill import BackfillIngestor, Record, make_entry, store_record
 from worker.store.db import Database
 
-STAGES = ("clean", "fingerprint", "store")
+STAGES = ("clean", "fingerprint", "store", "consolidate")
 FEED = "eval"
 
 
@@ -70,10 +69,16 @@ class DedupEval:
     path: str = "import"
     not_stored: int = 0  # documents the path lost (each scored as a story of its own)
     polls: dict[str, int] = field(default_factory=dict)  # poll outcomes summed (feed paths)
+    seed: int = 0
+    workers: int = 1
+    # The stories the documents ended in (by document key): for comparing runs.
+    assignment: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
+            "seed": self.seed,
+            "workers": self.workers,
             "pairwise": self.pairwise.as_dict(),
             "bcubed": self.bcubed.as_dict(),
             "labelled_only": {
@@ -118,12 +123,12 @@ def eval_config(
         data["dedup"] = base.dedup.model_dump(mode="json")
         data["clean"] = base.clean.model_dump(mode="json")
         data["events"] = base.events.model_dump(mode="json")
+    # The import path has no feed to learn per (see the module docstring); the feed paths
+    # learn as the daemon does unless told otherwise (``--set clean.learn_lines=false``).
+    data["clean"]["learn_lines"] = learn_lines
     for item in overrides:
         section, name, value = _parse_override(item)
         data[section][name] = value
-    # The import path has no feed to learn per (see the module docstring); the feed paths
-    # learn as the daemon does unless told otherwise.
-    data["clean"]["learn_lines"] = learn_lines
     data["worker"] = {"database": database}
     try:
         return Config.model_validate(data)
@@ -232,6 +237,7 @@ def score(
         path=path,
         not_stored=len(missing),
         polls=polls or {},
+        assignment=pred,
     )
 
 
@@ -285,39 +291,66 @@ def run_path(
     *,
     seed: int,
     progress: bool,
+    workers: int = 1,
+    database: str | None = None,
 ) -> DedupEval:
-    """One path in a fresh temporary database."""
-    with tempfile.TemporaryDirectory(prefix="newsdedup-eval-") as tmp:
-        database = f"sqlite:///{Path(tmp) / 'eval.db'}"
+    """One path in a fresh database (``run_database``): ``import``, or a feed shape polled
+    by ``workers`` workers."""
+    with run_database(database) as url:
         if path == "import":
-            config = eval_config(base, overrides, database)
-            return run_eval(docs, config, order_seed=seed, progress=progress)
-        config = eval_config(base, overrides, database, learn_lines=True)
-        order = list(docs)
-        random.Random(seed).shuffle(order)
-        before, started = _stage_totals(), time.perf_counter()
-        rows, polls = ingest_as_feeds(
-            order, config, path, progress=stderr_progress if progress else None
-        )
-        seconds = time.perf_counter() - started
-        after = _stage_totals()
-        stage_ms = {s: 1000 * (after[s] - before[s]) / max(len(docs), 1) for s in STAGES}
-        return score(docs, rows, config, seconds=seconds, stage_ms=stage_ms, path=path, polls=polls)
+            config = eval_config(base, overrides, url)
+            result = run_eval(docs, config, order_seed=seed, progress=progress)
+        else:
+            config = eval_config(base, overrides, url, learn_lines=True)
+            order = list(docs)
+            random.Random(seed).shuffle(order)
+            before, started = _stage_totals(), time.perf_counter()
+            rows, polls = ingest_as_feeds(
+                order, config, path, workers=workers,
+                progress=stderr_progress if progress else None,
+            )  # fmt: skip
+            seconds = time.perf_counter() - started
+            after = _stage_totals()
+            stage_ms = {s: 1000 * (after[s] - before[s]) / max(len(docs), 1) for s in STAGES}
+            result = score(
+                docs, rows, config, seconds=seconds, stage_ms=stage_ms, path=path, polls=polls
+            )
+    result.seed, result.workers = seed, workers
+    return result
 
 
 def render_table(results: list[DedupEval]) -> str:
     lines = [
-        f"{'path':<12} {'pw P':>7} {'pw R':>7} {'pw F1':>7} {'B3 P':>7} {'B3 R':>7} "
-        f"{'B3 F1':>7} {'stories':>7} {'distr.':>6} {'lost':>5} {'secs':>6}"
+        f"{'path':<12} {'seed':>4} {'wk':>2} {'pw P':>7} {'pw R':>7} {'pw F1':>7} "
+        f"{'B3 P':>7} {'B3 R':>7} {'B3 F1':>7} {'stories':>7} {'distr.':>6} {'lost':>5} "
+        f"{'secs':>6}"
     ]
     for r in results:
         p, b = r.pairwise, r.bcubed
         lines.append(
-            f"{r.path:<12} {p.precision:>7.4f} {p.recall:>7.4f} {p.f1:>7.4f} {b.precision:>7.4f} "
-            f"{b.recall:>7.4f} {b.f1:>7.4f} {r.predicted_clusters:>7} "
+            f"{r.path:<12} {r.seed:>4} {r.workers:>2} {p.precision:>7.4f} {p.recall:>7.4f} "
+            f"{p.f1:>7.4f} {b.precision:>7.4f} {b.recall:>7.4f} {b.f1:>7.4f} "
+            f"{r.predicted_clusters:>7} "
             f"{r.distractor_merges:>6} {r.not_stored:>5} {r.seconds:>6.0f}"
         )
     return "\n".join(lines)
+
+
+def agreements(results: list[DedupEval]) -> list[tuple[DedupEval, DedupEval, float]]:
+    """Each run against the first run of its path: the pair agreement of their partitions
+    (1.0: the same stories)."""
+    first: dict[str, DedupEval] = {}
+    out = []
+    for r in results:
+        if r.path in first:
+            out.append((first[r.path], r, pair_agreement(first[r.path].assignment, r.assignment)))
+        else:
+            first[r.path] = r
+    return out
+
+
+def _label(r: DedupEval) -> str:
+    return f"{r.path} seed {r.seed}" + (f" {r.workers} workers" if r.workers > 1 else "")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -328,17 +361,41 @@ def main(args: argparse.Namespace) -> int:
     if args.distractors:
         docs += load_distractors(Path(args.distractors))
     paths = list(PATHS) if args.path == "all" else [args.path]
+    seeds = args.seed if isinstance(args.seed, list) else [args.seed]
+    counts = args.workers if isinstance(args.workers, list) else [args.workers]
+    if counts != [1] and "import" in paths:
+        raise ConfigError("--workers: only for the feed paths (--path whole-pages|...)")
     results = [
-        run_path(docs, path, base, args.set or [], seed=args.seed, progress=not args.json)
+        run_path(
+            docs, path, base, args.set or [], seed=seed, progress=not args.json,
+            workers=workers, database=args.database,
+        )
         for path in paths
-    ]
+        for seed in seeds
+        for workers in counts
+    ]  # fmt: skip
+    compared = agreements(results)
     if args.json:
         if len(results) == 1:
             print(json.dumps(results[0].as_dict(), indent=2))
         else:
-            print(json.dumps({"paths": {r.path: r.as_dict() for r in results}}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "runs": [r.as_dict() for r in results],
+                        "pair_agreement": [
+                            {"first": _label(a), "other": _label(b), "agreement": v}
+                            for a, b, v in compared
+                        ],
+                    },
+                    indent=2,
+                )
+            )
     else:
         print("\n\n".join(render(r) for r in results))
         if len(results) > 1:
             print("\n" + render_table(results))
+        for a, b, v in compared:
+            same = "the same stories" if v == 1.0 else "different stories"
+            print(f"pair agreement, {_label(a)} / {_label(b)}: {v:.4f} ({same})")
     return 0

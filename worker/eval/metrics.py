@@ -11,6 +11,10 @@ scores average over *documents*, so every document weighs the same.
     (0.5, 0.3333, 0.4)
     >>> round(bcubed(pred, gold).precision, 4), round(bcubed(pred, gold).recall, 4)
     (0.75, 0.6667)
+    >>> pair_agreement(pred, {"a": 1, "b": 1, "c": 2, "d": 2}), pair_agreement(pred, pred)
+    (1.0, 1.0)
+    >>> pair_agreement(pred, {"a": 1, "b": 1, "c": 1, "d": 2})
+    0.25
 """
 
 from __future__ import annotations
@@ -67,3 +71,17 @@ def bcubed(pred: Mapping[str, Hashable], gold: Mapping[str, Hashable]) -> Scores
     precision = sum(cell[pred[d], gold[d]] / pred_size[pred[d]] for d in gold) / len(gold)
     recall = sum(cell[pred[d], gold[d]] / gold_size[gold[d]] for d in gold) / len(gold)
     return Scores.of(precision, recall)
+
+
+def pair_agreement(a: Mapping[str, Hashable], b: Mapping[str, Hashable]) -> float:
+    """How alike two partitions of the same documents are: of the document pairs together
+    in either, the share together in both (1.0: the same partition; two partitions of
+    singletons only also score 1.0)."""
+    _check(a, b)
+    both = sum(_pairs(n) for n in Counter((a[d], b[d]) for d in a).values())
+    either = (
+        sum(_pairs(n) for n in Counter(a.values()).values())
+        + sum(_pairs(n) for n in Counter(b.values()).values())
+        - both
+    )
+    return both / either if either else 1.0

@@ -1,12 +1,17 @@
-"""What every eval run shares: the order it stores documents in, and the stored articles
-it scores."""
+"""What every eval run shares: the order it stores documents in, the database it stores
+them in, and the stored articles it scores."""
 
 from __future__ import annotations
 
 import random
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from worker.errors import NewsdedupError
 from worker.eval.corpus import Document
@@ -34,3 +39,31 @@ def stored_rows(db: Database) -> list[Any]:
                        Article.clean_text)
             ).all()
         )  # fmt: skip
+
+
+@contextmanager
+def run_database(server: str | None) -> Iterator[str]:
+    """The URL of an empty database for one run, removed afterwards: a temporary SQLite
+    file, or with ``server`` (a PostgreSQL URL) a new database on that server (the role
+    needs CREATEDB); the database ``server`` names is not touched."""
+    if server is None:
+        with tempfile.TemporaryDirectory(prefix="newsdedup-eval-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'eval.db'}"
+        return
+    if not server.startswith(("postgresql://", "postgresql+psycopg://")):
+        raise NewsdedupError(f"--database {server}: a PostgreSQL URL (postgresql://...)")
+    name = f"newsdedup_eval_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(
+        server.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        head, _, _ = server.rpartition("/")
+        try:
+            yield f"{head}/{name}"
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -23,6 +23,7 @@ def dedup_policy(config: Config) -> DedupPolicy:
             d.min_shingles,
             d.merge_jaccard,
             d.merge_link_share,
+            d.fact_conflict,
         ),
         lsh=LshParams.for_threshold(d.lsh_threshold, d.num_perm),
         canonical_policy=d.canonical_policy.value,

@@ -265,13 +265,19 @@ def write_batch(
     priorities: dict[int, int],
     *,
     learn_lines: bool,
+    touched: set[int] | None = None,
 ) -> list[str]:
     """Store ``batch`` in order through the dedup engine, in the caller's dedup
     transaction; how each was matched. Identity is read again there, under the lock:
     another worker may have stored one of the entries since they were prepared. The new
-    articles' edge lines are counted for the feed and for each one's site."""
+    articles' edge lines are counted for the feed and for each one's site. ``touched``
+    gets the ids of the articles that joined a story or were edited: what consolidation
+    starts from (an article that started a story of its own matched nothing in the window,
+    so there is nothing to re-decide until a later article links to it)."""
     engine = DedupEngine(policy, priorities)
     decisions = engine.store(ArticleStore(session), [p.draft for p in batch])
+    if touched is not None:
+        touched.update(d.article_id for d in decisions if d.kind not in ("unchanged", "new"))
     lines: Counter[str] = Counter()
     site_lines: dict[str, Counter[str]] = {}
     if learn_lines:

@@ -31,6 +31,7 @@ from worker.logs import log_context
 from worker.outcomes import PollOutcome
 from worker.pipeline import backoff
 from worker.pipeline.build import dedup_policy, fetcher_for
+from worker.pipeline.consolidate import Consolidation, Pending
 from worker.pipeline.entries import (
     KnownEntries,
     LearnedLines,
@@ -91,6 +92,14 @@ class Ingestor:
         self._leases: dict[int, tuple[float, float]] = {}
         # The event level's state in memory, shared by this process's poll threads.
         self.events = EventLevel(self.config.events)
+        # The articles stored and not consolidated yet (``pipeline.consolidate``).
+        self.pending = Pending(
+            self.db,
+            self.policy,
+            lambda: self._priorities,
+            self.config.worker.consolidate_interval,
+            after=lambda done, session: self.events.after_batch(session, done.stories),
+        )
 
     # -- setup -------------------------------------------------------------------------
     def sync_feeds(self) -> dict[str, int]:
@@ -504,6 +513,7 @@ class Ingestor:
             placing = False
             try:
                 with metrics.stage("store", len(batch)), self.db.dedup_transaction() as session:
+                    touched: set[int] = set()
                     kinds = write_batch(
                         session,
                         feed_id,
@@ -511,10 +521,12 @@ class Ingestor:
                         self.policy,
                         self._priorities,
                         learn_lines=self.config.clean.learn_lines,
+                        touched=touched,
                     )
                     placing = True
                     stories = stories_of_entries(session, feed_id, {p.draft.guid for p in batch})
                     self.events.after_batch(session, stories)
+                self.pending.add(touched)
                 return kinds
             except IntegrityError:
                 if placing:
@@ -529,6 +541,10 @@ class Ingestor:
                 raise
         raise AssertionError("unreachable")
 
+    def consolidate_pending(self) -> Consolidation:
+        """Consolidate now what this worker's batches touched since the last time."""
+        return self.pending.flush()
+
     def ingest_entries(self, cfg: FeedConfig, feed_id: int, entries: list[Entry]) -> list[str]:
         """Store entries of one feed as a poll does, in one batch: how each was matched
         (``unchanged`` for those already stored as they are)."""
@@ -542,6 +558,9 @@ class Ingestor:
         return self.ingest_entries(cfg, feed_id, [entry])[0]
 
     def close(self) -> None:
+        """Consolidate what is pending (``run --once``, a shutdown, an import's end), then
+        stop the extraction processes and the fetcher."""
+        self.pending.flush()
         self.texts.extractor.close()
         if self.fetcher is not None:
             self.fetcher.close()

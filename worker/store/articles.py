@@ -53,6 +53,7 @@ _EXACT_ROWS = select(
     _articles.c.shingle_count,
     _articles.c.sig_scheme,
     _articles.c.sig_seed,
+    _articles.c.facts,
 ).where(
     _articles.c.id.in_(
         union(
@@ -90,7 +91,8 @@ _EXISTING = select(_articles.c.story_id, _articles.c.source_hash).where(
 _INSERT_ARTICLES = insert(_articles)
 _INSERT_STORIES = insert(_stories)
 _CANDIDATE_COLUMNS = (
-    "a.id, a.story_id, a.signature, a.shingle_count, a.content_hash, a.sig_scheme, a.sig_seed"
+    "a.id, a.story_id, a.signature, a.shingle_count, a.content_hash, a.sig_scheme, a.sig_seed,"
+    " a.facts"
 )
 
 
@@ -102,6 +104,7 @@ def fingerprint_columns(fp: Fingerprint) -> dict[str, object]:
         "sig_scheme": fp.scheme,
         "sig_seed": fp.seed,
         "sig_num_perm": fp.num_perm,
+        "facts": fp.facts.to_bytes(),
     }
 
 
@@ -159,6 +162,7 @@ def _fingerprint(row: Any) -> Fingerprint:
         content_hash=row.content_hash,
         scheme=row.sig_scheme,
         seed=row.sig_seed or 0,
+        facts=row.facts,
     )
 
 
@@ -231,6 +235,7 @@ class ArticleStore:
                 Article.content_hash,
                 Article.sig_scheme,
                 Article.sig_seed,
+                Article.facts,
                 func.row_number()
                 .over(partition_by=Article.story_id, order_by=Article.id)
                 .label("n"),

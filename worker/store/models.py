@@ -197,6 +197,7 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(64))  # of the clean text's tokens
     shingle_count: Mapped[int] = mapped_column(Integer, default=0)
     signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    facts: Mapped[bytes | None] = mapped_column(LargeBinary)  # worker.dedup.facts
     sig_scheme: Mapped[str | None] = mapped_column(String(40))
     sig_seed: Mapped[int | None] = mapped_column(Integer)
     sig_num_perm: Mapped[int | None] = mapped_column(SmallInteger)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import postgres_url
 from tests.fixtures.corpus import OUTLETS, UNRELATED, WIRE, outlet_paragraphs
 from worker.cli import main
 from worker.eval.metrics import bcubed, pairwise
@@ -260,7 +261,7 @@ def test_eval_dedup_feed_paths(dedup_bench: Path, capsys: pytest.CaptureFixture[
     args = ["eval", "dedup", "--labels", str(dedup_bench / "labels.tsv")]
     args += ["--distractors", str(dedup_bench.parent / "distractors"), "--json", "--path", "all"]
     assert main(args) == 0
-    out = json.loads(capsys.readouterr().out)["paths"]
+    out = {run["path"]: run for run in json.loads(capsys.readouterr().out)["runs"]}
     assert list(out) == ["import", "whole-pages", "fragments", "summaries"]
     for path, result in out.items():
         assert result["path"] == path
@@ -276,3 +277,52 @@ def test_eval_dedup_feed_paths(dedup_bench: Path, capsys: pytest.CaptureFixture[
     assert feeds.get("outcome_error", 0) == 0
     assert main([*args[:-3], "--path", "whole-pages"]) == 0
     assert capsys.readouterr().out.startswith("path whole-pages: documents")
+
+
+def test_eval_dedup_seeds_compare_their_stories(
+    dedup_bench: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["eval", "dedup", "--labels", str(dedup_bench / "labels.tsv"), "--seed", "0,1,2"]
+    args += ["--distractors", str(dedup_bench.parent / "distractors"), "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["seed"] for r in out["runs"]] == [0, 1, 2]
+    assert [(a["first"], a["other"]) for a in out["pair_agreement"]] == [
+        ("import seed 0", "import seed 1"),
+        ("import seed 0", "import seed 2"),
+    ]
+    assert all(a["agreement"] == 1.0 for a in out["pair_agreement"])
+    assert main([*args[:-1]]) == 0
+    assert "pair agreement, import seed 0 / import seed 2: 1.0000 (the same stories)" in (
+        capsys.readouterr().out
+    )
+    assert main([*args, "--workers", "3"]) == 2  # workers poll feeds: not the import path
+
+
+@pytest.mark.slow
+def test_eval_dedup_several_workers(dedup_bench: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Three workers polling the same feeds race for every batch and end in the stories one
+    worker ends in."""
+    args = ["eval", "dedup", "--labels", str(dedup_bench / "labels.tsv"), "--json"]
+    args += ["--distractors", str(dedup_bench.parent / "distractors")]
+    args += ["--path", "fragments", "--workers", "1,3"]
+    if postgres_url():
+        args += ["--database", postgres_url() or ""]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["workers"] for r in out["runs"]] == [1, 3]
+    for run in out["runs"]:
+        assert run["not_stored"] == 0 and run["pairwise"]["f1"] == 1.0
+        assert run["polls"].get("outcome_error", 0) == 0
+    assert out["pair_agreement"][0]["agreement"] == 1.0
+
+
+def test_eval_templated_has_no_false_merges(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "templated", "--reports", "6", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["reports"] == 24 and out["documents"] > 24
+    assert out["false_merge_pairs"] == 0
+    assert out["copy_pairs_joined"] > 0
+    assert main(["eval", "templated", "--reports", "6", "--set", "dedup.fact_conflict=0"]) == 0
+    text = capsys.readouterr().out
+    assert "false merges (pairs of different reports in one story): 0" not in text
