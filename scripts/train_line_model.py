@@ -19,7 +19,7 @@ from worker.clean.extract import page_to_text
 from worker.clean.pagelines import MODEL_FILE
 from worker.eval.benchmarks import Benchmark
 from worker.eval.folds import site_key
-from worker.eval.linefit import TrainPage, fit
+from worker.eval.linefit import TrainPage, as_dict, fit
 
 
 def main() -> int:
@@ -41,7 +41,7 @@ def main() -> int:
         for p in bench.pages()
     ]
     model = fit(pages)
-    args.out.write_text(json.dumps(model.as_dict(), indent=1, ensure_ascii=False) + "\n")
+    args.out.write_text(json.dumps(as_dict(model), indent=1, ensure_ascii=False) + "\n")
     print(
         f"{args.out}: {len(pages)} pages, threshold {model.threshold}, repeats of"
         f" {model.repeat_words}+ words, {len(model.words)} word scores"

@@ -21,7 +21,7 @@ Rules come in two strengths:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from worker.clean.learned import line_key
@@ -106,16 +106,6 @@ _HARD_LINE_PATTERNS = [
     r"(?:get|receive) (?:all )?(?:the )?latest (?:news|updates|articles|stories|insights|posts)"
     r"\b.{0,100}",
 ]
-_SOFT_LINE_PATTERNS = [
-    r"you (?:may|might) (?:also )?like|trends? 24h|latest(?: news)?|trending(?: now)?"
-    r"|most (?:read|popular)"
-    r"|related(?: articles| stories| news| posts)?|read (?:more|also|next)|recommended(?: for you)?"
-    r"|more (?:from|on|stories|news).{0,40}|popular|top stories|editor'?s picks|advertisement"
-    r"|sponsored(?: content)?|subscribe(?: now)?|sign up|newsletter"
-    r"|follow (?:us|me|[\w'’ ]{1,30}).{0,40}|tags?:?.{0,80}"
-    r"|privacy(?: policy)?|terms of (?:use|service)|cookie (?:policy|settings)|contact us|about us",
-    r"[\w ]{1,30}/[\w ]{1,30} \d{4}-\d{2}-\d{2}T[\d:.]+Z?",  # "News/Politics 2024-04-15T09:43Z"
-]
 
 
 # Each list as one matcher: the same answer as trying its patterns one by one, with
@@ -126,7 +116,6 @@ _HARD = LineRules(_HARD_LINE_PATTERNS)
 _HARD_ITEM = LineRules(
     p for p in _HARD_LINE_PATTERNS if p not in _CREDIT_PATTERNS and p != _BUTTON_PATTERN
 )
-_SOFT = LineRules(_SOFT_LINE_PATTERNS)
 _BULLETS = "-•·*–"
 _BULLET = re.compile(f"^[{_BULLETS}]\\s+")
 _HEADER_RULE = re.compile(r"\|(?:\s*:?-+:?\s*\|)+")
@@ -177,9 +166,9 @@ def is_hard_chrome(line: str, extra: Iterable[re.Pattern[str]] = ()) -> bool:
 
 
 def _is_soft(line: str) -> bool:
+    """A line of a few words that does not end like a sentence: a masthead, a rail title
+    ("You may like"), a navigation entry ("Latest"), a date stamp."""
     stripped = line.strip().rstrip(":")
-    if _SOFT.matches(stripped):
-        return True
     # (At most this many words: splitting off one more tells.)
     words = stripped.split(None, _EDGE_MAX_WORDS)
     return len(words) <= _EDGE_MAX_WORDS and not _SENTENCE_END.search(stripped)
@@ -245,7 +234,3 @@ def chrome_lines(text: str, rules: ChromeRules | None = None) -> list[str]:
         else:
             removed.append(line)
     return removed
-
-
-def matches_any(line: str, patterns: Collection[re.Pattern[str]]) -> bool:
-    return any(p.search(line) for p in patterns)

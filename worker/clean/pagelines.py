@@ -1,14 +1,13 @@
 """Lines of a page's extracted text that are site chrome by their shape and place.
 
-The phrase rules of ``chrome`` know a few dozen wordings of chrome that recur across sites;
-what trafilatura leaves of a page besides them is mostly a site's own promotion, menu
-entries and rail titles in its own words. This stage judges each line by features that do
-not depend on one site's wording: its length and punctuation, its capitals, where it stands
-(before the first or after the last paragraph of running text, near an edge), whether the
-page repeats it, whether it names the site itself, and how often its words stand in chrome
-and in article lines across *many* sites (a word counts only when three sites or more use
-it). A logistic model weighs them; its weights, threshold and word scores are fitted on
-labelled pages by ``worker.eval.linefit`` and shipped in ``line_model.json``.
+The phrase rules of ``chrome`` know the wordings of chrome that recur across sites; what
+trafilatura leaves of a page besides them is mostly a site's own promotion, menu entries
+and rail titles in its own words. This stage judges each line by features that do not
+depend on one site's wording: length and punctuation, capitals, place (before the first or
+after the last paragraph of running text, near an edge), repetition in the page, whether
+it names the site itself, and how often its words stand in chrome lines of three sites or
+more. A logistic model weighs them; weights, threshold and word scores are fitted on
+labelled pages (``worker.eval.linefit``) and shipped in ``line_model.json``.
 
 A line of ``repeat_words`` words or more that the page already gave is dropped too: a page
 that shows its article twice (print and screen versions) does not make it two stories.
@@ -31,17 +30,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from worker.clean.learned import line_key
+from worker.clean.learned import line_key, site_host
 
 MODEL_FILE = Path(__file__).with_name("line_model.json")
 FEATURES = (
-    "log_words", "short", "sentence", "exclaims", "asks", "colon", "capitals", "digits",
-    "position", "head", "tail", "near_edge", "repeated", "item", "row", "address",
-    "prev_words", "next_words", "relative_length", "page_words",
-    "word_mean", "word_max", "opener", "names_site",
-    "tail_short", "tail_capitals", "tail_names_site", "edge_short", "tail_opener", "head_opener",
+    "log_words", "sentence", "exclaims", "asks", "colon", "capitals", "digits", "position",
+    "head", "tail", "near_edge", "repeated", "item", "row", "prev_words", "next_words",
+    "page_words", "word_max", "opener", "names_site", "tail_short", "tail_capitals",
+    "edge_short",
 )  # fmt: skip
 _DIGIT = re.compile(r"\d")
 _INITIAL = re.compile(r"(?<!\S)[^\W\d_]")  # the first letter of each word that opens with one
@@ -64,10 +61,7 @@ Score = Callable[[str], float | None]
 def site_name(url: str | None) -> str:
     """The site's own name as its host spells it, letters and digits only
     (``https://www.five-books.co.uk/x`` gives ``fivebooks``); ``""`` for none."""
-    try:
-        labels = (urlsplit(url or "").hostname or "").split(".")
-    except ValueError:
-        return ""
+    labels = (site_host(url) or "").split(".")
     if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
         core = labels[-3]
     else:
@@ -111,7 +105,6 @@ def line_features(
     keys = [line_key(ln) if j else "" for ln, j in zip(lines, judged, strict=True)]
     seen = Counter(keys)
     total = sum(counts)
-    mean_words = math.log1p(total / max(1, n))
     rows: list[list[float] | None] = []
     for i, line in enumerate(lines):
         if not judged[i]:
@@ -129,17 +122,14 @@ def line_features(
         edge = float(min(i, n - 1 - i) < _EDGE_LINES)
         end = line[-1:]
         rows.append([
-            math.log1p(count), short, float(end in _ENDS), float(end == "!"), float(end == "?"),
+            math.log1p(count), float(end in _ENDS), float(end == "!"), float(end == "?"),
             float(end == ":"), capitals, len(_DIGIT.findall(line)) / max(1, len(line)),
             i / max(1, n - 1), head, tail, edge, float(seen[keys[i]] > 1),
             float(line[:1] in _BULLETS), float(line[:1] == "|"),
-            float("http" in line or "www." in line),
             math.log1p(counts[i - 1]) if i else 0.0,
             math.log1p(counts[i + 1]) if i + 1 < n else 0.0,
-            math.log1p(count) - mean_words, math.log1p(total),
-            sum(scores) / len(scores) if scores else 0.0, max(scores, default=0.0), opener, names,
-            tail * short, tail * capitals, tail * names, edge * short, tail * opener,
-            head * opener,
+            math.log1p(total), max(scores, default=0.0), opener, names,
+            tail * short, tail * capitals, edge * short,
         ])  # fmt: skip
     return rows
 
@@ -162,7 +152,8 @@ def drop_repeats(lines: list[str], min_words: int) -> list[str]:
 
 @dataclass(frozen=True)
 class PageLines:
-    """A fitted line model: pure data, see ``from_dict`` for the file's fields."""
+    """A fitted line model: pure data (``from_dict`` reads the file that
+    ``worker.eval.linefit.as_dict`` writes)."""
 
     weights: tuple[float, ...]
     bias: float
@@ -183,17 +174,6 @@ class PageLines:
             {str(k): float(v) for k, v in data["openers"].items()},
             int(data["repeat_words"]),
         )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "features": list(FEATURES),
-            "weights": [round(w, 4) for w in self.weights],
-            "bias": round(self.bias, 4),
-            "threshold": round(self.threshold, 4),
-            "repeat_words": self.repeat_words,
-            "words": {k: round(v, 3) for k, v in sorted(self.words.items())},
-            "openers": {k: round(v, 3) for k, v in sorted(self.openers.items())},
-        }
 
     def scores(self, rows: list[list[float] | None]) -> list[float]:
         """The model's log-odds of chrome for each feature row (``-inf`` for none)."""

@@ -29,12 +29,13 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from worker.clean.chrome import strip_chrome
 from worker.clean.learned import line_key
-from worker.clean.pagelines import PageLines, line_features, site_name
+from worker.clean.pagelines import FEATURES, PageLines, line_features, site_name
 from worker.eval.text_metrics import snippet_found, token_text, tokens
 
 MIN_SITES = 3
@@ -61,6 +62,19 @@ class TrainPage:
     @property
     def lines(self) -> list[str]:
         return [ln for ln in self.text.split("\n") if ln.strip()]
+
+
+def as_dict(model: PageLines) -> dict[str, Any]:
+    """The model as ``line_model.json`` holds it (``PageLines.from_dict`` reads it)."""
+    return {
+        "features": list(FEATURES),
+        "weights": [round(w, 4) for w in model.weights],
+        "bias": round(model.bias, 4),
+        "threshold": round(model.threshold, 4),
+        "repeat_words": model.repeat_words,
+        "words": {k: round(v, 3) for k, v in sorted(model.words.items())},
+        "openers": {k: round(v, 3) for k, v in sorted(model.openers.items())},
+    }
 
 
 def line_labels(lines: Sequence[str], truth: str) -> list[int]:
