@@ -164,6 +164,7 @@ class PageLines:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PageLines:
+        """The model a ``line_model.json`` holds; refused if fitted on other features."""
         if tuple(data["features"]) != FEATURES:
             raise ValueError("line model: its features are not this code's")
         return cls(

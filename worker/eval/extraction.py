@@ -88,6 +88,8 @@ def main(args: argparse.Namespace) -> int:
         if not bench.folder.is_dir():
             raise NewsdedupError(f"{bench.folder}: not a folder")
     reference = not args.no_reference
+    if args.folds is not None and args.folds < 2:
+        raise NewsdedupError("eval extract: --folds needs 2 or more")
     if args.folds:
         return _main_folds(benches, args.folds, reference=reference, as_json=args.json)
     if len(benches) > 1:

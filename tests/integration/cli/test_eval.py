@@ -272,6 +272,7 @@ def test_eval_extract_folds_by_site(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "aeb, unseen sites:" in report and "wcxb, unseen sites:" in report
     assert main(["eval", "extract", "--aeb", str(aeb), "--wcxb", str(wcxb)]) == 1
     assert main(["eval", "extract"]) == 1
+    assert main([*args[:-1], "1"]) == 1
 
 
 def test_eval_on_shared_data(shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
