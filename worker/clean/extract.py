@@ -25,6 +25,7 @@ from trafilatura.utils import load_html
 
 from worker.clean.furniture import prepare_page
 from worker.clean.headline import drop_headline, drop_own_address, page_addresses, page_headlines
+from worker.clean.pagelines import PageLines, shipped
 
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
@@ -80,9 +81,15 @@ def html_to_plain_text(html: str) -> str:
 
 
 def page_to_text(
-    html: str | bytes, url: str | None = None, *, favor_precision: bool = False
+    html: str | bytes,
+    url: str | None = None,
+    *,
+    favor_precision: bool = False,
+    lines: PageLines | bool = True,
 ) -> str:
-    """Main text of a whole web page, paragraphs on their own lines; ``""`` if none found."""
+    """Main text of a whole web page, paragraphs on their own lines; ``""`` if none found.
+    ``lines``: the line model that then takes chrome lines out (``pagelines``): the shipped
+    one (``True``), another, or none (``False``)."""
     try:
         root = load_html(html)
         if root is None:
@@ -94,7 +101,9 @@ def page_to_text(
             text = second_opinion(text, lambda: _extract_recall(html, url))
     except Exception:  # trafilatura raises assorted parser errors on hostile markup
         return ""
-    return drop_own_address(drop_headline(normalize_lines(text), headlines), addresses)
+    text = drop_own_address(drop_headline(normalize_lines(text), headlines), addresses)
+    model = shipped() if lines is True else lines
+    return model.clean(text, url) if model else text
 
 
 def _extract(

@@ -34,58 +34,11 @@ from lxml import html
 
 # Words in a class or id that mark furniture (matched as whole words of the attribute).
 FURNITURE_WORDS = frozenset(
-    {
-        "share",
-        "sharing",
-        "sharer",
-        "social",
-        "socials",
-        "related",
-        "recommended",
-        "latest",
-        "trending",
-        "popular",
-        "newsletter",
-        "newsletters",
-        "subscribe",
-        "subscription",
-        "signup",
-        "cookie",
-        "cookies",
-        "consent",
-        "breadcrumb",
-        "breadcrumbs",
-        "promo",
-        "promotion",
-        "advert",
-        "advertisement",
-        "ad",
-        "ads",
-        "sponsored",
-        "sidebar",
-        "nav",
-        "navbar",
-        "navigation",
-        "menu",
-        "masthead",
-        "footer",
-        "popup",
-        "modal",
-        "banner",
-        "comments",
-        "comment",
-        "disqus",
-        "respond",
-        "tags",
-        "tagcloud",
-        "pagination",
-        "pager",
-        "toolbar",
-        "cta",
-        "footnotes",
-        "disclaimer",
-        "affiliate",
-    }
+    "share sharing sharer social socials related recommended latest trending popular"
+    " newsletter newsletters subscribe subscription signup cookie cookies consent breadcrumb"
+    " breadcrumbs promo promotion advert advertisement ad ads sponsored sidebar nav navbar"
+    " navigation menu masthead footer popup modal banner comments comment disqus respond tags"
+    " tagcloud pagination pager toolbar cta footnotes disclaimer affiliate".split()
 )
 FURNITURE_TAGS = ("nav", "aside", "form", "footer", "button", "select", "dialog")
 INLINE_TAGS = frozenset(

@@ -1,26 +1,23 @@
 """Chrome lines that are written as sentences: legal notices, disclaimers, promotions.
 
 The line rules of ``chrome`` catch short lines (buttons, labels, counters). What is left
-after them on news pages is mostly boilerplate that reads like prose, in a few kinds that
-recur on every site whatever its wording:
+after them is boilerplate that reads like prose, in kinds whose wording recurs across many
+sites (``scripts/rule_sites.py`` keeps only such rules):
 
 * legal notices of wire copy and sites ("Copyright 2007 The Agency. All rights reserved.
-  This material may not be published, broadcast, rewritten or redistributed."), licence
-  lines and reprint permissions;
-* disclaimers of comment sections and guest columns ("The views expressed ... are not
-  necessarily those of ..."), and finance or shopping disclosures ("As an Amazon
-  Associate ...", "Member FDIC", "supported by commissions");
-* promotions: "follow us on <social network>", appeals for support or donations, "(Sponsored)"
-  and "Advertisement:" labels, discount codes, "talk to our experts";
-* prompts of the site's own channels: "Join our mailing list", "Join the Facebook group",
-  "If you enjoyed this post, please share ...", a paragraph that ends "Sign up for our
-  newsletters.", "Tell your friends and get rewards", sponsorship calls, an offer ending
-  "Terms apply.";
-* markup and script that a broken page shows as text (``<A``, ``TARGET="_top"``), and
-  "Story continues below" markers left by ad slots.
+  This material may not be published, broadcast, rewritten or redistributed.");
+* finance and shopping disclosures ("As an Amazon Associate ...", "Member FDIC");
+* prompts: "follow us on <social network>", appeals for support, comment and log-in forms,
+  "Join our mailing list", "If you enjoyed this post, please share ...", a paragraph that
+  ends "Sign up for our newsletters.", sponsorship calls, rating prompts;
+* markup that a broken page shows as text (``<A``, ``TARGET="_top"``), and "Story
+  continues below" markers left by ad slots.
 
 Each pattern matches a whole line (``fullmatch``) of at most ``NOTICE_MAX_WORDS`` words: an
-article paragraph that *quotes* such a phrase is longer than the notice itself.
+article paragraph that *quotes* such a phrase is longer than the notice itself. A
+*disclosure* (``is_disclosure``) may run longer, up to ``DISCLOSURE_MAX_WORDS``: the
+paragraph a regulator makes a site print in its own fixed wording ("X is a registered
+investment adviser", "Message and data rates may apply"), found anywhere in the line.
 
     >>> is_notice("Copyright 2007 The Agency. All rights reserved. This material may not "
     ...           "be published, broadcast, rewritten or redistributed.")
@@ -45,6 +42,7 @@ _SOCIAL = (
 )
 _REDISTRIBUTE = r"(?:re)?(?:published|broadcast|rewritten|redistributed|reproduced|distributed)"
 
+# Whole-line patterns (case-insensitive fullmatch of the stripped line).
 _NOTICE_PATTERNS = [
     # copyright and redistribution notices, also when a line break cuts them
     r".{0,200}(?:©|\(c\)|\bcopyright\b|\b\d{4}\b).{0,200}\ball rights reserved\b.{0,250}",
@@ -55,13 +53,6 @@ _NOTICE_PATTERNS = [
     + _REDISTRIBUTE
     + r")+\b.{0,200}",
     r"(?:" + _REDISTRIBUTE + r",? ){1,3}(?:or|and) " + _REDISTRIBUTE + r"\b.{0,100}",
-    r".{0,200}\b" + _REDISTRIBUTE + r" without (?:the )?(?:prior )?(?:express )?(?:written )?"
-    r"(?:permission|consent)\b.{0,150}",
-    r".{0,200}\blicensed under (?:a |the )?creative commons\b.{0,150}",
-    # opinions disclaimers of comment sections and columns
-    r".{0,200}\b(?:views|opinions)(?: and opinions)?(?: \w+){0,2} (?:expressed|stated|posted"
-    r"|contained|presented)\b.{0,100}\b(?:(?:are|is|do|does) not necessarily|in no way)\b.{0,200}",
-    r".{0,200}\bin no way (?:represents?|reflects?) the (?:views|opinions)\b.{0,200}",
     # finance and shopping disclosures
     r".{0,200}\b(?:as an amazon associate|supported by commissions|registered investment"
     r" advis[eo]r|not fdic insured|member fdic|financial compensation)\b.{0,250}",
@@ -70,17 +61,11 @@ _NOTICE_PATTERNS = [
     r".{0,120}\b(?:follow|find|join|like|subscribe to) (?:us|me|[\w'’.&-]+"
     r"(?: [\w'’.&-]+){0,3}) on (?:" + _SOCIAL + r")\b.{0,200}",
     r".{0,200}\b(?:please (?:consider )?(?:subscrib|donat)\w*|please consider (?:lik|shar)\w*"
-    r"|support us by"
-    r"|funded by readers|reader-supported|donating a small amount)\b.{0,200}",
-    # labelled advertising and sales calls to action
-    r".{0,200}\((?:sponsored|advertisement|promoted|paid post|partner content)\)\.?",
-    r"(?:advertisement|sponsored|promoted|paid post)\s*[:|–—-]\s*.{1,150}",
-    r".{0,100}\b(?:talk to|consult with) (?:one of )?our (?:\w+ ){0,3}"
-    r"(?:experts|specialists|advisors|advisers)\b.{0,150}",
+    r"|support us by|funded by readers|reader-supported|donating a small amount)\b.{0,200}",
     # comment and log-in forms
-    r".{0,200}\b(?:create an account|log ?in|sign ?in|sign up|registered (?:member|user))\b.{0,60}"
-    r"\bto (?:comment|post|leave (?:a )?comments?|read (?:this|the full) (?:story|article)"
-    r"|continue reading|reply|join the (?:discussion|conversation))\b.{0,200}",
+    r".{0,200}\b(?:create an account|log ?in|sign ?in|sign up|registered (?:member|user))\b"
+    r".{0,60}\bto (?:comment|post|leave (?:a )?comments?|read (?:this|the full) (?:story"
+    r"|article)|continue reading|reply|join the (?:discussion|conversation))\b.{0,200}",
     r"(?:\W*(?:please|to|you can|you may))? ?(?:post|submit|add|leave) (?:a |your )?"
     r"comments?\b.{0,120}",
     r".{0,100}\bby clicking (?:on )?.{0,40}\byou (?:acknowledge|agree|accept)\b.{0,200}",
@@ -89,24 +74,23 @@ _NOTICE_PATTERNS = [
     r".{0,200}",
     r".{0,200}\b(?:offensive|inappropriate)(?: or (?:offensive|inappropriate|abusive))? "
     r"(?:comments?|posts?)\b.{0,200}",
-    r".{0,100}\bfor your personal,? non-?commercial use only\b.{0,300}",
-    # contact lines of the author: "Write to Jane Doe at jane@example.com"
-    r"write to [\w .'-]{2,60} at [\w.+-]+@[\w-]+\.[\w.]+",
     # share and newsletter prompts inside a sentence or two
-    r".{0,60}\bshare (?:it|this(?: story| article| post)?) with (?:a friend|your friends|friends)"
-    r"\b.{0,100}",
+    r".{0,60}\bshare (?:it|this(?: story| article| post)?) with (?:a friend|your friends"
+    r"|friends)\b.{0,100}",
     r".{0,80}\b(?:sign up|subscribe)\b.{0,80}\b(?:newsletter|inbox)\b.{0,100}",
-    # paywalls and rating prompts
-    r".{0,100}\b(?:exclusive(?:ly)? (?:to|for) .{0,30}subscribers|unlock this (?:article|story)"
-    r"|subscribe (?:now )?to (?:continue|keep) reading)\b.{0,200}",
+    r".{0,400}[.!?]\s+(?:sign up|subscribe)\b[^.!?]{0,80}\bnewsletters?\W*",
+    r"(?:join|subscribe to|sign up for) (?:our|my|the) (?:mailing list|newsletter|email list)"
+    r"\b.{0,200}",
+    r".{0,200}\bif you (?:liked|enjoyed|like|enjoy|love|loved) (?:this|the|my|our) (?:article"
+    r"|post|story|episode|newsletter|podcast|video|piece|issue)\b.{0,80}\b(?:please|consider"
+    r"|subscrib\w*|shar\w*|support)\b.{0,300}",
+    r".{0,200}\b(?:sponsorship opportunities|advertise with us|advertising with us"
+    r"|become a sponsor|sponsor (?:this|our|the) (?:newsletter|podcast|show))\b.{0,200}",
+    # rating prompts and ad slots
     r".{0,150}\b(?:leave a (?:star )?rating|rate this (?:recipe|article|story|post))\b.{0,200}",
-    # ad slots
     r"\(?(?:story|article) continues (?:below|after (?:this )?(?:ad|advertisement))\)?"
     r"|(?:advertisement\W*)?continue reading (?:below|the (?:main )?story)",
 ]
-# Shortcodes of a blog engine shown as text ("[button link=...]Send us a review[/button]").
-_NOTICE_PATTERNS.append(r".{0,40}\[(\w+)\b[^\]]*\].{0,120}\[/\1\].{0,40}")
-
 # What each pattern above cannot match without (lower case): most lines hold none of a
 # pattern's words, and a substring test is far cheaper than the backtracking match.
 _SOCIAL_WORDS = (
@@ -118,70 +102,25 @@ _NEEDS: list[tuple[str, ...]] = [
     ("all rights reserved",),
     ("may not be", "must not be", "cannot be"),
     ("published", "broadcast", "rewritten", "distributed", "reproduced"),
-    (" without ",),
-    ("creative commons",),
-    ("not necessarily", "in no way"),
-    ("in no way",),
     ("amazon associate", "by commissions", "investment advis", "fdic", "financial compensation"),
     _SOCIAL_WORDS,
     ("please", "support us by", "funded by readers", "reader-supported", "donating a small"),
-    ("sponsored)", "advertisement)", "promoted)", "paid post)", "partner content)"),
-    ("advertisement", "sponsored", "promoted", "paid post"),
-    ("talk to", "consult with"),
     ("to comment", "to post", "to leave", "to read", "to continue", "to reply", "to join"),
     ("comment",),
     ("by clicking",),
     ("not a ", "already"),
     ("offensive", "inappropriate"),
-    ("commercial use only",),
-    ("write to",),
     ("share it", "share this"),
     ("newsletter", "inbox"),
-    ("subscribers", "unlock this", "reading"),
+    ("newsletter",),
+    ("mailing list", "newsletter", "email list"),
+    ("if you ",),
+    ("sponsor", "advertis"),
     ("rating", "rate this"),
     ("continue",),
-    ("[/",),
 ]
-# Prompts of the site's own channels and offers, each as (what it cannot match without,
-# pattern): a mailing list or community to join, a referral reward, an offer whose
-# terms apply, sponsorship of the newsletter, a reprint credit.
-_PROMPT_NOTICES: list[tuple[tuple[str, ...], str]] = [
-    (
-        _SOCIAL_WORDS,
-        r"(?:join|follow|like) (?:us on |our |the |my )?"
-        + _SOCIAL
-        + r" (?:group|page|community|channel)\b.{0,150}",
-    ),
-    (("spread the word",), r".{0,60}\bhelp (?:me|us) spread the word\b.{0,150}"),
-    (
-        ("if you ",),
-        r".{0,200}\bif you (?:liked|enjoyed|like|enjoy|love|loved) (?:this|the|my|our) (?:article"
-        r"|post|story|episode|newsletter|podcast|video|piece|issue)\b.{0,80}\b(?:please|consider"
-        r"|subscrib\w*|shar\w*|support)\b.{0,300}",
-    ),
-    (("newsletter",), r".{0,400}[.!?]\s+(?:sign up|subscribe)\b[^.!?]{0,80}\bnewsletters?\W*"),
-    (
-        ("mailing list", "newsletter", "email list"),
-        r"(?:join|subscribe to|sign up for) (?:our|my|the) (?:mailing list|newsletter|email list)"
-        r"\b.{0,200}",
-    ),
-    (("apply",), r".{0,300}[.!?]\s+(?:terms|terms and conditions|t&cs?) apply\W*"),
-    (
-        ("friends",),
-        r".{0,80}\b(?:tell|refer|invite) (?:your |a )?friends?\b.{0,30}\b(?:get|earn|receive)"
-        r" (?:rewards?|credits?|a free)\b.{0,80}",
-    ),
-    (
-        ("sponsor", "advertis"),
-        r".{0,200}\b(?:sponsorship opportunities|advertise with us|advertising with us"
-        r"|become a sponsor|sponsor (?:this|our|the) (?:newsletter|podcast|show))\b.{0,200}",
-    ),
-    (("reprinted",), r".{0,200}\breprinted (?:here )?(?:with|by) (?:kind )?permission\b.{0,100}"),
-]
-_NOTICES = [
-    (needs, re.compile(p, _I))
-    for needs, p in [*zip(_NEEDS, _NOTICE_PATTERNS, strict=True), *_PROMPT_NOTICES]
-]
+_NOTICES = [(needs, re.compile(p, _I)) for needs, p in zip(_NEEDS, _NOTICE_PATTERNS, strict=True)]
+
 
 # Markup of an ad slot shown as text (a broken ``document.write`` or comment): link and
 # image tags and their attributes, nothing else. Code samples in articles show other tags
@@ -237,3 +176,25 @@ def is_notice(line: str) -> bool:
                     return True
                 break
     return False
+
+
+# A disclosure is a paragraph; a longer line is a page of text run together.
+DISCLOSURE_MAX_WORDS = 150
+
+_DISCLOSURES = re.compile(
+    r"\b(?:is an? (?:sec[- ])?registered investment advis[eo]r\b"
+    r"|message and data rates may apply"
+    r"|this compensation may (?:impact|influence|affect) (?:how|which|where)"
+    r"|we may be compensated when you click)",
+    re.IGNORECASE,
+)
+# What the pattern cannot match without (lower case): the cheap test for most lines.
+_DISCLOSURE_NEEDS = ("registered investment advis", "data rates", "compensat")
+
+
+def is_disclosure(line: str) -> bool:
+    """Whether ``line`` is a regulatory or advertiser disclosure paragraph."""
+    low = line.lower()
+    if not any(word in low for word in _DISCLOSURE_NEEDS):
+        return False
+    return len(line.split()) <= DISCLOSURE_MAX_WORDS and _DISCLOSURES.search(line) is not None

@@ -137,9 +137,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     templated.set_defaults(handler=_run("worker.eval.templated"))
 
     extract = ev_sub.add_parser("extract", help="main-text extraction vs ground truth")
-    which = extract.add_mutually_exclusive_group(required=True)
-    which.add_argument("--aeb", metavar="DIR", help="article extraction benchmark folder")
-    which.add_argument("--wcxb", metavar="DIR", help="WCXB articles folder")
+    extract.add_argument("--aeb", metavar="DIR", help="article extraction benchmark folder")
+    extract.add_argument("--wcxb", metavar="DIR", help="WCXB articles folder")
+    extract.add_argument(
+        "--folds",
+        type=int,
+        metavar="K",
+        help="split the pages (of one benchmark or both) into K folds by site and score each "
+        "page with the line model fitted on the other folds",
+    )
     extract.add_argument("--json", action="store_true", help="one JSON object on stdout")
     extract.add_argument(
         "--no-reference", action="store_true", help="skip trafilatura alone (the reference)"

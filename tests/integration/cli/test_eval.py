@@ -242,6 +242,40 @@ def test_eval_extract_aeb_and_wcxb(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["eval", "extract", "--wcxb", str(tmp_path / "nowhere")]) == 1
 
 
+def test_eval_extract_folds_by_site(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both benchmarks split into folds by site: every page scored once, by a model fitted
+    on the other folds, beside trafilatura alone."""
+    aeb, wcxb = tmp_path / "aeb", tmp_path / "wcxb"
+    for folder in (aeb / "html", wcxb / "html", wcxb / "ground-truth"):
+        folder.mkdir(parents=True)
+    truth = {}
+    for i, (name, paragraphs) in enumerate([*WIRE.items(), *UNRELATED.items()]):
+        page = gzip.compress(_page(name, paragraphs).encode())
+        body = "\n".join(paragraphs)
+        if i % 2:
+            (aeb / "html" / f"p{i}.html.gz").write_bytes(page)
+            truth[f"p{i}"] = {"articleBody": body, "url": f"https://site{i}.example/p"}
+        else:
+            (wcxb / "html" / f"{i:04d}.html.gz").write_bytes(page)
+            gt = {"main_content": body, "with": [paragraphs[0][:50]], "without": ["Home World"]}
+            item = {"url": f"https://site{i}.example/p", "ground_truth": gt}
+            (wcxb / "ground-truth" / f"{i:04d}.json").write_text(json.dumps(item))
+    (aeb / "ground-truth.json").write_text(json.dumps(truth))
+    args = ["eval", "extract", "--aeb", str(aeb), "--wcxb", str(wcxb), "--folds", "2"]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["folds"] == 2 and len(out["fold_models"]) == 2
+    assert sum(m["pages"] for m in out["fold_models"]) == out["aeb"]["pages"] + out["wcxb"]["pages"]
+    assert out["wcxb"]["keep_rate"] == 1.0 and out["wcxb"]["leak_rate"] == 0.0
+    assert out["aeb"]["f1"] > 0.9 and "reference" in out["aeb"]
+    assert main(args) == 0
+    report = capsys.readouterr().out
+    assert "aeb, unseen sites:" in report and "wcxb, unseen sites:" in report
+    assert main(["eval", "extract", "--aeb", str(aeb), "--wcxb", str(wcxb)]) == 1
+    assert main(["eval", "extract"]) == 1
+    assert main([*args[:-1], "1"]) == 1
+
+
 def test_eval_on_shared_data(shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The real benchmark, opt-in (NEWSDEDUP_EVAL_DATA=1): minutes of CPU."""
     import os

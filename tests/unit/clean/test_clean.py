@@ -43,7 +43,6 @@ CHROME_HEAD = [
     "117",
 ]
 CHROME_TAIL = [
-    "abc / WW / dpa / Reuters",
     "Source: gazette",
     "All news articles on 2026-11-20",
     "You may like",
@@ -67,7 +66,7 @@ def test_every_chrome_shape_removed_and_every_article_line_kept() -> None:
     assert set(chrome_lines(text)) == set(CHROME_HEAD + CHROME_TAIL)
 
 
-@pytest.mark.parametrize("line", CHROME_HEAD[1:] + CHROME_TAIL[:3] + CHROME_TAIL[7:])
+@pytest.mark.parametrize("line", CHROME_HEAD[1:] + CHROME_TAIL[:2] + CHROME_TAIL[6:])
 def test_hard_chrome_lines_go_even_mid_text(line: str) -> None:
     text = "\n".join([ARTICLE[0], line, ARTICLE[1]])
     assert strip_chrome(text).split("\n") == ARTICLE[:2]
@@ -192,11 +191,9 @@ PAGE_CHROME = [
     "Get a free quote today.",
     "Subscribe to get the latest stories sent to your email.",
     "Get the best of the Gazette delivered to your inbox every week",
-    "Disclosure: we may earn a small commission when you buy through affiliate links.",
     "2026-11-20T08:57:40+01:00",
     "November 20, 2026",
     "Friday, 20 November 2026 10:15",
-    "Updated at 1:23 p.m.",
 ]
 ARTICLE_LINES_LIKE_CHROME = [
     "Related research shows that night shifts double the risk of accidents on the quays.",
@@ -225,16 +222,20 @@ def test_line_pattern_shortcuts_decide_as_the_regex() -> None:
     chrome = [
         "Your email address will not be published. Required fields are marked *",
         "This content is not under our control.", "Links ARE NOT UNDER OUR CONTROL",
-        "© 2026 Harbour Gazette. All Rights Reserved.", "Photo by Ana Lee", "23", "1.2k",
+        "© 2026 Harbour Gazette. All Rights Reserved.", "23", "1.2k",
         "Written by Ana Lee on Monday", "Read more: the bridge", "5 min read", "Sign up now",
-        "Updated at 1:23 p.m.", "Tuesday, 19 November 2019 10:15", "wal / AFP / dpa",
+        "Tuesday, 19 November 2019 10:15",
+        "Information on this site is from external sources.", "Source: Wire", "—",
+    ]  # fmt: skip
+    # Lines of rules since deleted, and prose: probes of the shortcuts' "no".
+    others = [
+        "Photo by Ana Lee", "Updated at 1:23 p.m.", "wal / AFP / dpa",
         "Harbour fire / Getty Images", "We may earn a commission on qualifying purchases.",
         "Save my name, email, and website in this browser for the next time.",
-        "Information on this site is from external sources.", "Source: Wire", "—",
     ]  # fmt: skip
     prose = [line for text in (*WIRE.values(), *UNRELATED.values()) for line in text]
     lines = []
-    for line in chrome + prose[:40]:
+    for line in chrome + others + prose[:40]:
         for variant in (line, line.upper(), f"Note: {line}", f"{line} ſ", f"É {line}"):
             lines += [variant, variant + " " + prose[0], "x" * 500 + variant]
     regexes = [re.compile(pattern, re.IGNORECASE) for pattern in _HARD_LINE_PATTERNS]
@@ -251,28 +252,17 @@ NOTICE_LINES = [
     "Copyright 2026 Wireworks. All rights reserved. This material may not be published, "
     "broadcast, rewritten or redistributed.",
     "published, broadcast, rewritten or redistributed.",  # the same, cut by a line break
-    "No part of this report may be reproduced without the prior written permission of the publisher.",
-    "This work is licensed under a Creative Commons Attribution 4.0 International License.",
-    "The views expressed in reader comments are not necessarily those of the Gazette.",
-    "Comments below come from readers and in no way represent the views of the Gazette.",
     "As an Amazon Associate we earn from qualifying purchases.",
     "Harbour Savings Bank. Member FDIC.",
     "Follow the Gazette on Facebook, Instagram and YouTube for daily updates.",
     "Want more harbour stories? Follow us on social media.",
     "If you enjoyed this report, please consider subscribing to the print edition.",
-    "Crane telemetry for every port, explained (Sponsored)",
-    "Advertisement: The Harbour Conference 2027",
-    "Talk to our logistics experts about your fleet today.",
     "(Story continues below)",
     "You need to be a registered member of the Gazette to leave comments on stories.",
     "Not a member yet? Click here to sign up. It takes two minutes.",
     "To report offensive or inappropriate comments, use the link below.",
-    "This article is exclusive to Gazette Plus subscribers",
-    "This copy is for your personal, non-commercial use only. To order copies, visit our store.",
-    "Write to Jane Carver at jane.carver@gazette.example",
     "Like this story? Share it with a friend!",
     "Plenty more where that came from: sign up for the Harbour Brief, in your inbox daily.",
-    "[button link='/review' type='big'] Send us your review[/button]",
     "<A",
     'TARGET="_top"',
     'SRC="http://ads.example/banner_300x250.gif" BORDER=0></A>',
@@ -320,13 +310,11 @@ RAIL_LINES = [
     "(AP)",
     "| Advertisement | |",
     "| Most Popular Stories |",
-    "- Share on Facebook",
     "- Sign up for our newsletter for harbour news and events",
     "You might also like: Cranes idle at dawn",
     "Follow us",
     "Pin for later",
     "- Order Reprints",
-    "| | Current weather: 14° F Overcast | sponsored by: |",
     "- Print Article",
 ]
 LIST_ITEMS_LIKE_CHROME = [

@@ -20,7 +20,6 @@ from worker.clean.prefilter import CASE_SPECIALS, LineRules, folded, required_fa
 
 RULE_LISTS = {
     "hard": chrome._HARD_LINE_PATTERNS,
-    "soft": chrome._SOFT_LINE_PATTERNS,
     "notices": notices._NOTICE_PATTERNS,
 }
 # What random text is drawn from: ASCII, Latin and other letters, spacing and marks the

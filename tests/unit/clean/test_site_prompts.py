@@ -6,37 +6,24 @@ from __future__ import annotations
 import pytest
 
 from worker.clean.chrome import strip_chrome
-from worker.clean.disclosures import is_disclosure
-from worker.clean.notices import is_notice
+from worker.clean.notices import is_disclosure, is_notice
 
 ARTICLE = [
     "Harbour workers in Selden walked out on Monday over a dispute about night shifts.",
     "The union said about 1,200 dockers joined the strike, halting the loading of ships.",
 ]
 
-# Each line below is chrome by one rule added for it (notices, chrome or disclosures).
+# Each line below is chrome by a rule of notices or chrome whose wording recurs across sites.
 PROMPT_LINES = [
-    "Join the Facebook group – https://facebook.example/harbourpod",
-    "Help me spread the word about this podcast!",
     "If you liked this episode, please consider sharing it with a friend on the quays. "
     "The Harbour Hour is made by three dockers after the night shift, with a borrowed "
     "microphone and a lot of tea, and every listener who passes it on keeps the show "
     "going through the long winter of the strike.",
     "This report was written by Jane Carver and produced by the Gazette, an independent "
     "newsroom covering the ports. Sign up for Dock Notes and our other newsletters.",
-    "Love the Harbour Brief? Tell your friends and get rewards.",
     "Ready to reach dockers? Explore sponsorship opportunities for the Brief.",
-    "The above is an extract from Cranes at Dawn, copyright 2024. It is reprinted here "
-    "with permission.",
     "Join our mailing list! Get a letter when an episode is out with extras for members",
-    "Bonus: a free month of the rota app when you sign up before May. Terms apply.",
-    "Stay connected with us!",
-    "Favourite on Google News",
     "Get the latest news about our port tours and evening lectures.",
-    "How was this issue?",
-    "Here is the unsubscribe link",
-    "You are looking for: Harbour Agency Selden / Harbour Agency Marlow / Crane Rental "
-    "/ Quay Hosting / Dock Software / Port Consulting",
 ]
 PROMPT_LIKE_ARTICLE_LINES = [
     "Stay Connected",  # a section heading of a travel guide
@@ -106,9 +93,18 @@ def test_a_menu_in_the_middle_of_the_text_goes() -> None:
 def test_short_lines_inside_the_article_stay() -> None:
     # Too few entries, list items, a table written as lines, a code sample: all stay.
     menu_too_short = ["Download now", *MENU[:6]]  # seven short lines with the button
-    items = ["Print"] + [f"- {entry}" for entry in MENU]
-    table = ["Share", "Overall score", "4.5/5", "Pricing", "3.8/5", *MENU[:4], "1/5", *MENU[4:]]
-    code = ["Share", "<ul>", "{items.map(item => (", "<li", "key={item.id}", "</li>"]
+    items = ["Advertisement"] + [f"- {entry}" for entry in MENU]
+    table = [
+        "Advertisement",
+        "Overall score",
+        "4.5/5",
+        "Pricing",
+        "3.8/5",
+        *MENU[:4],
+        "1/5",
+        *MENU[4:],
+    ]
+    code = ["Advertisement", "<ul>", "{items.map(item => (", "<li", "key={item.id}", "</li>"]
     code += ["</ul>", "</div>", "</div>"]
     for lines in (menu_too_short, items, table, code):
         kept = strip_chrome("\n".join([ARTICLE[0], *lines, ARTICLE[1]])).split("\n")
