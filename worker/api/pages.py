@@ -1,7 +1,9 @@
 """The web page: server-rendered HTML (Jinja2, every value escaped; no script at all), for a
 person checking what was folded and why. ``/`` lists the stories newest first, ``/stories/ID``
 shows one story's canonical text and each copy with its outlet, time, headline, how it was
-matched and what it changed (a word diff), ``/feeds`` the feeds and their failures.
+matched and what it changed (a word diff), ``/events`` the events (different outlets'
+stories of one real-world event) with their stories and outlets, ``/feeds`` the feeds and
+their failures.
 
 Stored text is shown as text: the sanitised HTML of the articles is never rendered."""
 
@@ -18,7 +20,7 @@ from jinja2 import Environment, PackageLoader
 from worker.api import params
 from worker.api.params import Cursor, FeedName, Id, Words
 from worker.api.worddiff import word_diff
-from worker.downstream.models import Article, Feed, Merge, Story, build
+from worker.downstream.models import Article, Event, Feed, Merge, Story, build
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
@@ -172,3 +174,23 @@ def feed_list(request: Request) -> Response:
         feeds = build(Feed, feed_states(session))
     failing = [f for f in feeds if f.enabled and (f.consecutive_failures or f.parked_at)]
     return render("feeds.html", feeds=feeds, failing=len(failing))
+
+
+@router.get("/events", response_class=HTMLResponse)
+def event_list(request: Request) -> Response:
+    from worker.store.events import list_events
+
+    with _session(request) as session:
+        events = build(Event, list_events(session, limit=PAGE_SIZE))
+    return render("events.html", events=events, single=False)
+
+
+@router.get("/events/{event_id}", response_class=HTMLResponse)
+def event_page(request: Request, event_id: Id) -> Response:
+    from worker.store.events import get_event
+
+    with _session(request) as session:
+        found = get_event(session, event_id)
+    if found is None:
+        return error_page(request, 404, f"no event with id {event_id}")
+    return render("events.html", events=[Event.model_validate(found)], single=True)

@@ -5,11 +5,13 @@ string escaped, and a stored link that is not http(s) never a link."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.integration.api.conftest import HOSTILE_TITLE
+from tests.integration.api.conftest import HOSTILE_TITLE, client_for, populate
 from tests.integration.api.test_api import Served, get
+from worker.store.db import Database
 
 HTML = {"Accept": "text/html"}
 
@@ -65,3 +67,24 @@ def test_unknown_story_page_is_a_404_page(served: Served) -> None:
     client, _db, _config = served
     assert "no story with id 999999" in page(client, "/stories/999999", 404)
     assert "cursor" in page(client, "/?cursor=zzz", 400)
+
+
+def test_events_page_shows_each_event_with_its_stories_and_outlets(
+    db: Database, tmp_path: Path
+) -> None:
+    config = populate(db, tmp_path, extra="\n[events]\nenabled = true")
+    with client_for(db, config) as client:
+        events = get(client, "/api/v1/events")["events"]
+        assert events, "the event level placed no story"
+        html = page(client, "/events")
+        assert [int(i) for i in re.findall(r'href="/events/(\d+)"', html)] == [
+            e["id"] for e in events
+        ]
+        for event in events:
+            for story in event["stories"]:
+                assert f'href="/stories/{story["id"]}"' in html
+        one = next(e for e in events if len(e["feeds"]) > 1)
+        html = page(client, f"/events/{one['id']}")
+        assert ", ".join(one["feeds"]) in html
+        assert "<script>" not in page(client, "/events")  # the hostile headline, escaped
+        assert "no event with id 999999" in page(client, "/events/999999", status=404)
