@@ -157,7 +157,8 @@ def cmd_story(args: argparse.Namespace) -> int:
 
 def _print_event(event: Event, full: bool = False) -> None:
     feeds = _line(", ".join(event.feeds))
-    print(f"event {event.id}: {_line(event.title)}  ({event.story_count} stories; {feeds})")
+    stories = f"{event.story_count} {'story' if event.story_count == 1 else 'stories'}"
+    print(f"event {event.id}: {_line(event.title)}  ({stories}; {feeds})")
     if event.merged_from:
         print(f"  (event {event.merged_from} was merged into this one)")
     for story in event.stories:
