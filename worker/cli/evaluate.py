@@ -62,10 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     dedup.add_argument(
         "--workers",
         type=_numbers,
-        default=[1],
         metavar="N[,N...]",
-        help="feed paths: workers polling the feeds together, each with its own database "
-        "connections, index and lock (default 1); several: one run each",
+        help="feed paths: the feeds whole, polled by N worker processes (run --once) "
+        "started together, instead of in rounds by this process; several: one run each",
     )
     dedup.add_argument(
         "--database",

@@ -38,6 +38,7 @@ from worker.eval.feedpath import ingest_as_feeds, stderr_progress
 from worker.eval.metrics import Scores, bcubed, pair_agreement, pairwise
 from worker.eval.runs import arrival_order, run_database, stored_rows
 from worker.eval.shapes import SHAPES
+from worker.eval.workers import ingest_with_workers
 from worker.metrics import REGISTRY
 from worker.pipeline.backfill import BackfillIngestor, Record, make_entry, store_record
 from worker.store.db import Database
@@ -70,7 +71,7 @@ class DedupEval:
     not_stored: int = 0  # documents the path lost (each scored as a story of its own)
     polls: dict[str, int] = field(default_factory=dict)  # poll outcomes summed (feed paths)
     seed: int = 0
-    workers: int = 1
+    workers: int | None = None  # worker processes; None: polled in rounds in-process
     # The stories the documents ended in (by document key): for comparing runs.
     assignment: dict[str, int] = field(default_factory=dict)
 
@@ -291,11 +292,12 @@ def run_path(
     *,
     seed: int,
     progress: bool,
-    workers: int = 1,
+    workers: int | None = None,
     database: str | None = None,
 ) -> DedupEval:
     """One path in a fresh database (``run_database``): ``import``, or a feed shape polled
-    by ``workers`` workers."""
+    in rounds by this process, or with ``workers`` by that many worker processes
+    (``worker.eval.workers``)."""
     with run_database(database) as url:
         if path == "import":
             config = eval_config(base, overrides, url)
@@ -305,10 +307,12 @@ def run_path(
             order = list(docs)
             random.Random(seed).shuffle(order)
             before, started = _stage_totals(), time.perf_counter()
-            rows, polls = ingest_as_feeds(
-                order, config, path, workers=workers,
-                progress=stderr_progress if progress else None,
-            )  # fmt: skip
+            if workers is None:
+                rows, polls = ingest_as_feeds(
+                    order, config, path, progress=stderr_progress if progress else None
+                )
+            else:
+                rows, polls = ingest_with_workers(order, config, path, workers)
             seconds = time.perf_counter() - started
             after = _stage_totals()
             stage_ms = {s: 1000 * (after[s] - before[s]) / max(len(docs), 1) for s in STAGES}
@@ -328,7 +332,7 @@ def render_table(results: list[DedupEval]) -> str:
     for r in results:
         p, b = r.pairwise, r.bcubed
         lines.append(
-            f"{r.path:<12} {r.seed:>4} {r.workers:>2} {p.precision:>7.4f} {p.recall:>7.4f} "
+            f"{r.path:<12} {r.seed:>4} {r.workers or '-':>2} {p.precision:>7.4f} {p.recall:>7.4f} "
             f"{p.f1:>7.4f} {b.precision:>7.4f} {b.recall:>7.4f} {b.f1:>7.4f} "
             f"{r.predicted_clusters:>7} "
             f"{r.distractor_merges:>6} {r.not_stored:>5} {r.seconds:>6.0f}"
@@ -350,7 +354,9 @@ def agreements(results: list[DedupEval]) -> list[tuple[DedupEval, DedupEval, flo
 
 
 def _label(r: DedupEval) -> str:
-    return f"{r.path} seed {r.seed}" + (f" {r.workers} workers" if r.workers > 1 else "")
+    if r.workers is None:
+        return f"{r.path} seed {r.seed}"
+    return f"{r.path} seed {r.seed} {r.workers} worker{'s' if r.workers > 1 else ''}"
 
 
 def main(args: argparse.Namespace) -> int:
@@ -363,7 +369,7 @@ def main(args: argparse.Namespace) -> int:
     paths = list(PATHS) if args.path == "all" else [args.path]
     seeds = args.seed if isinstance(args.seed, list) else [args.seed]
     counts = args.workers if isinstance(args.workers, list) else [args.workers]
-    if counts != [1] and "import" in paths:
+    if counts != [None] and "import" in paths:
         raise ConfigError("--workers: only for the feed paths (--path whole-pages|...)")
     results = [
         run_path(

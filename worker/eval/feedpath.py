@@ -13,7 +13,6 @@ Article links point at each document's site, where ``summaries`` has the page fe
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +22,6 @@ from worker.eval.corpus import Document
 from worker.eval.loopback import LoopbackSites
 from worker.eval.runs import stored_rows
 from worker.eval.shapes import Item, atom, item_for, rss, site_of, text_page
-from worker.outcomes import PollOutcome
 from worker.pipeline.poll import Ingestor
 from worker.store.db import Database
 
@@ -49,21 +47,11 @@ def _sites(order: list[Document]) -> dict[str, int]:
     return sites
 
 
-def ingest_as_feeds(
-    order: list[Document],
-    config: Config,
-    shape: str,
-    *,
-    feeds: int = FEEDS,
-    per_poll: int = PER_POLL,
-    workers: int = 1,
-    progress: Callable[[str], None] | None = None,
-) -> tuple[list[Any], dict[str, int]]:
-    """Serve ``order`` as feeds in ``shape``, poll them to the end; the stored rows and the
-    poll outcomes summed by kind. With several ``workers``, each round every worker polls
-    every feed, each starting at another feed, in threads of their own; each worker has
-    its own ``Database`` (connections, index mirror, dedup lock) and lease owner, as
-    worker processes have, so which one stores which entries is a race."""
+def serve(
+    order: list[Document], shape: str, feeds: int
+) -> tuple[LoopbackSites, list[list[tuple[int, Item]]], int]:
+    """A loopback server holding each document's page on its site, and the documents as
+    items in ``shape``, dealt round-robin over ``feeds`` feeds; the feeds' own site."""
     sites = _sites(order)
     server = LoopbackSites(len(sites) + 1)
     feed_site = len(sites)  # the feeds themselves live on a site of their own
@@ -75,60 +63,50 @@ def ingest_as_feeds(
         items[position % feeds].append((position, item_for(doc, shape, link)))
         page = doc.page if doc.page is not None else text_page(doc.title, doc.text or "")
         server.put(site, path, page, "text/html")
+    return server, items, feed_site
+
+
+def feed_body(n: int, shown: list[tuple[int, Item]]) -> bytes:
+    """Feed ``n`` showing ``shown``: RSS and Atom in turn."""
+    return (rss if n % 2 == 0 else atom)(f"eval-{n}", shown)
+
+
+def ingest_as_feeds(
+    order: list[Document],
+    config: Config,
+    shape: str,
+    *,
+    feeds: int = FEEDS,
+    per_poll: int = PER_POLL,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[Any], dict[str, int]]:
+    """Serve ``order`` as feeds in ``shape``, poll them to the end; the stored rows and the
+    poll outcomes summed by kind."""
+    server, items, feed_site = serve(order, shape, feeds)
     urls = [server.url(feed_site, f"/feed{n}.xml") for n in range(feeds)]
     config = feed_config(config, urls)
     db = Database(config.worker.database)
     db.ensure_current()
     totals: dict[str, int] = {}
-    totals_lock = threading.Lock()
-
-    def count(outcome: PollOutcome) -> None:
-        with totals_lock:
-            for key, value in outcome.__dict__.items():
-                if isinstance(value, int) and key != "http_status":
-                    totals[key] = totals.get(key, 0) + value
-            kind = f"outcome_{outcome.outcome}"
-            totals[kind] = totals.get(kind, 0) + 1
-
     with server:
-        pollers = [Ingestor(config, db if k == 0 else Database(config.worker.database))
-                   for k in range(workers)]  # fmt: skip
-        for k, ingestor in enumerate(pollers):
-            ingestor.owner = f"{ingestor.owner}-eval{k}"
-            ingestor.sync_feeds()
+        ingestor = Ingestor(config, db)
+        ingestor.sync_feeds()
         rounds = max((len(i) + per_poll - 1) // per_poll for i in items)
-
-        def poll_round(k: int) -> None:
-            for step in range(feeds):
-                n = (k + step) % feeds
-                outcome = pollers[k].poll(f"eval-{n}")
-                if outcome.outcome != "leased" or workers == 1:
-                    count(outcome)
-
         try:
             for round_ in range(rounds):
                 for n in range(feeds):
                     shown = items[n][round_ * per_poll : (round_ + 1) * per_poll]
-                    render = rss if n % 2 == 0 else atom
-                    body = render(f"eval-{n}", shown)
-                    server.put(feed_site, f"/feed{n}.xml", body, "application/xml")
-                if workers == 1:
-                    poll_round(0)
-                else:
-                    threads = [
-                        threading.Thread(target=poll_round, args=(k,)) for k in range(workers)
-                    ]
-                    for thread in threads:
-                        thread.start()
-                    for thread in threads:
-                        thread.join()
+                    server.put(feed_site, f"/feed{n}.xml", feed_body(n, shown), "application/xml")
+                    outcome = ingestor.poll(f"eval-{n}")
+                    for key, value in outcome.__dict__.items():
+                        if isinstance(value, int) and key != "http_status":
+                            totals[key] = totals.get(key, 0) + value
+                    kind = f"outcome_{outcome.outcome}"
+                    totals[kind] = totals.get(kind, 0) + 1
                 if progress and (round_ + 1) % 20 == 0:
                     progress(f"  {shape}: round {round_ + 1}/{rounds}")
         finally:
-            for k, ingestor in enumerate(pollers):
-                ingestor.close()
-                if k:
-                    ingestor.db.dispose()
+            ingestor.close()
     rows = stored_rows(db)
     db.dispose()
     return rows, totals

@@ -1,14 +1,13 @@
-"""Consolidating the recent window after a batch is stored: the stories the batch's articles
-belong to, and every story linked to them, re-decided by the fixed rule of
-``worker.dedup.consolidate``, then merged and split to match it.
+"""Consolidating the recent window: the stories that a worker's batches touched, and every
+story linked to them, re-decided by the fixed rule of ``worker.dedup.consolidate``, then
+merged and split to match it.
 
-The part re-decided is the *closure* of the batch's articles: every article of the
-retention window linked to one of them (a shared LSH band and a pair the verification rule
-accepts), and so on, plus every member of a story reached. It is a union of whole connected
-components of the link graph, and each component's target depends on its members alone, so
-once a component stops growing its partition no longer depends on the order its articles
-came in or on which worker stored them: the last batch that touched it re-decided it with
-every member present.
+The part re-decided is the *closure* of the touched articles: every article of the
+retention window linked to one of them (a shared LSH band and a pair that passes the
+verification rule on its signatures), and so on, plus every member of a story reached. It
+is a union of whole connected components of that link graph, and each component's target
+depends on its members alone, so once a component stops growing its partition no longer
+depends on the order its articles came in or on which worker stored them.
 
 It runs in a dedup transaction of its own, under the dedup lock, so two workers never
 consolidate one component at once. Not after every batch: a large component would be
@@ -307,4 +306,9 @@ class Pending:
             log.warning("consolidation of %d articles postponed: %s", len(ids), exc)
             with self._lock:
                 self._ids |= ids
+            return Consolidation()
+        except Exception:
+            # A bug here must not fail the poll whose batch is already stored: the stories
+            # stay as the engine decided them.
+            log.exception("consolidation of %d articles failed", len(ids))
             return Consolidation()

@@ -172,3 +172,19 @@ def test_a_failing_database_keeps_the_articles_waiting(
     assert len(pending) == waiting
     monkeypatch.undo()
     assert pending.flush().merges == 1
+
+
+def test_a_failing_consolidation_does_not_fail_the_caller(
+    db: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed_id = make_feed(db)
+    pending = Pending(db, POLICY, dict, 3600.0)
+    pending.add(_store(db, feed_id, "full") | _store(db, feed_id, "copy"))
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("worker.pipeline.consolidate.consolidate", broken)
+    assert not pending.flush().changed
+    assert "consolidation of 2 articles failed" in caplog.text
+    assert len(pending) == 0  # not retried for ever
