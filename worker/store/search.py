@@ -70,27 +70,57 @@ def _pg_match(words: list[str]) -> ColumnElement[bool]:
     return literal_column(_PG_DOCUMENT).bool_op("@@")(query)
 
 
+# PostgreSQL searches the newest ids first, in windows this many times larger each time.
+_FIRST_WINDOW = 20_000
+_WINDOW_GROWTH = 10
+
+
 def newest_matches(
     session: Session, words: list[str], *, before_id: int | None, limit: int
 ) -> list[int]:
     """Ids of the newest ``limit`` articles (by id, below ``before_id``) holding every word.
-    FTS5 walks its matches in id order and stops after the page; PostgreSQL collects the
-    matches from the GIN index (MATERIALIZED, as above) and keeps the newest."""
-    params: dict[str, Any] = {"n": limit, "before": before_id}
-    below = " AND {id} < :before" if before_id is not None else ""
+    FTS5 walks its matches in id order and stops after the page; PostgreSQL's GIN index
+    gives its matches in no order, so the newest are looked for in id windows below the
+    top, 20,000 ids, then ten times more each time, until the page is full."""
     if session.get_bind().dialect.name == "sqlite":
+        below = " AND rowid < :before" if before_id is not None else ""
         sql = (
             "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :fts"
-            + below.format(id="rowid")
+            + below
             + " ORDER BY rowid DESC LIMIT :n"
         )
-        params["fts"] = fts5_query(words)
-    else:
-        sql = (
-            f"WITH m AS MATERIALIZED (SELECT id FROM articles WHERE {_PG_DOCUMENT} "
-            "@@ plainto_tsquery('simple'::regconfig, :q)"
-            + below.format(id="id")
-            + ") SELECT id FROM m ORDER BY id DESC LIMIT :n"
-        )
-        params["q"] = " ".join(words)
-    return [int(r[0]) for r in session.execute(text(sql), params)]
+        params = {"fts": fts5_query(words), "before": before_id, "n": limit}
+        return [int(r[0]) for r in session.execute(text(sql), params)]
+    return _pg_newest_matches(session, " ".join(words), before_id, limit)
+
+
+def _pg_newest_matches(
+    session: Session, words: str, before_id: int | None, limit: int
+) -> list[int]:
+    top = before_id
+    if top is None:
+        top = int(session.scalar(text("SELECT coalesce(max(id), 0) + 1 FROM articles")))
+    # Bitmap scans only, for this query: the GIN index's matches ANDed with the id range.
+    # Left to itself the planner takes a narrow id range through the primary key and
+    # computes each row's tsvector (160 ms for 4,000 rows at a million articles), or reads
+    # every match of a common word from the heap (180 ms for 110,000 matches).
+    session.execute(text("SET LOCAL enable_indexscan = off"))
+    session.execute(text("SET LOCAL enable_seqscan = off"))
+    try:
+        window = _FIRST_WINDOW
+        while True:
+            floor = top - window if window < top else None
+            sql = (
+                f"WITH m AS MATERIALIZED (SELECT id FROM articles WHERE {_PG_DOCUMENT} "
+                "@@ plainto_tsquery('simple'::regconfig, :q) AND id < :top"
+                + (" AND id >= :floor" if floor is not None else "")
+                + ") SELECT id FROM m ORDER BY id DESC LIMIT :n"
+            )
+            params = {"q": words, "top": top, "floor": floor, "n": limit}
+            ids = [int(r[0]) for r in session.execute(text(sql), params)]
+            if len(ids) >= limit or floor is None:
+                return ids
+            window *= _WINDOW_GROWTH
+    finally:
+        session.execute(text("SET LOCAL enable_indexscan = on"))
+        session.execute(text("SET LOCAL enable_seqscan = on"))
