@@ -237,10 +237,11 @@ class WorkerSettings(_Strict):
     # (docs/dedup.md#consolidation), and when it stops; 0: after every batch.
     consolidate_interval: OptionalDuration = 60.0
     # Processes extracting article pages (trafilatura and the furniture pre-pass), so the
-    # poll threads only fetch and decide: 0 = one per core; 1 = in the poll thread itself.
-    # 1 by default: on 2 cores the pool measured no less CPU and no shorter wall than the
-    # threads (docs/performance.md), and each process costs about 90 MiB.
-    extract_processes: StrictInt = Field(default=1, ge=0, le=256)
+    # poll threads only fetch and decide: 0 = one per core, at most 4; 1 = in the poll thread
+    # itself. The pool by default: on an idle 2-core machine the threads paid 2.2x
+    # trafilatura's CPU (taking turns on the interpreter lock), the pool 1.3x
+    # (docs/decisions/extraction-pool.md); each process costs about 90 MiB.
+    extract_processes: StrictInt = Field(default=0, ge=0, le=256)
 
     @field_validator("listen")
     @classmethod

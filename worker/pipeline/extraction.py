@@ -4,8 +4,8 @@ Extraction and the furniture pre-pass are pure-Python and lxml work that holds t
 interpreter lock: on the poll threads, sixteen polls took turns on one core and paid for
 the turns (waiting for the lock showed as 74% of lxml's self time). Here the poll threads
 keep fetching, concurrently as before, and hand each page to a pool of processes, one per
-core (``worker.extract_processes``, 0 = as many as there are cores); ``1`` extracts in the
-poll thread itself, as before the pool existed.
+core (``worker.extract_processes``, 0 = one per core, at most four, the default); ``1``
+extracts in the poll thread itself.
 
 A poll keeps its order: it starts the pages of its next entries ahead (``PagePrefetch``)
 and takes their texts in arrival order, so entries are still cleaned, fingerprinted and
@@ -26,6 +26,10 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 log = logging.getLogger("newsdedup.extract")
+
+
+# The automatic pool's size: extraction rarely needs more, and each process holds ~90 MiB.
+AUTO_MAX_PROCESSES = 4
 
 
 def cores() -> int:
@@ -63,7 +67,7 @@ class PageExtractor:
     """``page_to_text`` on a process pool (started at the first page) or in the caller."""
 
     def __init__(self, processes: int = 0) -> None:
-        self.processes = processes if processes > 0 else cores()
+        self.processes = processes if processes > 0 else min(cores(), AUTO_MAX_PROCESSES)
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
