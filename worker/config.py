@@ -198,15 +198,15 @@ class EventSettings(_Strict):
     """The event level above the stories (``docs/events.md``): which stories report one
     real-world event. Defaults measured on ECB+ (``docs/decisions/events.md``)."""
 
-    enabled: StrictBool = False
+    enabled: StrictBool = True
     # Two stories whose times (published, else first seen) are known link only this close.
     window: Duration = 7 * 86400.0
     # A cosine of at least ``link`` between two stories is a link; a story joins an event
     # with links to min(min_links, size) of its stories and a mean cosine of ``mean`` to
     # all of them.
-    link: float = Field(default=0.16, gt=0.0, le=1.0)
+    link: float = Field(default=0.10, gt=0.0, le=1.0)
     min_links: StrictInt = Field(default=2, ge=1)
-    mean: float = Field(default=0.06, gt=0.0, le=1.0)
+    mean: float = Field(default=0.04, gt=0.0, le=1.0)
     # An event whose best two-way split has parts of ``split_min`` stories or more and a
     # mean cosine between them under ``split`` x the mean of the means within them is
     # split; 0: never.
