@@ -26,10 +26,12 @@ event's coverage carries weighs much.
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +58,8 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*|\d[\d,.]*\d|\d")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?:\s+|$)|\n+")
 
 
+# News repeats its vocabulary from story to story: most words were normalised before.
+@functools.lru_cache(maxsize=1 << 16)
 def _norm(word: str) -> str:
     word = word.replace("’", "'")
     if word.endswith("'s"):
@@ -65,6 +69,11 @@ def _norm(word: str) -> str:
 
 def _words(text: str) -> list[str]:
     return _WORD.findall(text)
+
+
+def _first_words(text: str, n: int) -> list[str]:
+    """``_words(text)[:n]``, without reading the rest of a long text."""
+    return [m.group() for m in islice(_WORD.finditer(text), n)]
 
 
 def _content(words: Iterable[str]) -> Iterable[str]:
@@ -90,15 +99,18 @@ def _entities(text: str) -> Counter[str]:
     """Capitalised words the text never writes in lower case, and adjacent pairs of them.
     A sentence's first word counts only when the text capitalises it elsewhere too."""
     sentences = _sentences(text)
-    lower = {_norm(w) for s in sentences for w in s if w[:1].islower()}
-    inner = {_norm(w) for s in sentences for w in s[1:] if _is_capitalised(w)}
+    # Each distinct word once: a text says many of its words many times over.
+    norm = {w: _norm(w) for w in {w for s in sentences for w in s}}
+    capitalised = {w for w in norm if _is_capitalised(w)}
+    lower = {norm[w] for w in norm if w[:1].islower()}
+    inner = {norm[w] for s in sentences for w in s[1:] if w in capitalised}
     out: Counter[str] = Counter()
     for words in sentences:
         previous: str | None = None
         for position, raw in enumerate(words):
-            word = _norm(raw)
+            word = norm[raw]
             name = (
-                _is_capitalised(raw)
+                raw in capitalised
                 and len(word) > 1
                 and word not in lower
                 and word not in STOP_WORDS
@@ -125,7 +137,7 @@ def story_terms(
     names_once: bool = False,
 ) -> Counter[str]:
     """The raw term counts of a story (its canonical article's headline and text)."""
-    body = _words(text)
+    body = _words(text) if numbers else _first_words(text, lede_words)
     counts: Counter[str] = Counter()
     entities = _entities(text)
     names = {t[2:] for t in entities} if names_once else set()

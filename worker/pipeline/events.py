@@ -100,14 +100,19 @@ class EventLevel:
             now = utcnow()
             touched: set[int] = set()
             placed = []
+            placements = store.Placements(session)
+            # Nothing in this transaction deletes or merges stories from here on: one found
+            # live stays so, and the batch's own are.
+            live = {story.story_id for story in todo}
             for story in todo:
                 counts = story_terms(story.title, story.text)
                 when = min(story.at, now)  # a date in the future is not news yet
                 at = _seconds(when)
                 decision = index.decide(counts, at)
-                gone = {s for s, _ in decision.links} - store.existing(
-                    session, [s for s, _ in decision.links]
-                )
+                unknown = [s for s, _ in decision.links if s not in live]
+                found = store.existing(session, unknown)
+                live |= found
+                gone = set(unknown) - found
                 if gone:  # stories folded into others by a copy-level merge
                     for story_id in gone:
                         index.forget(story_id)
@@ -119,20 +124,29 @@ class EventLevel:
                     lambda: store.new_event(session, now),
                     decision,
                 )
-                self._write(session, result, when, counts, now)
+                self._write(session, placements, result, when, counts, now)
                 touched |= {result.event_id, *result.merged}
                 if result.split_into is not None:
                     touched.add(result.split_into)
                 placed.append(result)
+            placements.flush()
             store.refresh_counts(session, touched, now)
             index.expire()  # by the newest time seen, as the rebuild reads the window
             return placed
 
     def _write(
-        self, session: Session, result: Placed, at: datetime, counts: dict[str, int], now: datetime
+        self,
+        session: Session,
+        placements: store.Placements,
+        result: Placed,
+        at: datetime,
+        counts: dict[str, int],
+        now: datetime,
     ) -> None:
         self.seq += 1
-        store.place(session, result.story_id, result.event_id, self.seq, at, counts)
+        placements.add(result.story_id, result.event_id, self.seq, at, counts)
+        if result.merged or result.split_into is not None:
+            placements.flush()  # a merge or a split moves stories by their event
         for folded in result.merged:
             self.seq += 1
             moved = store.fold(session, folded, result.event_id, self.seq)
