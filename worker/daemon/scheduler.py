@@ -157,17 +157,21 @@ class Daemon:
         )
         return utcnow() + timedelta(seconds=delay)
 
-    def schedule_all(self) -> None:
+    def schedule_all(self) -> int:
+        """Give every enabled, unparked feed its first poll; returns how many."""
         parked = self.ingestor.parked()
         self._parked = set(parked)
+        scheduled = 0
         for cfg in self.ingestor.config.feeds:
             if cfg.enabled and cfg.name not in parked:
                 self._schedule(cfg.name, self._first_run(cfg.name))
+                scheduled += 1
         if parked:
             log.warning(
                 "%d parked feeds not scheduled (%s); `newsdedup feeds` says why",
                 len(parked), ", ".join(sorted(parked)),
             )  # fmt: skip
+        return scheduled
 
     def _first_run(self, name: str, *, changed: bool = False) -> datetime:
         """When to poll a feed just (re)configured: as its row planned, but no later than
@@ -279,7 +283,9 @@ class Daemon:
         self.ingestor.sync_feeds()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
-        self.schedule_all()
+        # Counted here: a poll job is a one-off that leaves the job store while it runs,
+        # so counting the store after start() misses any feed whose first poll has begun.
+        polls = self.schedule_all()
         self.scheduler.add_job(
             self._retention,
             "interval",
@@ -298,7 +304,6 @@ class Daemon:
         metrics.INDEX_ARTICLES.set_function(lambda: index.size()[0])
         metrics.INDEX_BYTES.set_function(lambda: index.size()[1])
         self._start_listener(self.ingestor.config.worker.listen)
-        polls = sum(1 for job in self.scheduler.get_jobs() if job.id.startswith("poll:"))
         log.info("started: %d feeds scheduled", polls, extra={"feeds_scheduled": polls})
         systemd.notify("READY=1")
         watchdog = systemd.watchdog_interval()

@@ -312,7 +312,7 @@ def test_reload_adds_removes_and_reschedules_jobs_and_refuses_bad_configs(tmp_pa
     db.upgrade()
     daemon = Daemon(Ingestor(load_config(str(path)), db))
     daemon.ingestor.sync_feeds()
-    daemon.schedule_all()
+    assert daemon.schedule_all() == 2  # what the start line reports
     assert {j.id for j in daemon.scheduler.get_jobs()} == {
         "poll:calder-courier",
         "poll:valley-post",
