@@ -32,6 +32,7 @@ from worker.bench.warm import warm_index
 from worker.config import Config
 from worker.errors import NewsdedupError
 from worker.eval.corpus import PAGE_SUFFIXES, TEXT_SUFFIXES, Document, read_document
+from worker.eval.dedup import parse_override
 from worker.pipeline.backfill import BackfillIngestor, Record, make_entry, store_records
 from worker.pipeline.build import dedup_policy
 from worker.pipeline.entries import fingerprint_text
@@ -70,10 +71,16 @@ def _record(doc: Document) -> Record:
     return Record(doc.key, make_entry(doc.key, "", doc.title, body, None, None), FEED)
 
 
-def run_pipeline(docs: list[Document], *, warm: int, workdir: Path) -> dict[str, Any]:
-    config = Config.model_validate(
-        {"worker": {"database": f"sqlite:///{workdir / 'bench.db'}"}, "clean": {}}
-    )
+def run_pipeline(
+    docs: list[Document], *, warm: int, workdir: Path, overrides: list[str] | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"worker": {"database": f"sqlite:///{workdir / 'bench.db'}"}}
+    overridden = [parse_override(item) for item in overrides or []]
+    for section, name, value in overridden:
+        data.setdefault(section, {})[name] = value
+    config = Config.model_validate(data)
+    # The settings that differ from the defaults, as the config took them.
+    settings = {f"{s}.{n}": getattr(getattr(config, s), n) for s, n, _ in overridden}
     db = Database(config.worker.database)
     db.ensure_current()
     policy = dedup_policy(config)
@@ -114,6 +121,7 @@ def run_pipeline(docs: list[Document], *, warm: int, workdir: Path) -> dict[str,
 
     result: dict[str, Any] = {
         "articles": len(docs),
+        "settings": settings,
         "warm_index": warm,
         "warm_seconds": warm_seconds,
         "stages": times.table(),
@@ -177,6 +185,6 @@ def main(args: argparse.Namespace) -> int:
     else:
         docs = _documents(Path(args.texts), TEXT_SUFFIXES, args.limit)
     with tempfile.TemporaryDirectory(prefix="newsdedup-bench-") as tmp:
-        result = run_pipeline(docs, warm=args.warm, workdir=Path(tmp))
+        result = run_pipeline(docs, warm=args.warm, workdir=Path(tmp), overrides=args.set)
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0

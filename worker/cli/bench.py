@@ -23,6 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--warm", type=int, default=100_000, help="synthetic articles indexed first (100000)"
     )
     pipeline.add_argument("--limit", type=int, metavar="N", help="only the first N files")
+    pipeline.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=V",
+        help="another setting than the default (dedup., clean. or events.; repeatable), "
+        "e.g. events.enabled=false",
+    )
     pipeline.add_argument("--json", action="store_true")
     pipeline.set_defaults(handler=_run("worker.bench.pipeline"))
 

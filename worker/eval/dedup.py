@@ -102,7 +102,8 @@ class DedupEval:
         }
 
 
-def _parse_override(item: str) -> tuple[str, str, Any]:
+def parse_override(item: str) -> tuple[str, str, Any]:
+    """``SECTION.KEY=VALUE`` of a ``--set`` option (a TOML value, else a bare string)."""
     key, sep, raw = item.partition("=")
     section, dot, name = key.strip().partition(".")
     if not sep or not dot or section not in ("dedup", "clean", "events"):
@@ -128,7 +129,7 @@ def eval_config(
     # learn as the daemon does unless told otherwise (``--set clean.learn_lines=false``).
     data["clean"]["learn_lines"] = learn_lines
     for item in overrides:
-        section, name, value = _parse_override(item)
+        section, name, value = parse_override(item)
         data[section][name] = value
     data["worker"] = {"database": database}
     try:

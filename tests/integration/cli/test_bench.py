@@ -35,6 +35,20 @@ def test_bench_pipeline_texts(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert out["articles_per_cpu_second"] > 0 and "reference" not in out
 
 
+def test_bench_pipeline_takes_other_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.txt").write_text(
+        "Headline\n" + "\n".join(outlet_paragraphs(next(iter(WIRE)), OUTLETS[0]))
+    )
+    argv = ["bench", "pipeline", "--texts", str(tmp_path), "--warm", "10", "--json"]
+    assert main([*argv, "--set", "events.enabled=false", "--set", "dedup.num_perm=64"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["settings"] == {"events.enabled": False, "dedup.num_perm": 64}
+    assert main([*argv, "--set", "worker.store_batch=1"]) == 2
+    assert "--set 'worker.store_batch=1'" in capsys.readouterr().err
+
+
 def test_bench_pipeline_pages_has_reference(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
