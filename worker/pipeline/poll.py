@@ -44,6 +44,7 @@ from worker.pipeline.entries import (
 from worker.pipeline.entry_text import EntryTexts
 from worker.pipeline.events import EventLevel
 from worker.pipeline.extraction import PageExtractor
+from worker.pipeline.lease import FeedLeases
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
@@ -80,16 +81,12 @@ class Ingestor:
         self._priorities: dict[int, int] = {}
         self._running: set[str] = set()
         self._running_lock = threading.Lock()
-        self.owner = leases.worker_identity()
-        self._lease = timedelta(seconds=self.config.worker.lease_timeout)
+        self.leases = FeedLeases(self.db, timedelta(seconds=self.config.worker.lease_timeout))
         self._sync_lock = threading.RLock()
         # One generator for every poll's jitter instead of one seeded from os.urandom per
         # poll; its draws are atomic under the GIL, so the poll threads can share it.
         self._rng = random.Random()
         self.max_entries_per_poll = limits.MAX_ENTRIES_PER_POLL
-        # Per feed being polled: (monotonic time of the last lease renewal, lease valid
-        # until); an entry's budget ends with the lease.
-        self._leases: dict[int, tuple[float, float]] = {}
         # The event level's state in memory, shared by this process's poll threads.
         self.events = EventLevel(self.config.events)
         # The articles stored and not consolidated yet (``pipeline.consolidate``).
@@ -157,7 +154,7 @@ class Ingestor:
             self._running.add(name)
         try:
             with log_context(feed=name):
-                state = self._claim(name, scheduled)
+                state = self.leases.claim(self.feed_id(name), name, scheduled=scheduled)
                 if state is None:
                     return PollOutcome("leased")
                 outcome = self._poll(self.config.feed(name), state)
@@ -189,62 +186,9 @@ class Ingestor:
                 return False
             time.sleep(0.05)
 
-    def _claim(self, name: str, scheduled: bool) -> leases.PollState | None:
-        """The feed's lease and poll state in one statement (``None``: not ours to poll)."""
-        now = utcnow()
-        # A scheduled job fires at the planned time or just after; the slack only covers
-        # clock differences between hosts, and must stay well under any interval.
-        due_by = now + timedelta(seconds=0.5) if scheduled else None
-        feed_id = self.feed_id(name)
-        with self.db.engine.begin() as conn:
-            state = leases.claim(
-                conn, feed_id, self.owner, now=now, timeout=self._lease, due_by=due_by
-            )
-            if state is not None:
-                self._leased(feed_id)
-                return state
-            holder = leases.holder(conn, feed_id)
-            if not leases.dead_local_owner(holder):
-                return None
-            assert holder is not None
-            log.info("feed=%s taking over the lease of %s (not running)", name, holder)
-            state = leases.take_over(
-                conn, feed_id, self.owner, holder, now=now, timeout=self._lease, due_by=due_by
-            )
-            if state is not None:
-                self._leased(feed_id)
-            return state
-
-    def _leased(self, feed_id: int) -> None:
-        """The lease of ``feed_id`` was taken or renewed just now."""
-        now = time.monotonic()
-        # A little before the database's expiry: another worker may take the feed then.
-        self._leases[feed_id] = (now, now + self._lease.total_seconds() * 0.9)
-
-    def _renew_lease(self, feed_id: int) -> bool:
-        """Renew the poll's lease; ``False`` when another worker has taken the feed."""
-        try:
-            with self.db.engine.begin() as conn:
-                if not leases.renew(conn, feed_id, self.owner, now=utcnow(), timeout=self._lease):
-                    log.warning("feed=%s lease lost to another worker", feed_id)
-                    # The next entry's budget is spent before it starts: the poll ends.
-                    self._leases[feed_id] = (time.monotonic(), 0.0)
-                    return False
-        except SQLAlchemyError as exc:
-            log.warning("feed=%s lease not renewed: %s", feed_id, exc)
-            return True  # still ours until it expires; the entry budget ends with it
-        self._leased(feed_id)
-        return True
-
     def _entry_budget(self, feed_id: int) -> Budget:
-        """The budget of the next entry: CPU, and the lease, renewed first when a third of
-        it has gone (a slow entry must not let another worker take the feed midway)."""
-        held = self._leases.get(feed_id)
-        if held is not None and time.monotonic() - held[0] > self._lease.total_seconds() / 3:
-            if not self._renew_lease(feed_id):
-                raise BudgetExceeded("lease", "the feed's lease was taken by another worker")
-            held = self._leases[feed_id]
-        deadline = held[1] if held is not None else None
+        """The budget of the next entry: CPU, and the feed's lease."""
+        deadline = self.leases.entry_deadline(feed_id)
         return Budget(limits.ENTRY_CPU_SECONDS, deadline=deadline, stop=self.stop)
 
     def _poll(self, cfg: FeedConfig, state: leases.PollState) -> PollOutcome:
@@ -294,7 +238,7 @@ class Ingestor:
             # backoff; it never takes the daemon's schedule for the feed with it.
             log.exception("feed=%s poll failed", cfg.name)
             outcome = PollOutcome("error", error_kind="internal", error=_describe(exc))
-        self._leases.pop(feed_id, None)
+        self.leases.forget(feed_id)
         failures = state.consecutive_failures + 1 if outcome.outcome == "error" else 0
         if outcome.outcome == "interrupted":
             failures = state.consecutive_failures  # not a success: the backoff stands
@@ -334,7 +278,7 @@ class Ingestor:
                     conn,
                     feed_id,
                     outcome,
-                    owner=self.owner,
+                    owner=self.leases.owner,
                     started=started,
                     next_poll_at=next_poll_at,
                     etag=result_headers.get("etag"),
@@ -450,7 +394,7 @@ class Ingestor:
                 return self.prepare_entry(cfg, feed_id, entry, known, learned, page)
         except BudgetExceeded as exc:
             if exc.reason == "stopped" or (
-                exc.reason == "lease" and not self._renew_lease(feed_id)
+                exc.reason == "lease" and not self.leases.renew(feed_id)
             ):
                 raise
             note = f"budget: entry {entry.guid[:120]!r} ({exc})"
@@ -489,7 +433,7 @@ class Ingestor:
                     guid = prepared.draft.guid[:120]
                     outcome.reject("store", f"store: entry {guid!r} ({_describe(exc)})")
                     log.warning("feed=%s guid=%s not stored: %s", cfg.name, guid, exc)
-        self._renew_lease(feed_id)
+        self.leases.renew(feed_id)
         outcome.count(kinds)
 
     def prepare_entry(

@@ -125,7 +125,7 @@ def test_a_batch_open_too_long_is_written_before_it_is_full(
     ingestor = _ingestor(db, tmp_path, feed.as_uri())
     monkeypatch.setattr(ingest, "_BATCH_SECONDS", 0.0)
     renewals: list[int] = []
-    monkeypatch.setattr(ingestor, "_renew_lease", renewals.append)
+    monkeypatch.setattr(ingestor.leases, "renew", renewals.append)
     outcome = ingestor.poll("gazette")
     ingestor.close()
     assert outcome.articles_new == 5 and len(renewals) == 5  # one batch per entry

@@ -312,7 +312,7 @@ def test_entry_budget_stop_and_lease_end_an_entry(
         # The lease runs out while an entry is cleaned: the entry ends at the next check.
         # Nobody took the feed meanwhile: that entry is skipped like one over budget (ending
         # the poll would bring it straight back), and the poll goes on.
-        monkeypatch.setattr(ingestor, "_lease", timedelta(seconds=0.2))
+        monkeypatch.setattr(ingestor.leases, "timeout", timedelta(seconds=0.2))
 
         def slow(*args: object, **kwargs: object) -> tuple[str, str]:
             ingestor.stop.wait(0.3)
@@ -325,7 +325,7 @@ def test_entry_budget_stop_and_lease_end_an_entry(
             assert s.scalars(select(Article)).all() == []
 
         # Another worker has taken the feed: the poll ends at the next entry.
-        monkeypatch.setattr(ingestor, "_renew_lease", lambda _feed_id: False)
+        monkeypatch.setattr(ingestor.leases, "renew", lambda _feed_id: False)
         assert ingestor.poll("b").outcome == "interrupted"
     finally:
         ingestor.close()
