@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -45,6 +45,7 @@ from worker.pipeline.entry_text import EntryTexts
 from worker.pipeline.events import EventLevel
 from worker.pipeline.extraction import PageExtractor
 from worker.pipeline.lease import FeedLeases
+from worker.pipeline.record import PollEnd, log_poll, record
 from worker.reader.fetcher import Fetcher
 from worker.reader.parser import Entry, ParsedFeed, parse_feed
 from worker.store import articles as store
@@ -52,7 +53,7 @@ from worker.store import leases
 from worker.store.availability import retry_transient
 from worker.store.db import Database
 from worker.store.events import stories_of_entries
-from worker.store.feeds import park, parked_feeds, record_poll, sync_feeds
+from worker.store.feeds import parked_feeds, sync_feeds
 
 log = logging.getLogger("newsdedup.ingest")
 
@@ -239,83 +240,17 @@ class Ingestor:
             log.exception("feed=%s poll failed", cfg.name)
             outcome = PollOutcome("error", error_kind="internal", error=_describe(exc))
         self.leases.forget(feed_id)
-        failures = state.consecutive_failures + 1 if outcome.outcome == "error" else 0
-        if outcome.outcome == "interrupted":
-            failures = state.consecutive_failures  # not a success: the backoff stands
-        delay = backoff.next_delay(
-            cfg.interval,
-            failures=failures,
+        end = PollEnd(
             retry_after=retry_after,
             ttl=ttl,
             max_age=max_age,
-            max_backoff=self.config.worker.max_backoff,
-            jitter=self.config.worker.jitter,
-            rng=self._rng,
+            etag=result_headers.get("etag"),
+            last_modified=result_headers.get("last-modified"),
+            title=parsed.title if parsed else None,
         )
-        if outcome.entries_deferred:  # a backlog: the rest comes soon, not an interval later
-            delay = min(delay, limits.BACKLOG_REPOLL_SECONDS)
-        # A cut poll is due again at once: the next start finishes what it began.
-        next_poll_at = utcnow() + timedelta(
-            seconds=0 if outcome.outcome == "interrupted" else delay
-        )
-        park_after = self.config.worker.park_after
-        outcome.parked = outcome.outcome == "error" and 0 < park_after <= failures
-        try:
-            with self.db.engine.begin() as conn:
-                if outcome.parked:
-                    reason = (
-                        f"{failures} failed polls in a row, the last "
-                        f"{outcome.error_kind}: {outcome.error}"
-                    )
-                    park(conn, feed_id, reason)
-                    log.warning(
-                        "feed=%s parked after %d failed polls in a row; "
-                        "`newsdedup feeds enable %s` to poll it again",
-                        cfg.name, failures, cfg.name,
-                        extra={"parked": True},
-                    )  # fmt: skip
-                record_poll(
-                    conn,
-                    feed_id,
-                    outcome,
-                    owner=self.leases.owner,
-                    started=started,
-                    next_poll_at=next_poll_at,
-                    etag=result_headers.get("etag"),
-                    last_modified=result_headers.get("last-modified"),
-                    title=parsed.title if parsed else None,
-                )
-            outcome.next_poll_at = next_poll_at
-        except SQLAlchemyError as exc:
-            log.error("feed=%s cannot record poll: %s", cfg.name, exc)
-        changed = outcome.articles_new + outcome.duplicates_exact + outcome.duplicates_near
-        changed += outcome.articles_updated
-        # Quiet at steady state: a poll that changed nothing logs at DEBUG (and, with
-        # DEBUG off, does not even build the line's arguments).
-        level = (
-            logging.WARNING
-            if outcome.outcome == "error"
-            else (logging.INFO if changed or outcome.rejected else logging.DEBUG)
-        )
-        if log.isEnabledFor(level):
-            took = time.monotonic() - t0
-            log.log(
-                level,
-                "feed=%s outcome=%s new=%d exact=%d near=%d updated=%d seen=%d rejected=%d "
-                "deferred=%d%s (%.2fs)",
-                cfg.name,
-                outcome.outcome,
-                outcome.articles_new,
-                outcome.duplicates_exact,
-                outcome.duplicates_near,
-                outcome.articles_updated,
-                outcome.entries_seen,
-                sum(outcome.rejected.values()),
-                outcome.entries_deferred,
-                f" error={outcome.error_kind}: {outcome.error}" if outcome.error else "",
-                took,
-                extra=poll_fields(outcome, took),
-            )
+        record(self.config, self.db, cfg, feed_id, self.leases.owner, started, state, outcome,
+               end, self._rng)  # fmt: skip
+        log_poll(cfg.name, outcome, time.monotonic() - t0)
         return outcome
 
     def _store_entries(self, cfg: FeedConfig, feed_id: int, parsed: ParsedFeed) -> PollOutcome:
@@ -513,25 +448,3 @@ class Ingestor:
 def _describe(exc: BaseException) -> str:
     """An exception as one short line for the feed row and the poll log."""
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-
-
-def poll_fields(outcome: PollOutcome, seconds: float) -> dict[str, object]:
-    """A poll's result as log fields (JSON logs carry them as keys; text logs have them
-    in the message)."""
-    return {
-        "outcome": outcome.outcome,
-        "http_status": outcome.http_status,
-        "entries_seen": outcome.entries_seen,
-        "articles_new": outcome.articles_new,
-        "duplicates_exact": outcome.duplicates_exact,
-        "duplicates_near": outcome.duplicates_near,
-        "articles_updated": outcome.articles_updated,
-        "entry_errors": outcome.entry_errors,
-        "error_kind": outcome.error_kind,
-        "error": outcome.error,
-        "duration_s": round(seconds, 3),
-    }
-
-
-def enabled_feeds(config: Config) -> Iterable[FeedConfig]:
-    return (f for f in config.feeds if f.enabled)
