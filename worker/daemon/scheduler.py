@@ -294,7 +294,6 @@ class Daemon:
             id="retention",
             name="prune the LSH index and purge expired articles and poll records",
         )
-        self.scheduler.start()
         metrics.watch_overdue(lambda: count_overdue(self.ingestor.db))
         metrics.FEEDS_BROKEN.set_function(lambda: count_parked(self.ingestor.db))
         metrics.FEEDS_ENABLED.set_function(
@@ -303,7 +302,10 @@ class Daemon:
         index = self.ingestor.db.index
         metrics.INDEX_ARTICLES.set_function(lambda: index.size()[0])
         metrics.INDEX_BYTES.set_function(lambda: index.size()[1])
+        # Listening before the first poll can run: whatever a poll logs (a feed parked, an
+        # error) can already be seen in /metrics.
         self._start_listener(self.ingestor.config.worker.listen)
+        self.scheduler.start()
         log.info("started: %d feeds scheduled", polls, extra={"feeds_scheduled": polls})
         systemd.notify("READY=1")
         watchdog = systemd.watchdog_interval()
