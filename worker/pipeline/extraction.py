@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -69,6 +70,10 @@ class PageExtractor:
     def __init__(self, processes: int = 0) -> None:
         self.processes = processes if processes > 0 else min(cores(), AUTO_MAX_PROCESSES)
         self._pool: ProcessPoolExecutor | None = None
+        # The pool each page in flight went to: a page whose pool broke replaces that
+        # pool, never one another thread has started since.
+        self._origin: weakref.WeakKeyDictionary[Future[tuple[str, float]], ProcessPoolExecutor]
+        self._origin = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -93,11 +98,16 @@ class PageExtractor:
             return self._pool
 
     def submit(self, content: str | bytes, url: str | None) -> Future[tuple[str, float]]:
+        pool = self._executor()
         try:
-            return self._executor().submit(_extract, content, url)
+            future = pool.submit(_extract, content, url)
         except BrokenProcessPool:  # a worker died since the last page: a new pool takes it
-            self._replace_broken()
-            return self._executor().submit(_extract, content, url)
+            self._replace(pool)
+            pool = self._executor()
+            future = pool.submit(_extract, content, url)
+        with self._lock:
+            self._origin[future] = pool
+        return future
 
     def text(
         self, future: Future[tuple[str, float]], content: str | bytes, url: str | None
@@ -109,20 +119,24 @@ class PageExtractor:
             try:
                 return future.result()
             except BrokenProcessPool:
-                self._replace_broken()
+                with self._lock:
+                    broken = self._origin.get(future)
+                self._replace(broken)
                 if attempt or self._closed:
                     break
                 future = self.submit(content, url)
         log.warning("url=%s page extraction failed twice in a worker process; skipped", url)
         return "", 0.0
 
-    def _replace_broken(self) -> None:
+    def _replace(self, broken: ProcessPoolExecutor | None) -> None:
+        """Drop ``broken``, a pool one of whose workers died, unless another thread has
+        already replaced it (its other pages fail too, each in its own thread)."""
         with self._lock:
-            pool = self._pool
-            if pool is not None and getattr(pool, "_broken", False):
-                log.warning("a page extraction worker died; starting a new pool")
-                self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
+            if broken is None or self._pool is not broken:
+                return
+            log.warning("a page extraction worker died; starting a new pool")
+            self._pool = None
+        broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         with self._lock:

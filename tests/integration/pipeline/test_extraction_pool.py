@@ -3,9 +3,11 @@ same stored result in the same order, and a worker that dies costs no page."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
@@ -44,35 +46,46 @@ def test_pool_gives_the_text_of_the_thread() -> None:
         extractor.close()
 
 
+def _workers(before: set[BaseProcess]) -> list[BaseProcess]:
+    """The pool's worker processes: this process's children started since ``before``."""
+    return [p for p in multiprocessing.active_children() if p not in before]
+
+
 def test_a_dead_worker_costs_no_page() -> None:
+    before = set(multiprocessing.active_children())
     extractor = PageExtractor(2)
     page = _page(next(iter(WIRE)), 0)
     try:
         expected = extractor.text(extractor.submit(page, None), page, None)[0]
-        pool = extractor._pool
-        assert pool is not None
-        for pid in list(pool._processes):  # the OOM killer, say
-            os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while not getattr(pool, "_broken", False) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        workers = _workers(before)
+        assert workers
+        for worker in workers:  # the OOM killer, say
+            os.kill(worker.pid or 0, signal.SIGKILL)
+        for worker in workers:
+            worker.join(timeout=10)
         assert extractor.text(extractor.submit(page, None), page, None)[0] == expected
+        # Every page in flight when a worker dies: each is extracted by the new pool.
+        futures = [extractor.submit(page, None) for _ in range(4)]
+        for worker in _workers(before):
+            os.kill(worker.pid or 0, signal.SIGKILL)
+        assert [extractor.text(f, page, None)[0] for f in futures] == [expected] * 4
     finally:
         extractor.close()
 
 
 def test_workers_ignore_sigterm() -> None:
     # systemd sends SIGTERM to the whole group: the daemon, not its workers, decides.
+    before = set(multiprocessing.active_children())
     extractor = PageExtractor(2)
     page = _page(next(iter(WIRE)), 1)
     try:
         extractor.text(extractor.submit(page, None), page, None)
-        pool = extractor._pool
-        assert pool is not None
-        for pid in list(pool._processes):
-            os.kill(pid, signal.SIGTERM)
+        workers = _workers(before)
+        assert workers
+        for worker in workers:
+            os.kill(worker.pid or 0, signal.SIGTERM)
         time.sleep(0.5)
-        assert not getattr(pool, "_broken", False)
+        assert all(worker.is_alive() for worker in workers)
         assert extractor.text(extractor.submit(page, None), page, None)[0]
     finally:
         extractor.close()
