@@ -41,6 +41,8 @@ log = logging.getLogger("newsdedup.scheduler")
 
 # Seconds a feed's next poll is at least ahead of the end of its last one.
 _MIN_DELAY = 1.0
+# The scheduler's heartbeat job runs this often; /healthz says it stopped after 5 misses.
+_TICK_SECONDS = 2.0
 
 
 class Daemon:
@@ -53,12 +55,18 @@ class Daemon:
         self._unrecorded: dict[str, int] = {}
         workers = ingestor.config.fetch.max_concurrency
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=workers)},
+            # The heartbeat has a thread of its own: polls filling every other thread must
+            # not make a busy scheduler look dead.
+            executors={
+                "default": ThreadPoolExecutor(max_workers=workers),
+                "heartbeat": ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
         self._reload_requested = threading.Event()
         self._beat = time.monotonic()  # the main loop's heartbeat, for /healthz
+        self._ticked = time.monotonic()  # the scheduler's: its last run of ``_tick``
         self._retired: list[Any] = []  # fetchers replaced by a reload, closed at exit
         self._parked: set[str] = set()  # feeds without a job because they are parked
         self.listener: Listener | None = None
@@ -246,14 +254,24 @@ class Daemon:
         return True
 
     # -- observability -----------------------------------------------------------------
+    def start_heartbeat(self) -> None:
+        """The job whose runs tell the scheduler is alive (``/healthz``, the watchdog)."""
+        self._ticked = time.monotonic()
+        self.scheduler.add_job(
+            self._tick, "interval", seconds=_TICK_SECONDS, id="heartbeat",
+            executor="heartbeat", name="the scheduler's heartbeat, for /healthz",
+        )  # fmt: skip
+
+    def _tick(self) -> None:
+        self._ticked = time.monotonic()
+
+    def _scheduler_alive(self) -> bool:
+        """Whether the scheduler still runs its heartbeat job: a dead scheduler thread or a
+        stuck dispatch stops it, whatever the scheduler's state says."""
+        return self.scheduler.running and time.monotonic() - self._ticked < 5 * _TICK_SECONDS
+
     def health(self) -> tuple[bool, dict[str, Any]]:
-        thread = getattr(self.scheduler, "_thread", None)
-        alive = (
-            self.scheduler.running
-            and thread is not None
-            and thread.is_alive()
-            and time.monotonic() - self._beat < 10
-        )
+        alive = self._scheduler_alive() and time.monotonic() - self._beat < 10
         db_ok, db_state = self.probe.check()
         return alive and db_ok, {"scheduler": "ok" if alive else "stopped", "database": db_state}
 
@@ -294,6 +312,7 @@ class Daemon:
             id="retention",
             name="prune the LSH index and purge expired articles and poll records",
         )
+        self.start_heartbeat()
         metrics.watch_overdue(lambda: count_overdue(self.ingestor.db))
         metrics.FEEDS_BROKEN.set_function(lambda: count_parked(self.ingestor.db))
         metrics.FEEDS_ENABLED.set_function(
@@ -317,7 +336,8 @@ class Daemon:
                 self.reload()
             if self.ingestor.pending.due():  # a quiet worker consolidates what it stored
                 self.ingestor.pending.flush()
-            if watchdog and self._beat - last_ping >= watchdog and self.scheduler.running:
+            # systemd restarts a daemon whose scheduler stopped (WatchdogSec).
+            if watchdog and self._beat - last_ping >= watchdog and self._scheduler_alive():
                 systemd.notify("WATCHDOG=1")
                 last_ping = self._beat
         systemd.notify("STOPPING=1")

@@ -399,3 +399,33 @@ def test_feeds_overdue_counts_enabled_feeds_a_minute_late(db: Database) -> None:
             s.add(Feed(name=name, url="https://x.example/", enabled=enabled, next_poll_at=due,
                        created_at=now, consecutive_failures=0))  # fmt: skip
     assert count_overdue(db) == 1
+
+
+def test_healthz_says_a_stuck_scheduler_is_dead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process: a scheduler that stops running jobs (here paused, as a dead thread or a
+    stuck dispatch would) is unhealthy although its state still says running."""
+    from worker.config import load_config
+    from worker.daemon import scheduler
+    from worker.pipeline.poll import Ingestor
+
+    monkeypatch.setattr(scheduler, "_TICK_SECONDS", 0.1)
+    path = tmp_path / "newsdedup.toml"
+    path.write_text(f'[worker]\ndatabase = "sqlite:///{tmp_path / "n.db"}"\n')
+    db = Database(f"sqlite:///{tmp_path / 'n.db'}")
+    db.upgrade()
+    daemon = scheduler.Daemon(Ingestor(load_config(str(path)), db))
+    daemon.start_heartbeat()
+    daemon.scheduler.start()
+    try:
+        assert daemon.health()[0]
+        daemon.scheduler.pause()
+        wait_for(lambda: not daemon.health()[0], "unhealthy once the heartbeat stops")
+        assert daemon.health()[1]["scheduler"] == "stopped" and daemon.scheduler.running
+        daemon.scheduler.resume()
+        wait_for(lambda: daemon.health()[0], "healthy again")
+    finally:
+        daemon.scheduler.shutdown(wait=False)
+        daemon.ingestor.close()
+        db.dispose()
