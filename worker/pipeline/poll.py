@@ -248,8 +248,18 @@ class Ingestor:
             last_modified=result_headers.get("last-modified"),
             title=parsed.title if parsed else None,
         )
-        record(self.config, self.db, cfg, feed_id, self.leases.owner, started, state, outcome,
-               end, self._rng)  # fmt: skip
+        record(
+            self.config,
+            self.db,
+            cfg,
+            outcome,
+            feed_id=feed_id,
+            owner=self.leases.owner,
+            started=started,
+            state=state,
+            end=end,
+            rng=self._rng,
+        )
         log_poll(cfg.name, outcome, time.monotonic() - t0)
         return outcome
 

@@ -67,11 +67,12 @@ def record(
     config: Config,
     db: Database,
     cfg: FeedConfig,
+    outcome: PollOutcome,
+    *,
     feed_id: int,
     owner: str,
     started: datetime,
     state: leases.PollState,
-    outcome: PollOutcome,
     end: PollEnd,
     rng: random.Random,
 ) -> None:
